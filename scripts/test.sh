@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the one command to check stampede on a fresh machine.
+#
+# Usage:
+#   scripts/test.sh                  # services + fmt + clippy + all tests
+#   scripts/test.sh inventory        # extra args are forwarded to `cargo test`
+#   scripts/test.sh -- --nocapture   #   (including test-binary args after --)
+#   scripts/test.sh --services-only  # only make sure MariaDB and Redis are up
+#
+# Environment:
+#   STAMPEDE_TEST_MYSQL_URL  default mysql://root@127.0.0.1:3306/test
+#   STAMPEDE_TEST_REDIS_URL  default redis://127.0.0.1:6379
+# When a URL points at a non-local host, this script does not install or start
+# that service; it is assumed to be managed elsewhere.
+#
+# Needs only the Rust toolchain; on Debian it installs MariaDB and Redis with
+# apt-get (through sudo when not run as root). Safe to run repeatedly.
+set -euo pipefail
+
+# Daemons and service helpers live in sbin, which a normal user's PATH may lack.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+export DEBIAN_FRONTEND=noninteractive
+
+DEFAULT_MYSQL_URL='mysql://root@127.0.0.1:3306/test'
+DEFAULT_REDIS_URL='redis://127.0.0.1:6379'
+MARIADB_WAIT_SECS=60
+REDIS_WAIT_SECS=30
+
+STEP_LOG=""     # temp file holding the output of the last quiet command
+APT_UPDATED=0
+
+# ----------------------------------------------------------------- helpers --
+
+header() { printf '==> %s\n' "$*"; }
+note()   { printf '    %s\n' "$*"; }
+warn()   { printf 'warning: %s\n' "$*" >&2; }
+die()    { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+cleanup() { [[ -n "$STEP_LOG" ]] && rm -f "$STEP_LOG"; return 0; }
+
+# Run a command with root privileges: directly when root, else via sudo.
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    # Never wait for a password prompt when nobody can answer it (CI).
+    if [[ -t 0 ]]; then sudo "$@"; else sudo -n "$@"; fi
+  else
+    warn "need root for: $*  (not root and sudo is not installed)"
+    return 1
+  fi
+}
+
+# Run a command quietly; show its output only if it fails.
+quiet() {
+  if [[ -z "$STEP_LOG" ]]; then
+    STEP_LOG=$(mktemp "${TMPDIR:-/tmp}/stampede-test.XXXXXX")
+  fi
+  if "$@" >"$STEP_LOG" 2>&1; then
+    return 0
+  else
+    local rc=$?
+    warn "command failed (exit $rc): $*"
+    tail -n 40 "$STEP_LOG" >&2 || true
+    return "$rc"
+  fi
+}
+
+# Poll `cmd...` once a second for up to $1 seconds.
+wait_until() {
+  local secs=$1
+  shift
+  local deadline=$((SECONDS + secs))
+  while ((SECONDS < deadline)); do
+    "$@" && return 0
+    sleep 1
+  done
+  "$@"
+}
+
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 \
+    || die "apt-get not found; install these packages by hand: $*"
+  if ((APT_UPDATED == 0)); then
+    note "apt-get update"
+    quiet as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get -o DPkg::Lock::Timeout=300 update \
+      || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  note "apt-get install -y $*"
+  quiet as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "$@" \
+    || die "apt-get install $* failed"
+}
+
+# Succeeds if something accepts TCP connections on host $1, port $2.
+tcp_open() {
+  local host=${1#[}
+  host=${host%]}
+  # shellcheck disable=SC2016 # $0/$1 expand in the child shell
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$2" 2>/dev/null
+}
+
+# ------------------------------------------------------------ URL parsing --
+
+# Percent-decode $1 (userinfo in URLs, e.g. p%40ss -> p@ss).
+urldecode() { printf '%b' "${1//%/\\x}"; }
+
+# parse_url URL -> sets URL_USER URL_PASS URL_HOST URL_PORT URL_PATH
+parse_url() {
+  local rest=${1#*://} hostport
+  rest=${rest%%[?#]*}
+  URL_USER="" URL_PASS="" URL_PATH=""
+  if [[ $rest == */* ]]; then
+    URL_PATH=${rest#*/}
+    rest=${rest%%/*}
+  fi
+  if [[ $rest == *@* ]]; then
+    local auth=${rest%@*}
+    hostport=${rest##*@}
+    if [[ $auth == *:* ]]; then
+      URL_USER=$(urldecode "${auth%%:*}")
+      URL_PASS=$(urldecode "${auth#*:}")
+    else
+      URL_USER=$(urldecode "$auth")
+    fi
+  else
+    hostport=$rest
+  fi
+  if [[ $hostport == \[* ]]; then            # [v6-address]:port
+    URL_HOST=${hostport%%]*}
+    URL_HOST=${URL_HOST#[}
+    URL_PORT=${hostport#*]}
+    URL_PORT=${URL_PORT#:}
+  elif [[ $hostport == *:* ]]; then
+    URL_HOST=${hostport%%:*}
+    URL_PORT=${hostport#*:}
+  else
+    URL_HOST=$hostport
+    URL_PORT=""
+  fi
+}
+
+is_local_host() {
+  case "$1" in
+    "" | localhost | 127.* | ::1 | 0:0:0:0:0:0:0:1) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# Hide the password when echoing a URL.
+redact_url() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }
+
+# ---------------------------------------------------------------- MariaDB --
+
+MYSQL_CLIENT="" MYSQL_ADMIN="" MARIADBD=""
+MYSQL_USER="" MYSQL_PASS="" MYSQL_HOST="" MYSQL_PORT="" MYSQL_DB=""
+
+find_mariadb_binaries() {
+  MARIADBD=""
+  local b
+  for b in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mariadbd; do
+    if [[ -x $b ]]; then MARIADBD=$b; break; fi
+  done
+  MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
+  MYSQL_ADMIN=$(command -v mariadb-admin || command -v mysqladmin || true)
+}
+
+# Is the server answering on host:port? (mariadb-admin ping exits 0 even on
+# "access denied", which is what we want here.)
+mariadb_alive() {
+  if [[ -n $MYSQL_ADMIN ]]; then
+    "$MYSQL_ADMIN" --protocol=TCP -h "$MYSQL_HOST" -P "$MYSQL_PORT" -uroot \
+      --connect-timeout=2 ping >/dev/null 2>&1
+  else
+    tcp_open "$MYSQL_HOST" "$MYSQL_PORT"
+  fi
+}
+
+# mariadb client over TCP with the credentials from the URL.
+mysql_tcp() {
+  local args=(--protocol=TCP -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER"
+    --connect-timeout=5 --batch --skip-column-names)
+  [[ -n $MYSQL_PASS ]] && args+=("--password=$MYSQL_PASS")
+  "$MYSQL_CLIENT" "${args[@]}" "$@"
+}
+
+mariadbd_running() { start-stop-daemon --status --exec "$MARIADBD" >/dev/null 2>&1; }
+
+# Up, or the daemon we just launched is still starting.
+mariadb_alive_or_dead() { mariadb_alive || ! mariadbd_running; }
+
+start_mariadb() {
+  as_root install -d -o mysql -g mysql -m 0755 /run/mysqld \
+    || die "could not create /run/mysqld"
+
+  # A fresh or half-installed package may have no system tables yet.
+  local datadir
+  datadir=$(as_root "$MARIADBD" --user=mysql --verbose --help 2>/dev/null \
+    | awk '$1 == "datadir" { print $2 }')
+  datadir=${datadir:-/var/lib/mysql/}
+  if ! as_root test -d "${datadir%/}/mysql"; then
+    local installdb
+    installdb=$(command -v mariadb-install-db || command -v mysql_install_db || true)
+    if [[ -n $installdb ]]; then
+      note "initialising data directory $datadir"
+      quiet as_root "$installdb" --user=mysql --datadir="$datadir" \
+        || die "could not initialise $datadir"
+    fi
+  fi
+
+  note "starting $MARIADBD"
+  local ssd=(start-stop-daemon --start --oknodo --background)
+  if start-stop-daemon --help 2>&1 | grep -q -- '--output'; then
+    as_root install -d -o mysql -g adm -m 2750 /var/log/mysql 2>/dev/null || true
+    ssd+=(--output /var/log/mysql/ci-mariadbd.log)
+  fi
+  ssd+=(--exec "$MARIADBD" -- --user=mysql --port="$MYSQL_PORT")
+
+  if quiet as_root "${ssd[@]}"; then
+    sleep 2 # let the forked child exec before checking whether it runs
+    # Stop waiting early if the daemon died instead of coming up.
+    wait_until "$MARIADB_WAIT_SECS" mariadb_alive_or_dead || true
+    mariadb_alive && return 0
+    warn "mariadbd did not come up via start-stop-daemon; see /var/log/mysql/"
+  fi
+
+  note "falling back to: service mariadb start"
+  quiet as_root service mariadb start || quiet as_root service mysql start || true
+  wait_until "$MARIADB_WAIT_SECS" mariadb_alive \
+    || die "MariaDB is not answering on $MYSQL_HOST:$MYSQL_PORT after ${MARIADB_WAIT_SECS}s (logs: /var/log/mysql/)"
+}
+
+# A fresh Debian install only lets root in through the unix socket; allow
+# password-less TCP logins for root, keeping socket auth working as well.
+fix_root_login() {
+  note "allowing root@127.0.0.1 without password (via the unix socket)"
+  local sql="
+    ALTER USER 'root'@'localhost'
+      IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket;
+    CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+    ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '';
+    GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+    CREATE USER IF NOT EXISTS 'root'@'::1' IDENTIFIED BY '';
+    ALTER USER 'root'@'::1' IDENTIFIED BY '';
+    GRANT ALL ON *.* TO 'root'@'::1' WITH GRANT OPTION;
+    FLUSH PRIVILEGES;"
+  quiet as_root "$MYSQL_CLIENT" -uroot -e "$sql"
+}
+
+ensure_mariadb() {
+  parse_url "$STAMPEDE_TEST_MYSQL_URL"
+  MYSQL_USER=${URL_USER:-root}
+  MYSQL_PASS=$URL_PASS
+  MYSQL_HOST=${URL_HOST:-127.0.0.1}
+  MYSQL_PORT=${URL_PORT:-3306}
+  MYSQL_DB=${URL_PATH:-test}
+
+  header "MariaDB ($(redact_url "$STAMPEDE_TEST_MYSQL_URL"))"
+  if ! is_local_host "$MYSQL_HOST"; then
+    note "non-local host $MYSQL_HOST: not installing or starting MariaDB"
+    return 0
+  fi
+
+  local grace=0
+  find_mariadb_binaries
+  if [[ -z $MARIADBD || -z $MYSQL_CLIENT ]]; then
+    apt_install mariadb-server mariadb-client
+    find_mariadb_binaries
+    [[ -n $MARIADBD ]] || die "mariadb-server installed but no mariadbd/mysqld binary found"
+    [[ -n $MYSQL_CLIENT ]] || die "no mariadb/mysql client binary found"
+    grace=5 # the package's postinst may have just started it
+  fi
+
+  if ! wait_until "$grace" mariadb_alive; then
+    start_mariadb
+  fi
+
+  if ! mysql_tcp -e 'SELECT 1' >/dev/null 2>&1; then
+    if [[ $MYSQL_USER == root && -z $MYSQL_PASS ]]; then
+      fix_root_login || die "could not log in as root over the unix socket to fix root's TCP login"
+      mysql_tcp -e 'SELECT 1' >/dev/null 2>&1 \
+        || die "still cannot log in as root@$MYSQL_HOST:$MYSQL_PORT with an empty password"
+    else
+      mysql_tcp -e 'SELECT 1' || true
+      die "cannot log in to MariaDB as '$MYSQL_USER'; create that user or fix STAMPEDE_TEST_MYSQL_URL"
+    fi
+  fi
+
+  local db_ident=${MYSQL_DB//\`/\`\`}
+  quiet mysql_tcp -e "CREATE DATABASE IF NOT EXISTS \`$db_ident\`" \
+    || die "could not create database $MYSQL_DB"
+  note "ok: $MYSQL_HOST:$MYSQL_PORT, database '$MYSQL_DB' ready"
+}
+
+# ------------------------------------------------------------------ Redis --
+
+REDIS_HOST="" REDIS_PORT=""
+
+redis_ping() {
+  if command -v redis-cli >/dev/null 2>&1; then
+    [[ $(timeout 5 redis-cli -u "$STAMPEDE_TEST_REDIS_URL" ping 2>/dev/null) == PONG ]]
+  else
+    # No client: speak the protocol over bash's /dev/tcp.
+    local host=${REDIS_HOST#[}
+    host=${host%]}
+    # shellcheck disable=SC2016 # $0/$1 expand in the child shell
+    timeout 3 bash -c '
+      exec 3<>"/dev/tcp/$0/$1" || exit 1
+      printf "PING\r\n" >&3
+      IFS= read -r line <&3
+      [[ $line == "+PONG"* ]]' "$host" "$REDIS_PORT" 2>/dev/null
+  fi
+}
+
+start_redis() {
+  local common=(--daemonize yes --port "$REDIS_PORT" --save "" --appendonly no)
+
+  note "starting redis-server on port $REDIS_PORT"
+  if as_root install -d /var/lib/redis /var/log/redis 2>/dev/null \
+    && quiet as_root redis-server "${common[@]}" --bind 127.0.0.1 -::1 \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log; then
+    wait_until 15 redis_ping && return 0
+  fi
+
+  # Older Redis (no optional "-::1" bind), no root, or unwritable dirs.
+  note "retrying with --dir ${TMPDIR:-/tmp}"
+  quiet redis-server "${common[@]}" --bind 127.0.0.1 \
+    --dir "${TMPDIR:-/tmp}" --logfile "" || true
+  wait_until "$REDIS_WAIT_SECS" redis_ping \
+    || die "Redis is not answering PING on $REDIS_HOST:$REDIS_PORT (log: /var/log/redis/ci.log)"
+}
+
+ensure_redis() {
+  parse_url "$STAMPEDE_TEST_REDIS_URL"
+  REDIS_HOST=${URL_HOST:-127.0.0.1}
+  REDIS_PORT=${URL_PORT:-6379}
+
+  header "Redis ($(redact_url "$STAMPEDE_TEST_REDIS_URL"))"
+  if ! is_local_host "$REDIS_HOST"; then
+    note "non-local host $REDIS_HOST: not installing or starting Redis"
+    return 0
+  fi
+
+  local grace=0
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
+    command -v redis-server >/dev/null 2>&1 || die "redis-server still not found after install"
+    grace=5 # the package's postinst may have just started it
+  fi
+
+  if ! wait_until "$grace" redis_ping; then
+    start_redis
+  fi
+  note "ok: $REDIS_HOST:$REDIS_PORT answers PONG"
+}
+
+# ------------------------------------------------------------------- Rust --
+
+ensure_rust_components() {
+  local missing=()
+  cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
+  cargo clippy --version >/dev/null 2>&1 || missing+=(clippy)
+  ((${#missing[@]} == 0)) && return 0
+
+  command -v rustup >/dev/null 2>&1 \
+    || die "cargo ${missing[*]} not available and rustup is not installed to add it"
+  header "rustup component add ${missing[*]}"
+  rustup component add "${missing[@]}"
+}
+
+# ------------------------------------------------------------ extra checks --
+
+# Placeholder for checks that need a running server (e.g. schemathesis against
+# the OpenAPI spec). Later issues fill this in; keep it returning 0 until then.
+run_extra_checks() {
+  return 0
+}
+
+# ------------------------------------------------------------------- main --
+
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+ensure_services() {
+  export STAMPEDE_TEST_MYSQL_URL="${STAMPEDE_TEST_MYSQL_URL:-$DEFAULT_MYSQL_URL}"
+  export STAMPEDE_TEST_REDIS_URL="${STAMPEDE_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
+  ensure_mariadb
+  ensure_redis
+}
+
+main() {
+  trap cleanup EXIT
+  cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    --services-only) ensure_services; echo "services ready"; return 0 ;;
+  esac
+
+  ensure_services
+  ensure_rust_components
+
+  header "cargo fmt --all --check"
+  cargo fmt --all --check
+
+  header "cargo clippy --all-targets -- -D warnings"
+  cargo clippy --all-targets -- -D warnings
+
+  header "cargo test --all-targets${*:+ $*}"
+  cargo test --all-targets "$@"
+
+  header "extra checks"
+  run_extra_checks
+
+  echo "all checks passed"
+}
+
+# Only run when executed, so the functions can be sourced for testing.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi

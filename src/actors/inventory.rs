@@ -1,0 +1,274 @@
+//! `Inventory`: the handle through which HTTP handlers, sagas, tests and
+//! benchmarks reach the SKU actors. It finds (or activates) the actor,
+//! applies backpressure, sends the message and awaits the reply.
+
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorRef};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::error::InventoryError;
+use super::persister::{self, Persister, PersisterHandle};
+use super::registry::{Registry, SkuEntry};
+use super::sku::{Reply, SkuMsg, SkuSnapshot};
+use super::supervisor::{self, SkuSupervisor, SupervisorMsg};
+use super::views::{ActorsOverview, PersisterView, SkuActorView, instant};
+use crate::config::InventorySettings;
+use crate::domain::ids::{ReservationId, SkuId, UserId};
+use crate::domain::ledger::{Levels, Reservation, ReserveRequest};
+use crate::domain::quantity::Quantity;
+use crate::domain::rules::SaleRules;
+use crate::persistence::Store;
+
+/// Attempts when an actor retires between lookup and delivery.
+const DELIVERY_ATTEMPTS: usize = 4;
+/// How long shutdown keeps retrying the final flush.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Inventory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    registry: Registry,
+    supervisor: ActorRef<SupervisorMsg>,
+    persister: PersisterHandle,
+    settings: Arc<InventorySettings>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not start the inventory actors: {0}")]
+pub struct StartError(#[from] ractor::SpawnErr);
+
+impl Inventory {
+    /// Starts the persister and the SKU supervisor on the current runtime.
+    /// Call it from `main` (or a test), never from a request handler.
+    pub async fn start(store: Store, settings: InventorySettings) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        let persister = Persister::start(
+            persister::Arguments {
+                store: store.clone(),
+                flush_interval: settings.flush_interval(),
+                batch_max: settings.batch_max,
+            },
+            settings.queue_max,
+        )
+        .await?;
+        let registry = Registry::default();
+        let (supervisor, _) = Actor::spawn(
+            None,
+            SkuSupervisor,
+            supervisor::Arguments {
+                store: store.clone(),
+                persister: persister.clone(),
+                registry: registry.clone(),
+                settings: Arc::clone(&settings),
+            },
+        )
+        .await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                registry,
+                supervisor,
+                persister,
+                settings,
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &InventorySettings {
+        &self.inner.settings
+    }
+
+    /// Creates a SKU with `on_hand` units. Creation is not on the hot path
+    /// and no actor exists yet, so it writes straight to the store.
+    pub async fn create_sku(&self, on_hand: Quantity, rules: SaleRules) -> Result<SkuId, InventoryError> {
+        Ok(self.inner.store.create_sku(on_hand.as_i64(), rules).await?)
+    }
+
+    /// Creates a SKU that starts with nothing on hand.
+    pub async fn create_empty_sku(&self, rules: SaleRules) -> Result<SkuId, InventoryError> {
+        Ok(self.inner.store.create_sku(0, rules).await?)
+    }
+
+    /// Reserves `quantity` units for `user` under the caller's id, for the
+    /// configured TTL. Retrying with the same id returns the first answer.
+    pub async fn reserve(
+        &self,
+        sku: SkuId,
+        id: ReservationId,
+        user: UserId,
+        quantity: Quantity,
+    ) -> Result<Reservation, InventoryError> {
+        let req = ReserveRequest {
+            id,
+            user,
+            quantity,
+            ttl: self.inner.settings.reservation_ttl(),
+        };
+        self.ask(sku, move |r| SkuMsg::Reserve(req.clone(), r)).await
+    }
+
+    /// Turns a reservation into a sale (after payment capture).
+    pub async fn commit(&self, sku: SkuId, id: ReservationId) -> Result<Reservation, InventoryError> {
+        self.ask(sku, move |r| SkuMsg::Commit(id.clone(), r)).await
+    }
+
+    /// Gives a reservation's units back (cancel, or refund after commit).
+    pub async fn release(&self, sku: SkuId, id: ReservationId) -> Result<Reservation, InventoryError> {
+        self.ask(sku, move |r| SkuMsg::Release(id.clone(), r)).await
+    }
+
+    /// Adds units. Not idempotent, so it is never retried after delivery.
+    pub async fn restock(&self, sku: SkuId, quantity: Quantity) -> Result<Levels, InventoryError> {
+        self.ask(sku, move |r| SkuMsg::Restock(quantity, r)).await
+    }
+
+    pub async fn set_rules(&self, sku: SkuId, rules: SaleRules) -> Result<SaleRules, InventoryError> {
+        self.ask(sku, move |r| SkuMsg::SetRules(rules, r)).await
+    }
+
+    pub async fn snapshot(&self, sku: SkuId) -> Result<SkuSnapshot, InventoryError> {
+        self.ask(sku, SkuMsg::Snapshot).await
+    }
+
+    /// Makes the SKU's actor panic (fault injection for supervision tests).
+    pub async fn inject_panic(&self, sku: SkuId) -> Result<(), InventoryError> {
+        let entry = self.activate(sku).await?;
+        entry.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        entry
+            .actor
+            .send_message(SkuMsg::InjectPanic)
+            .map_err(|_| InventoryError::Unavailable)
+    }
+
+    /// Waits until every decision made so far is committed.
+    pub async fn sync(&self) -> Result<(), InventoryError> {
+        self.inner
+            .persister
+            .sync(self.inner.settings.call_timeout())
+            .await
+            .map_err(|_| InventoryError::Unavailable)
+    }
+
+    /// True when the write-behind path is healthy (readiness).
+    pub fn is_writing(&self) -> bool {
+        !self.inner.persister.gauge().failing.load(Ordering::Relaxed)
+    }
+
+    /// The designed shutdown path: stop every SKU actor (their decisions are
+    /// already queued), commit the queue, then stop the persister.
+    pub async fn shutdown(&self) -> Result<(), InventoryError> {
+        let inner = &self.inner;
+        inner.supervisor.stop_children_and_wait(None, Some(DRAIN_TIMEOUT)).await;
+        inner.supervisor.stop(None);
+        let drained = inner.persister.drain(DRAIN_TIMEOUT).await;
+        inner.persister.actor().stop(None);
+        drained.map_err(|_| {
+            tracing::error!("shutdown could not commit every pending decision");
+            InventoryError::Unavailable
+        })
+    }
+
+    pub fn overview(&self) -> ActorsOverview {
+        let inner = &self.inner;
+        let g = inner.persister.gauge();
+        ActorsOverview {
+            ack_mode: inner.settings.ack,
+            active_sku_actors: inner.registry.len(),
+            mailbox_depth: inner.registry.total(|s| s.in_flight.load(Ordering::Relaxed).max(0)),
+            unflushed_decisions: inner.registry.total(|s| s.unflushed.load(Ordering::Relaxed)),
+            restarts: inner
+                .registry
+                .total(|s| s.restarts.load(Ordering::Relaxed) as i64) as u64,
+            persister: PersisterView {
+                queued: g.queued.load(Ordering::Relaxed),
+                queue_max: inner.settings.queue_max,
+                batches_committed: g.batches.load(Ordering::Relaxed),
+                changes_committed: g.changes.load(Ordering::Relaxed),
+                failed_flushes: g.failures.load(Ordering::Relaxed),
+                failing: g.failing.load(Ordering::Relaxed),
+                last_flush_at: instant(g.last_flush_ms.load(Ordering::Relaxed)),
+                last_flush_size: g.last_flush_size.load(Ordering::Relaxed),
+                last_flush_micros: g.last_flush_micros.load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    /// The live view of one SKU's actor (activating it if needed).
+    pub async fn sku_view(&self, sku: SkuId) -> Result<SkuActorView, InventoryError> {
+        let stock = self.snapshot(sku).await?;
+        let stats = self
+            .inner
+            .registry
+            .get(sku)
+            .map(|e| e.stats)
+            .ok_or(InventoryError::Unavailable)?;
+        Ok(SkuActorView {
+            sku_id: sku,
+            mailbox_depth: stats.in_flight.load(Ordering::Relaxed).max(0),
+            unflushed_decisions: stats.unflushed.load(Ordering::Relaxed),
+            restarts: stats.restarts.load(Ordering::Relaxed),
+            activated_at: instant(stats.activated_ms.load(Ordering::Relaxed)),
+            last_flush_at: instant(stats.last_flush_ms.load(Ordering::Relaxed)),
+            last_flush_size: stats.last_flush_size.load(Ordering::Relaxed),
+            stock,
+        })
+    }
+
+    async fn activate(&self, sku: SkuId) -> Result<SkuEntry, InventoryError> {
+        if let Some(entry) = self.inner.registry.get(sku) {
+            return Ok(entry);
+        }
+        let timeout = Some(self.inner.settings.call_timeout());
+        match self
+            .inner
+            .supervisor
+            .call(|r| SupervisorMsg::Activate(sku, r), timeout)
+            .await
+        {
+            Ok(CallResult::Success(Ok(_))) => {
+                self.inner.registry.get(sku).ok_or(InventoryError::Unavailable)
+            }
+            Ok(CallResult::Success(Err(e))) => Err(e),
+            _ => Err(InventoryError::Unavailable),
+        }
+    }
+
+    /// Sends a request to the SKU's actor and awaits its answer. Only
+    /// undelivered or `Retired` requests are retried: both are guaranteed
+    /// not to have been applied.
+    async fn ask<T, F>(&self, sku: SkuId, build: F) -> Result<T, InventoryError>
+    where
+        T: Send + 'static,
+        F: Fn(Reply<T>) -> SkuMsg,
+    {
+        let settings = &self.inner.settings;
+        for _ in 0..DELIVERY_ATTEMPTS {
+            let entry = self.activate(sku).await?;
+            let depth = entry.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            if depth >= settings.mailbox_max as i64 {
+                entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                return Err(InventoryError::Overloaded);
+            }
+            match entry.actor.call(&build, Some(settings.call_timeout())).await {
+                Ok(CallResult::Success(Err(InventoryError::Retired))) => continue,
+                Ok(CallResult::Success(result)) => return result,
+                Ok(CallResult::Timeout) | Ok(CallResult::SenderError) => {
+                    return Err(InventoryError::Unavailable);
+                }
+                Err(_) => {
+                    // Never delivered: the actor had already stopped.
+                    entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    self.inner.registry.remove_if_owner(sku, entry.actor.get_id());
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        Err(InventoryError::Unavailable)
+    }
+}

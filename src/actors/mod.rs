@@ -1,0 +1,16 @@
+//! The actor system: one [`sku::SkuActor`] per active SKU, the
+//! [`persister::Persister`] that group-commits their decisions, the
+//! [`supervisor::SkuSupervisor`] that activates and restarts SKU actors, and
+//! the [`inventory::Inventory`] handle through which the rest of the program
+//! talks to them.
+
+pub mod error;
+pub mod inventory;
+pub mod persister;
+pub mod registry;
+pub mod sku;
+pub mod supervisor;
+pub mod views;
+
+pub use error::InventoryError;
+pub use inventory::Inventory;

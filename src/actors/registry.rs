@@ -1,0 +1,78 @@
+//! Which SKU actors are alive, and their counters. The map is the only
+//! shared structure on the hot path; guards are never held across `.await`.
+
+use dashmap::DashMap;
+use ractor::{ActorId, ActorRef};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use super::sku::SkuMsg;
+use crate::domain::ids::SkuId;
+
+/// Counters of one SKU actor, shared by the actor, the persister and the
+/// admin views. They survive restarts (not passivation).
+#[derive(Debug, Default)]
+pub struct SkuStats {
+    /// Messages sent and not yet handled: the mailbox depth.
+    pub in_flight: AtomicI64,
+    /// Changes handed to the persister and not yet committed.
+    pub unflushed: AtomicI64,
+    pub restarts: AtomicU64,
+    /// When this SKU's changes were last committed (ms since epoch, 0 = never).
+    pub last_flush_ms: AtomicI64,
+    /// How many of this SKU's changes that commit carried.
+    pub last_flush_size: AtomicU64,
+    pub activated_ms: AtomicI64,
+}
+
+impl SkuStats {
+    pub fn get(counter: &AtomicI64) -> i64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Clone)]
+pub struct SkuEntry {
+    pub actor: ActorRef<SkuMsg>,
+    pub stats: Arc<SkuStats>,
+}
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    skus: Arc<DashMap<SkuId, SkuEntry>>,
+}
+
+impl Registry {
+    pub fn get(&self, sku: SkuId) -> Option<SkuEntry> {
+        self.skus.get(&sku).map(|e| e.value().clone())
+    }
+
+    pub fn insert(&self, sku: SkuId, entry: SkuEntry) {
+        self.skus.insert(sku, entry);
+    }
+
+    /// Removes `sku` only if `actor` still owns it, so a stale actor can
+    /// never unregister its successor.
+    pub fn remove_if_owner(&self, sku: SkuId, actor: ActorId) -> Option<SkuEntry> {
+        self.skus
+            .remove_if(&sku, |_, e| e.actor.get_id() == actor)
+            .map(|(_, e)| e)
+    }
+
+    pub fn len(&self) -> usize {
+        self.skus.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.skus.is_empty()
+    }
+
+    /// Sums a counter over every active SKU.
+    pub fn total(&self, pick: impl Fn(&SkuStats) -> i64) -> i64 {
+        self.skus.iter().map(|e| pick(&e.value().stats)).sum()
+    }
+
+    pub fn actors(&self) -> Vec<ActorRef<SkuMsg>> {
+        self.skus.iter().map(|e| e.value().actor.clone()).collect()
+    }
+}

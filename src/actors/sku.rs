@@ -1,0 +1,328 @@
+//! `SkuActor`: the single owner of one SKU's stock.
+//!
+//! It handles one message at a time against its in-memory [`Ledger`], so two
+//! buyers never race on a unit and no database lock is taken. Each decision
+//! goes to the persister; in durable mode the reply travels with it and is
+//! sent only after the batch commits.
+//!
+//! Lifecycle: spawned by the supervisor on first use, it loads its ledger in
+//! `post_start` after a persister barrier (so changes of a previous
+//! incarnation are committed before it reads). When idle with nothing live it
+//! retires: it leaves the registry, answers `Retired` to stragglers (the
+//! `Inventory` handle retries them on a fresh actor) and stops shortly after.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
+
+use super::error::InventoryError;
+use super::persister::{Ack, PersisterHandle};
+use super::registry::{Registry, SkuStats};
+use crate::config::{AckMode, InventorySettings};
+use crate::domain::ids::{ReservationId, SkuId};
+use crate::domain::ledger::{Ledger, Levels, Outcome, Reservation, ReserveRequest};
+use crate::domain::quantity::Quantity;
+use crate::domain::rules::SaleRules;
+use crate::domain::time::Timestamp;
+use crate::persistence::Store;
+
+/// Time a retired actor keeps answering `Retired` before it stops.
+const RETIRE_GRACE: Duration = Duration::from_secs(2);
+/// How often finished reservations past the idempotency window are dropped.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+pub type Reply<T> = RpcReplyPort<Result<T, InventoryError>>;
+
+pub enum SkuMsg {
+    Reserve(ReserveRequest, Reply<Reservation>),
+    Commit(ReservationId, Reply<Reservation>),
+    Release(ReservationId, Reply<Reservation>),
+    Restock(Quantity, Reply<Levels>),
+    SetRules(SaleRules, Reply<SaleRules>),
+    Snapshot(Reply<SkuSnapshot>),
+    /// Expire due reservations, forget old ones, passivate when idle.
+    Housekeeping,
+    /// Sent to itself after retiring.
+    Stop,
+    /// Fault injection for the supervision tests; not reachable over HTTP.
+    InjectPanic,
+}
+
+impl SkuMsg {
+    /// Requests are counted in the mailbox depth; timer messages are not.
+    fn is_request(&self) -> bool {
+        !matches!(self, SkuMsg::Housekeeping | SkuMsg::Stop)
+    }
+}
+
+/// A SKU's stock as its actor sees it right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SkuSnapshot {
+    pub sku_id: SkuId,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub sold: i64,
+    pub available: i64,
+    pub on_sale: bool,
+    pub opens_at: Option<Timestamp>,
+    pub closes_at: Option<Timestamp>,
+    pub per_user_limit: Option<u32>,
+    /// Unpaid reservations holding units.
+    pub live_reservations: usize,
+}
+
+impl SkuSnapshot {
+    fn of(ledger: &Ledger, now: Timestamp) -> Self {
+        let (levels, rules) = (ledger.levels(), ledger.rules());
+        Self {
+            sku_id: ledger.sku(),
+            on_hand: levels.on_hand,
+            reserved: levels.reserved,
+            sold: levels.sold,
+            available: levels.available(),
+            on_sale: rules.is_open(now),
+            opens_at: rules.opens_at,
+            closes_at: rules.closes_at,
+            per_user_limit: rules.per_user_limit,
+            live_reservations: ledger.live_reservations(),
+        }
+    }
+}
+
+/// Loading the ledger failed; the supervisor does not restart on this (the
+/// next request activates a fresh actor instead).
+#[derive(Debug, thiserror::Error)]
+#[error("SKU {sku} could not be loaded: {reason}")]
+pub struct LoadFailed {
+    pub sku: SkuId,
+    pub reason: String,
+}
+
+pub struct SkuActor;
+
+#[derive(Clone)]
+pub struct Arguments {
+    pub sku: SkuId,
+    pub store: Store,
+    pub persister: PersisterHandle,
+    pub registry: Registry,
+    pub stats: Arc<SkuStats>,
+    pub settings: Arc<InventorySettings>,
+}
+
+pub struct State {
+    args: Arguments,
+    /// `None` once loaded means the SKU does not exist.
+    ledger: Option<Ledger>,
+    retired: bool,
+    last_request: Instant,
+    last_forget: Instant,
+}
+
+impl Actor for SkuActor {
+    type Msg = SkuMsg;
+    type State = State;
+    type Arguments = Arguments;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: Arguments,
+    ) -> Result<State, ActorProcessingErr> {
+        // Kept cheap: the supervisor awaits this. Loading happens in post_start.
+        Ok(State {
+            args,
+            ledger: None,
+            retired: false,
+            last_request: Instant::now(),
+            last_forget: Instant::now(),
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        st: &mut State,
+    ) -> Result<(), ActorProcessingErr> {
+        let a = &st.args;
+        let fail = |reason: String| LoadFailed { sku: a.sku, reason };
+        // Whatever an earlier incarnation decided must be in the store first.
+        a.persister
+            .sync(a.settings.call_timeout())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let since = Timestamp::now().minus(a.settings.idempotency_window());
+        let stored = a
+            .store
+            .load_sku(a.sku, since)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        st.ledger = match stored {
+            Some(s) => Some(Ledger::restore(s.header, s.reservations).map_err(|e| fail(e.to_string()))?),
+            None => None,
+        };
+        a.stats
+            .activated_ms
+            .store(Timestamp::now().millis(), Ordering::Relaxed);
+        myself.send_interval(a.settings.housekeeping(), || SkuMsg::Housekeeping);
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: SkuMsg,
+        st: &mut State,
+    ) -> Result<(), ActorProcessingErr> {
+        if msg.is_request() {
+            st.args.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            st.last_request = Instant::now();
+        }
+        match msg {
+            SkuMsg::Housekeeping => st.housekeeping(&myself),
+            SkuMsg::Stop => myself.stop(Some("passivated".into())),
+            SkuMsg::InjectPanic => panic!("fault injected into SKU actor {}", st.args.sku),
+            request => st.serve(request),
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    fn serve(&mut self, msg: SkuMsg) {
+        let now = Timestamp::now();
+        if self.retired {
+            return refuse(msg, || InventoryError::Retired);
+        }
+        let sku = self.args.sku;
+        let Some(ledger) = self.ledger.as_mut() else {
+            return refuse(msg, || InventoryError::UnknownSku(sku));
+        };
+        for change in ledger.expire_due(now) {
+            self.args.persister.write(change, None, &self.args.stats);
+        }
+        let mutating = !matches!(msg, SkuMsg::Snapshot(_));
+        if mutating && !self.args.persister.has_room() {
+            return refuse(msg, || InventoryError::Overloaded);
+        }
+        match msg {
+            SkuMsg::Reserve(req, reply) => {
+                let result = ledger.reserve(&req, now).map_err(InventoryError::from);
+                self.answer(result, reply);
+            }
+            SkuMsg::Commit(id, reply) => {
+                let result = ledger.commit(&id, now).map_err(InventoryError::from);
+                self.answer(result, reply);
+            }
+            SkuMsg::Release(id, reply) => {
+                let result = ledger.release(&id, now).map_err(InventoryError::from);
+                self.answer(result, reply);
+            }
+            SkuMsg::Restock(qty, reply) => {
+                let result = ledger.restock(qty).map_err(InventoryError::from);
+                self.answer(result, reply);
+            }
+            SkuMsg::SetRules(rules, reply) => {
+                let outcome = ledger.set_rules(rules);
+                self.answer(Ok(outcome), reply);
+            }
+            SkuMsg::Snapshot(reply) => {
+                let _ = reply.send(Ok(SkuSnapshot::of(ledger, now)));
+            }
+            SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::InjectPanic => {}
+        }
+    }
+
+    /// Replies now (refusals, memory mode) or after the change commits
+    /// (durable mode). A durable replay waits for a persister barrier, since
+    /// the change it replays may still be in flight.
+    fn answer<T: Send + 'static>(
+        &self,
+        result: Result<Outcome<T>, InventoryError>,
+        reply: Reply<T>,
+    ) {
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let persister = &self.args.persister;
+        match (self.args.settings.ack, outcome.change) {
+            (AckMode::Memory, change) => {
+                let _ = reply.send(Ok(outcome.value));
+                if let Some(change) = change {
+                    persister.write(change, None, &self.args.stats);
+                }
+            }
+            (AckMode::Durable, change) => {
+                let value = outcome.value;
+                let ack: Ack = Box::new(move |durable| {
+                    let _ = reply.send(durable.map(|()| value).map_err(|_| InventoryError::Unavailable));
+                });
+                match change {
+                    Some(change) => persister.write(change, Some(ack), &self.args.stats),
+                    None => persister.sync_then(ack),
+                }
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, myself: &ActorRef<SkuMsg>) {
+        if self.retired {
+            return;
+        }
+        let now = Timestamp::now();
+        let settings = &self.args.settings;
+        if let Some(ledger) = self.ledger.as_mut() {
+            for change in ledger.expire_due(now) {
+                self.args.persister.write(change, None, &self.args.stats);
+            }
+            if self.last_forget.elapsed() >= FORGET_EVERY {
+                ledger.forget_finished_before(now.minus(settings.idempotency_window()));
+                self.last_forget = Instant::now();
+            }
+        }
+        let stats = &self.args.stats;
+        let idle = match &self.ledger {
+            // A SKU that does not exist is not worth keeping in memory.
+            None => true,
+            Some(l) => {
+                l.live_reservations() == 0 && self.last_request.elapsed() >= settings.idle_passivate()
+            }
+        };
+        let quiet = stats.in_flight.load(Ordering::Relaxed) <= 0
+            && stats.unflushed.load(Ordering::Relaxed) <= 0;
+        if idle && quiet {
+            self.retired = true;
+            self.args
+                .registry
+                .remove_if_owner(self.args.sku, myself.get_id());
+            myself.send_after(RETIRE_GRACE, || SkuMsg::Stop);
+        }
+    }
+}
+
+/// Answers a request without touching the ledger.
+fn refuse(msg: SkuMsg, err: impl Fn() -> InventoryError) {
+    // A caller that gave up is not an error here.
+    match msg {
+        SkuMsg::Reserve(_, r) | SkuMsg::Commit(_, r) | SkuMsg::Release(_, r) => {
+            let _ = r.send(Err(err()));
+        }
+        SkuMsg::Restock(_, r) => {
+            let _ = r.send(Err(err()));
+        }
+        SkuMsg::SetRules(_, r) => {
+            let _ = r.send(Err(err()));
+        }
+        SkuMsg::Snapshot(r) => {
+            let _ = r.send(Err(err()));
+        }
+        SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::InjectPanic => {}
+    }
+}

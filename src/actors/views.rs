@@ -1,0 +1,56 @@
+//! Read-only views of the actor system for operators (`/admin/actors`).
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::sku::SkuSnapshot;
+use crate::config::AckMode;
+use crate::domain::ids::SkuId;
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorsOverview {
+    #[schema(value_type = String, example = "durable")]
+    pub ack_mode: AckMode,
+    /// SKU actors currently in memory.
+    pub active_sku_actors: usize,
+    /// Requests waiting in SKU mailboxes, summed.
+    pub mailbox_depth: i64,
+    /// SKU changes not yet committed, summed.
+    pub unflushed_decisions: i64,
+    /// Restarts after panics, summed over active SKU actors.
+    pub restarts: u64,
+    pub persister: PersisterView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersisterView {
+    /// Changes waiting to be committed.
+    pub queued: i64,
+    pub queue_max: usize,
+    pub batches_committed: u64,
+    pub changes_committed: u64,
+    pub failed_flushes: u64,
+    /// True while the last flush attempt failed.
+    pub failing: bool,
+    pub last_flush_at: Option<Timestamp>,
+    pub last_flush_size: u64,
+    pub last_flush_micros: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuActorView {
+    pub sku_id: SkuId,
+    pub mailbox_depth: i64,
+    pub unflushed_decisions: i64,
+    pub restarts: u64,
+    pub activated_at: Option<Timestamp>,
+    pub last_flush_at: Option<Timestamp>,
+    /// How many of this SKU's changes its last committed batch carried.
+    pub last_flush_size: u64,
+    pub stock: SkuSnapshot,
+}
+
+pub(crate) fn instant(ms: i64) -> Option<Timestamp> {
+    (ms > 0).then(|| Timestamp::from_millis(ms))
+}

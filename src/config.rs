@@ -1,0 +1,174 @@
+//! Typed configuration: defaults < `stampede.toml` < environment.
+//!
+//! Environment keys are `STAMPEDE_<KEY>` (for example `STAMPEDE_BIND`,
+//! `STAMPEDE_JWT_SECRET`, `STAMPEDE_INVENTORY_ACK`), plus the conventional
+//! `DATABASE_URL` and `REDIS_URL`. Nested inventory keys take the
+//! `STAMPEDE_INVENTORY_` prefix (`STAMPEDE_INVENTORY_RESERVATION_TTL_MS`).
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// When a stock decision is acknowledged to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AckMode {
+    /// After the batch holding the decision is committed (the default).
+    Durable,
+    /// Right after the in-memory decision; the write follows within one
+    /// flush interval, and a crash in that window loses it.
+    Memory,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on; port 0 picks a free port.
+    pub bind: String,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    /// Optional; later issues share rate limits and revocations through it.
+    pub redis_url: Option<String>,
+    /// Signs access tokens. When unset a random secret is generated at start,
+    /// so tokens do not survive a restart.
+    pub jwt_secret: Option<String>,
+    pub access_token_ttl_secs: u64,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    /// actix-web worker threads; defaults to the number of cores.
+    pub http_workers: Option<usize>,
+    pub inventory: InventorySettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://stampede.db".into(),
+            database_max_connections: 16,
+            redis_url: None,
+            jwt_secret: None,
+            access_token_ttl_secs: 900,
+            admin_email: None,
+            admin_password: None,
+            http_workers: None,
+            inventory: InventorySettings::default(),
+        }
+    }
+}
+
+/// Tuning of the inventory engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventorySettings {
+    pub ack: AckMode,
+    /// How long an unpaid reservation holds its units.
+    pub reservation_ttl_ms: u64,
+    /// Longest a decision waits before its batch is written.
+    pub flush_interval_ms: u64,
+    /// A batch is written at once when it holds this many changes.
+    pub batch_max: usize,
+    /// Changes waiting for the database before new decisions get `OVERLOADED`.
+    pub queue_max: usize,
+    /// Requests waiting in one SKU actor's mailbox before `OVERLOADED`.
+    pub mailbox_max: usize,
+    /// How long a caller waits for an answer before `UNAVAILABLE`.
+    pub call_timeout_ms: u64,
+    /// An idle SKU actor with nothing live is passivated after this long.
+    pub idle_passivate_ms: u64,
+    /// How often SKU actors expire reservations and check for idleness.
+    pub housekeeping_ms: u64,
+    /// Finished reservations are remembered this long for idempotent retries.
+    pub idempotency_window_secs: u64,
+}
+
+impl Default for InventorySettings {
+    fn default() -> Self {
+        Self {
+            ack: AckMode::Durable,
+            reservation_ttl_ms: 10 * 60 * 1000,
+            flush_interval_ms: 2,
+            batch_max: 4096,
+            queue_max: 200_000,
+            mailbox_max: 100_000,
+            call_timeout_ms: 3_000,
+            idle_passivate_ms: 5 * 60 * 1000,
+            housekeeping_ms: 1_000,
+            idempotency_window_secs: 24 * 60 * 60,
+        }
+    }
+}
+
+impl InventorySettings {
+    pub fn reservation_ttl(&self) -> Duration {
+        Duration::from_millis(self.reservation_ttl_ms)
+    }
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_interval_ms.max(1))
+    }
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+    pub fn idle_passivate(&self) -> Duration {
+        Duration::from_millis(self.idle_passivate_ms)
+    }
+    pub fn housekeeping(&self) -> Duration {
+        Duration::from_millis(self.housekeeping_ms.max(10))
+    }
+    pub fn idempotency_window(&self) -> Duration {
+        Duration::from_secs(self.idempotency_window_secs)
+    }
+}
+
+impl Settings {
+    /// Reads `stampede.toml` (or the file named by `STAMPEDE_CONFIG`) and the
+    /// environment over the defaults.
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        let file = std::env::var("STAMPEDE_CONFIG").unwrap_or_else(|_| "stampede.toml".into());
+        Self::figment(Toml::file(file)).extract().map_err(Box::new)
+    }
+
+    fn figment(file: impl figment::Provider) -> Figment {
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(file)
+            .merge(
+                Env::prefixed("STAMPEDE_")
+                    .ignore(&["config"])
+                    .map(|key| key.as_str().replacen("inventory_", "inventory.", 1).into()),
+            )
+            .merge(Env::raw().only(&["database_url", "redis_url"]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "stampede.toml",
+                "bind = \"0.0.0.0:9000\"\n[inventory]\nack = \"memory\"\nbatch_max = 7\n",
+            )?;
+            jail.set_env("STAMPEDE_INVENTORY_ACK", "durable");
+            jail.set_env("DATABASE_URL", "mysql://root@127.0.0.1/test");
+            let s: Settings = Settings::figment(Toml::file("stampede.toml")).extract()?;
+            assert_eq!(s.bind, "0.0.0.0:9000");
+            assert_eq!(s.inventory.ack, AckMode::Durable);
+            assert_eq!(s.inventory.batch_max, 7);
+            assert_eq!(s.database_url, "mysql://root@127.0.0.1/test");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_unknown_ack_mode() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STAMPEDE_INVENTORY_ACK", "eventually");
+            assert!(Settings::figment(Toml::file("none.toml")).extract::<Settings>().is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,102 @@
+//! Identifiers. SKU and user ids are integers the store assigns and never
+//! reuses; reservation ids are chosen by the caller (an order id), which is
+//! what makes a retried `Reserve` idempotent.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+use super::ValidationError;
+
+/// A stock-keeping unit: one purchasable option of a product.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(transparent)]
+pub struct SkuId(pub i64);
+
+/// An account (customer, seller or admin).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for SkuId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The caller's name for one reservation on one SKU, unique per SKU.
+///
+/// 1 to 64 characters of `[A-Za-z0-9._:-]`, so it is safe in logs, URLs and
+/// an ASCII key column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct ReservationId(String);
+
+impl ReservationId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
+        let raw = raw.into();
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(ValidationError::new(
+                "reservation_id",
+                format!("must be 1 to {} characters", Self::MAX_LEN),
+            ));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+        if !raw.chars().all(allowed) {
+            return Err(ValidationError::new(
+                "reservation_id",
+                "may only contain letters, digits and . _ : -",
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    /// A fresh, unique id (UUIDv7), for callers that have none of their own.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ReservationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReservationId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservation_ids_are_bounded_and_plain() {
+        assert!(ReservationId::parse("order-1:line.2_a").is_ok());
+        assert!(ReservationId::parse("").is_err());
+        assert!(ReservationId::parse("a".repeat(65)).is_err());
+        assert!(ReservationId::parse("a b").is_err());
+        assert!(ReservationId::parse("ü").is_err());
+        assert_ne!(ReservationId::generate(), ReservationId::generate());
+    }
+}

@@ -1,0 +1,14 @@
+//! Plain types and rules of the shop: ids, time, quantities, sale rules and the
+//! stock ledger. Nothing here does I/O or needs a runtime, so every rule is
+//! unit-tested directly.
+
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod ledger;
+pub mod quantity;
+pub mod role;
+pub mod rules;
+pub mod time;
+
+pub use error::ValidationError;

@@ -1,0 +1,10 @@
+//! stampede: a commerce backend built for the preorder drop.
+//!
+//! Every SKU's stock is owned by one actor ([`actors`]); decisions are
+//! written behind in group commits ([`persistence`]); HTTP handlers only
+//! validate, send a message and await the reply ([`http`]).
+
+pub mod actors;
+pub mod config;
+pub mod domain;
+pub mod persistence;

@@ -1,0 +1,171 @@
+//! Stock rows: creating a SKU, loading one for its actor, and writing a
+//! collapsed batch of decisions in one transaction.
+
+use sqlx::{Any, QueryBuilder, Row};
+
+use super::{Backend, Store, StoreError, WriteSet};
+use crate::domain::ids::{ReservationId, SkuId, UserId};
+use crate::domain::ledger::{Levels, Reservation, ReservationStatus, SkuHeader};
+use crate::domain::rules::SaleRules;
+use crate::domain::time::Timestamp;
+
+/// Rows per multi-row upsert: 7 binds a row stays far below every
+/// backend's limit on bound parameters.
+const RESERVATION_CHUNK: usize = 1_000;
+
+/// Everything an SKU actor needs to rebuild its ledger.
+#[derive(Debug)]
+pub struct StoredSku {
+    pub header: SkuHeader,
+    pub reservations: Vec<Reservation>,
+}
+
+impl Store {
+    /// Inserts a new SKU with `on_hand` units and returns its id.
+    pub async fn create_sku(&self, on_hand: i64, rules: SaleRules) -> Result<SkuId, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO sku_stock (on_hand, reserved, sold, opens_at, closes_at, per_user_limit, updated_at) \
+             VALUES (?, 0, 0, ?, ?, ?, ?)",
+        )
+        .bind(on_hand)
+        .bind(rules.opens_at.map(Timestamp::millis))
+        .bind(rules.closes_at.map(Timestamp::millis))
+        .bind(rules.per_user_limit.map(i64::from))
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
+        result
+            .last_insert_id()
+            .map(SkuId)
+            .ok_or_else(|| StoreError::Corrupt("no id returned for new SKU".into()))
+    }
+
+    /// Loads a SKU's header, its reservations that hold units, and the ones
+    /// given back since `finished_since` (kept for idempotent replies).
+    pub async fn load_sku(
+        &self,
+        sku: SkuId,
+        finished_since: Timestamp,
+    ) -> Result<Option<StoredSku>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT on_hand, reserved, sold, opens_at, closes_at, per_user_limit \
+             FROM sku_stock WHERE sku_id = ?",
+        )
+        .bind(sku.0)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let limit: Option<i64> = row.try_get("per_user_limit")?;
+        let header = SkuHeader {
+            sku,
+            levels: Levels {
+                on_hand: row.try_get("on_hand")?,
+                reserved: row.try_get("reserved")?,
+                sold: row.try_get("sold")?,
+            },
+            rules: SaleRules {
+                opens_at: row
+                    .try_get::<Option<i64>, _>("opens_at")?
+                    .map(Timestamp::from_millis),
+                closes_at: row
+                    .try_get::<Option<i64>, _>("closes_at")?
+                    .map(Timestamp::from_millis),
+                per_user_limit: limit
+                    .map(u32::try_from)
+                    .transpose()
+                    .map_err(|_| StoreError::Corrupt(format!("per_user_limit of SKU {sku}")))?,
+            },
+        };
+        let rows = sqlx::query(
+            "SELECT reservation_id, user_id, quantity, status, expires_at, updated_at \
+             FROM reservations \
+             WHERE sku_id = ? AND (status IN ('reserved', 'committed') OR updated_at >= ?)",
+        )
+        .bind(sku.0)
+        .bind(finished_since.millis())
+        .fetch_all(&self.pool)
+        .await?;
+        let reservations = rows
+            .iter()
+            .map(reservation_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(StoredSku {
+            header,
+            reservations,
+        }))
+    }
+
+    /// Writes one batch in one transaction: every reservation upserted, every
+    /// touched SKU's counters set to their latest values. Each SKU has one
+    /// writer (its actor), so absolute values are safe, and the table's CHECK
+    /// constraint refuses any state that would oversell.
+    pub async fn write_batch(&self, set: &WriteSet) -> Result<(), StoreError> {
+        if set.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in set.reservations.chunks(RESERVATION_CHUNK) {
+            let mut q = QueryBuilder::<Any>::new(
+                "INSERT INTO reservations \
+                 (sku_id, reservation_id, user_id, quantity, status, expires_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, (sku, r)| {
+                row.push_bind(sku.0)
+                    .push_bind(r.id.as_str().to_owned())
+                    .push_bind(r.user.0)
+                    .push_bind(i64::from(r.quantity))
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.expires_at.millis())
+                    .push_bind(r.updated_at.millis());
+            });
+            q.push(match self.backend {
+                Backend::Sqlite => {
+                    " ON CONFLICT (sku_id, reservation_id) DO UPDATE \
+                     SET status = excluded.status, updated_at = excluded.updated_at"
+                }
+                Backend::MySql => {
+                    " ON DUPLICATE KEY UPDATE \
+                     status = VALUES(status), updated_at = VALUES(updated_at)"
+                }
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let now = Timestamp::now().millis();
+        for h in &set.headers {
+            sqlx::query(
+                "UPDATE sku_stock SET on_hand = ?, reserved = ?, sold = ?, opens_at = ?, \
+                 closes_at = ?, per_user_limit = ?, updated_at = ? WHERE sku_id = ?",
+            )
+            .bind(h.levels.on_hand)
+            .bind(h.levels.reserved)
+            .bind(h.levels.sold)
+            .bind(h.rules.opens_at.map(Timestamp::millis))
+            .bind(h.rules.closes_at.map(Timestamp::millis))
+            .bind(h.rules.per_user_limit.map(i64::from))
+            .bind(now)
+            .bind(h.sku.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn reservation_from_row(row: &sqlx::any::AnyRow) -> Result<Reservation, StoreError> {
+    let raw_id: String = row.try_get("reservation_id")?;
+    let raw_status: String = row.try_get("status")?;
+    let quantity: i64 = row.try_get("quantity")?;
+    Ok(Reservation {
+        id: ReservationId::parse(raw_id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        user: UserId(row.try_get("user_id")?),
+        quantity: u32::try_from(quantity)
+            .map_err(|_| StoreError::Corrupt(format!("reservation quantity {quantity}")))?,
+        status: ReservationStatus::parse(&raw_status)
+            .ok_or_else(|| StoreError::Corrupt(format!("reservation status {raw_status}")))?,
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}

@@ -1,0 +1,76 @@
+//! Account rows. This issue needs only what the admin bootstrap and login
+//! use; signup and profiles grow here.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::domain::email::Email;
+use crate::domain::ids::UserId;
+use crate::domain::role::Role;
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub role: Role,
+    pub deleted: bool,
+}
+
+impl Store {
+    pub async fn find_user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, name, role, deleted_at FROM users WHERE email = ?",
+        )
+        .bind(email.as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let role: String = row.try_get("role")?;
+            Ok(UserRecord {
+                id: UserId(row.try_get("id")?),
+                email: row.try_get("email")?,
+                password_hash: row.try_get("password_hash")?,
+                name: row.try_get("name")?,
+                role: Role::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("user role {role}")))?,
+                deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Creates the configured admin, or resets its password and role if the
+    /// email already exists. Admins exist only through this path.
+    pub async fn upsert_admin(
+        &self,
+        email: &Email,
+        password_hash: &str,
+    ) -> Result<UserId, StoreError> {
+        if let Some(existing) = self.find_user_by_email(email).await? {
+            sqlx::query(
+                "UPDATE users SET password_hash = ?, role = 'admin', deleted_at = NULL WHERE id = ?",
+            )
+            .bind(password_hash.to_owned())
+            .bind(existing.id.0)
+            .execute(&self.pool)
+            .await?;
+            return Ok(existing.id);
+        }
+        let result = sqlx::query(
+            "INSERT INTO users (email, password_hash, name, role, created_at) \
+             VALUES (?, ?, 'Administrator', 'admin', ?)",
+        )
+        .bind(email.as_str().to_owned())
+        .bind(password_hash.to_owned())
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
+        result
+            .last_insert_id()
+            .map(UserId)
+            .ok_or_else(|| StoreError::Corrupt("no id returned for new user".into()))
+    }
+}
