@@ -167,7 +167,11 @@ mod tests {
     fn rejects_unknown_ack_mode() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("STAMPEDE_INVENTORY_ACK", "eventually");
-            assert!(Settings::figment(Toml::file("none.toml")).extract::<Settings>().is_err());
+            assert!(
+                Settings::figment(Toml::file("none.toml"))
+                    .extract::<Settings>()
+                    .is_err()
+            );
             Ok(())
         });
     }

@@ -86,7 +86,11 @@ impl Inventory {
 
     /// Creates a SKU with `on_hand` units. Creation is not on the hot path
     /// and no actor exists yet, so it writes straight to the store.
-    pub async fn create_sku(&self, on_hand: Quantity, rules: SaleRules) -> Result<SkuId, InventoryError> {
+    pub async fn create_sku(
+        &self,
+        on_hand: Quantity,
+        rules: SaleRules,
+    ) -> Result<SkuId, InventoryError> {
         Ok(self.inner.store.create_sku(on_hand.as_i64(), rules).await?)
     }
 
@@ -110,16 +114,25 @@ impl Inventory {
             quantity,
             ttl: self.inner.settings.reservation_ttl(),
         };
-        self.ask(sku, move |r| SkuMsg::Reserve(req.clone(), r)).await
+        self.ask(sku, move |r| SkuMsg::Reserve(req.clone(), r))
+            .await
     }
 
     /// Turns a reservation into a sale (after payment capture).
-    pub async fn commit(&self, sku: SkuId, id: ReservationId) -> Result<Reservation, InventoryError> {
+    pub async fn commit(
+        &self,
+        sku: SkuId,
+        id: ReservationId,
+    ) -> Result<Reservation, InventoryError> {
         self.ask(sku, move |r| SkuMsg::Commit(id.clone(), r)).await
     }
 
     /// Gives a reservation's units back (cancel, or refund after commit).
-    pub async fn release(&self, sku: SkuId, id: ReservationId) -> Result<Reservation, InventoryError> {
+    pub async fn release(
+        &self,
+        sku: SkuId,
+        id: ReservationId,
+    ) -> Result<Reservation, InventoryError> {
         self.ask(sku, move |r| SkuMsg::Release(id.clone(), r)).await
     }
 
@@ -128,7 +141,11 @@ impl Inventory {
         self.ask(sku, move |r| SkuMsg::Restock(quantity, r)).await
     }
 
-    pub async fn set_rules(&self, sku: SkuId, rules: SaleRules) -> Result<SaleRules, InventoryError> {
+    pub async fn set_rules(
+        &self,
+        sku: SkuId,
+        rules: SaleRules,
+    ) -> Result<SaleRules, InventoryError> {
         self.ask(sku, move |r| SkuMsg::SetRules(rules, r)).await
     }
 
@@ -164,7 +181,10 @@ impl Inventory {
     /// already queued), commit the queue, then stop the persister.
     pub async fn shutdown(&self) -> Result<(), InventoryError> {
         let inner = &self.inner;
-        inner.supervisor.stop_children_and_wait(None, Some(DRAIN_TIMEOUT)).await;
+        inner
+            .supervisor
+            .stop_children_and_wait(None, Some(DRAIN_TIMEOUT))
+            .await;
         inner.supervisor.stop(None);
         let drained = inner.persister.drain(DRAIN_TIMEOUT).await;
         inner.persister.actor().stop(None);
@@ -180,8 +200,12 @@ impl Inventory {
         ActorsOverview {
             ack_mode: inner.settings.ack,
             active_sku_actors: inner.registry.len(),
-            mailbox_depth: inner.registry.total(|s| s.in_flight.load(Ordering::Relaxed).max(0)),
-            unflushed_decisions: inner.registry.total(|s| s.unflushed.load(Ordering::Relaxed)),
+            mailbox_depth: inner
+                .registry
+                .total(|s| s.in_flight.load(Ordering::Relaxed).max(0)),
+            unflushed_decisions: inner
+                .registry
+                .total(|s| s.unflushed.load(Ordering::Relaxed)),
             restarts: inner
                 .registry
                 .total(|s| s.restarts.load(Ordering::Relaxed) as i64) as u64,
@@ -231,9 +255,11 @@ impl Inventory {
             .call(|r| SupervisorMsg::Activate(sku, r), timeout)
             .await
         {
-            Ok(CallResult::Success(Ok(_))) => {
-                self.inner.registry.get(sku).ok_or(InventoryError::Unavailable)
-            }
+            Ok(CallResult::Success(Ok(_))) => self
+                .inner
+                .registry
+                .get(sku)
+                .ok_or(InventoryError::Unavailable),
             Ok(CallResult::Success(Err(e))) => Err(e),
             _ => Err(InventoryError::Unavailable),
         }
@@ -255,7 +281,11 @@ impl Inventory {
                 entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
                 return Err(InventoryError::Overloaded);
             }
-            match entry.actor.call(&build, Some(settings.call_timeout())).await {
+            match entry
+                .actor
+                .call(&build, Some(settings.call_timeout()))
+                .await
+            {
                 Ok(CallResult::Success(Err(InventoryError::Retired))) => continue,
                 Ok(CallResult::Success(result)) => return result,
                 Ok(CallResult::Timeout) | Ok(CallResult::SenderError) => {
@@ -264,7 +294,9 @@ impl Inventory {
                 Err(_) => {
                     // Never delivered: the actor had already stopped.
                     entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    self.inner.registry.remove_if_owner(sku, entry.actor.get_id());
+                    self.inner
+                        .registry
+                        .remove_if_owner(sku, entry.actor.get_id());
                     tokio::task::yield_now().await;
                 }
             }

@@ -123,7 +123,10 @@ impl PersisterHandle {
         let deadline = Instant::now() + timeout;
         match self
             .actor
-            .call(|reply| PersisterMsg::Drain { deadline, reply }, Some(timeout * 2))
+            .call(
+                |reply| PersisterMsg::Drain { deadline, reply },
+                Some(timeout * 2),
+            )
             .await
         {
             Ok(ractor::rpc::CallResult::Success(r)) => r,
@@ -162,7 +165,10 @@ struct Entry {
 impl Persister {
     /// Spawns the persister (unsupervised: it never panics by design) and
     /// starts its flush timer.
-    pub async fn start(args: Arguments, queue_max: usize) -> Result<PersisterHandle, ractor::SpawnErr> {
+    pub async fn start(
+        args: Arguments,
+        queue_max: usize,
+    ) -> Result<PersisterHandle, ractor::SpawnErr> {
         let gauge = Arc::new(PersisterGauge::default());
         let interval = args.flush_interval;
         let (actor, _) = Actor::spawn(None, Persister, (args, Arc::clone(&gauge))).await?;

@@ -161,7 +161,9 @@ impl Actor for SkuActor {
             .await
             .map_err(|e| fail(e.to_string()))?;
         st.ledger = match stored {
-            Some(s) => Some(Ledger::restore(s.header, s.reservations).map_err(|e| fail(e.to_string()))?),
+            Some(s) => {
+                Some(Ledger::restore(s.header, s.reservations).map_err(|e| fail(e.to_string()))?)
+            }
             None => None,
         };
         a.stats
@@ -262,7 +264,11 @@ impl State {
             (AckMode::Durable, change) => {
                 let value = outcome.value;
                 let ack: Ack = Box::new(move |durable| {
-                    let _ = reply.send(durable.map(|()| value).map_err(|_| InventoryError::Unavailable));
+                    let _ = reply.send(
+                        durable
+                            .map(|()| value)
+                            .map_err(|_| InventoryError::Unavailable),
+                    );
                 });
                 match change {
                     Some(change) => persister.write(change, Some(ack), &self.args.stats),
@@ -292,7 +298,8 @@ impl State {
             // A SKU that does not exist is not worth keeping in memory.
             None => true,
             Some(l) => {
-                l.live_reservations() == 0 && self.last_request.elapsed() >= settings.idle_passivate()
+                l.live_reservations() == 0
+                    && self.last_request.elapsed() >= settings.idle_passivate()
             }
         };
         let quiet = stats.in_flight.load(Ordering::Relaxed) <= 0

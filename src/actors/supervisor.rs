@@ -21,7 +21,10 @@ use crate::persistence::Store;
 
 pub enum SupervisorMsg {
     /// Returns the live actor of a SKU, spawning it if needed.
-    Activate(SkuId, RpcReplyPort<Result<ActorRef<SkuMsg>, InventoryError>>),
+    Activate(
+        SkuId,
+        RpcReplyPort<Result<ActorRef<SkuMsg>, InventoryError>>,
+    ),
 }
 
 pub struct SkuSupervisor;
@@ -35,7 +38,8 @@ pub struct Arguments {
 
 pub struct State {
     args: Arguments,
-    children: HashMap<ActorId, SkuId>,
+    /// Every SKU actor spawned here, with the counters it shares.
+    children: HashMap<ActorId, (SkuId, Arc<SkuStats>)>,
 }
 
 impl Actor for SkuSupervisor {
@@ -64,9 +68,7 @@ impl Actor for SkuSupervisor {
             SupervisorMsg::Activate(sku, reply) => {
                 let result = match st.args.registry.get(sku) {
                     Some(entry) => Ok(entry.actor),
-                    None => st
-                        .spawn(&myself, sku, Arc::new(SkuStats::default()))
-                        .await,
+                    None => st.spawn(&myself, sku, Arc::new(SkuStats::default())).await,
                 };
                 let _ = reply.send(result);
             }
@@ -83,29 +85,31 @@ impl Actor for SkuSupervisor {
         match event {
             SupervisionEvent::ActorFailed(cell, err) => {
                 let id = cell.get_id();
-                let Some(sku) = st.children.remove(&id) else {
+                let Some((sku, stats)) = st.children.remove(&id) else {
                     return Ok(());
                 };
-                let Some(entry) = st.args.registry.remove_if_owner(sku, id) else {
-                    return Ok(());
-                };
+                // The `Inventory` handle may have unregistered it already.
+                st.args.registry.remove_if_owner(sku, id);
                 if let Some(load) = err.downcast_ref::<LoadFailed>() {
                     // Not restarted: the next request activates afresh.
                     tracing::warn!(%sku, error = %load, "SKU actor failed to load");
                     return Ok(());
                 }
                 tracing::error!(%sku, error = %err, "SKU actor failed; restarting with state reloaded");
-                entry.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                stats.restarts.fetch_add(1, Ordering::Relaxed);
                 // Requests in the dead mailbox were dropped; their callers
                 // already got an error.
-                entry.stats.in_flight.store(0, Ordering::Relaxed);
-                if let Err(e) = st.spawn(&myself, sku, entry.stats).await {
+                stats.in_flight.store(0, Ordering::Relaxed);
+                if st.args.registry.get(sku).is_some() {
+                    return Ok(());
+                }
+                if let Err(e) = st.spawn(&myself, sku, stats).await {
                     tracing::error!(%sku, error = %e, "SKU actor restart failed");
                 }
             }
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 let id = cell.get_id();
-                if let Some(sku) = st.children.remove(&id) {
+                if let Some((sku, _)) = st.children.remove(&id) {
                     st.args.registry.remove_if_owner(sku, id);
                 }
             }
@@ -136,7 +140,8 @@ impl State {
                 tracing::error!(%sku, error = %e, "could not spawn SKU actor");
                 InventoryError::Unavailable
             })?;
-        self.children.insert(actor.get_id(), sku);
+        self.children
+            .insert(actor.get_id(), (sku, Arc::clone(&stats)));
         self.args.registry.insert(
             sku,
             SkuEntry {

@@ -52,7 +52,16 @@ mod tests {
             Email::parse("  Kim@Example.COM ").map(|e| e.0),
             Ok("kim@example.com".to_string())
         );
-        for bad in ["", "kim", "kim@", "@example.com", "kim@example", "k m@x.io", "a@b@c.io", "kim@.io"] {
+        for bad in [
+            "",
+            "kim",
+            "kim@",
+            "@example.com",
+            "kim@example",
+            "k m@x.io",
+            "a@b@c.io",
+            "kim@.io",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -226,7 +226,10 @@ impl Ledger {
             detail,
         };
         if !header.levels.is_consistent() {
-            return Err(fail(format!("levels {:?} break the invariant", header.levels)));
+            return Err(fail(format!(
+                "levels {:?} break the invariant",
+                header.levels
+            )));
         }
         if live_units != header.levels.reserved {
             return Err(fail(format!(

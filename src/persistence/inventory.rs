@@ -23,7 +23,7 @@ pub struct StoredSku {
 impl Store {
     /// Inserts a new SKU with `on_hand` units and returns its id.
     pub async fn create_sku(&self, on_hand: i64, rules: SaleRules) -> Result<SkuId, StoreError> {
-        let result = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO sku_stock (on_hand, reserved, sold, opens_at, closes_at, per_user_limit, updated_at) \
              VALUES (?, 0, 0, ?, ?, ?, ?)",
         )
@@ -31,13 +31,8 @@ impl Store {
         .bind(rules.opens_at.map(Timestamp::millis))
         .bind(rules.closes_at.map(Timestamp::millis))
         .bind(rules.per_user_limit.map(i64::from))
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
-        .await?;
-        result
-            .last_insert_id()
-            .map(SkuId)
-            .ok_or_else(|| StoreError::Corrupt("no id returned for new SKU".into()))
+        .bind(Timestamp::now().millis());
+        self.insert_returning_id(insert).await.map(SkuId)
     }
 
     /// Loads a SKU's header, its reservations that hold units, and the ones

@@ -67,7 +67,11 @@ impl Store {
         let backend = Backend::from_url(url)?;
         let mut url = url.replacen("mariadb://", "mysql://", 1);
         if backend == Backend::Sqlite && !url.contains("mode=") {
-            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
         }
         let options = AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -112,6 +116,23 @@ impl Store {
     /// The pool itself, for tests and benchmarks that inspect rows directly.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Runs an INSERT and returns the id the database assigned. `Any` does
+    /// not surface SQLite's rowid, so the id is read back on the same
+    /// connection.
+    pub(crate) async fn insert_returning_id<'q>(
+        &self,
+        insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert.execute(&mut *conn).await?;
+        let read_back = match self.backend {
+            Backend::Sqlite => "SELECT last_insert_rowid()",
+            Backend::MySql => "SELECT LAST_INSERT_ID()",
+        };
+        let id: i64 = sqlx::query_scalar(read_back).fetch_one(&mut *conn).await?;
+        Ok(id)
     }
 
     pub async fn close(&self) {

@@ -20,7 +20,10 @@ pub struct UserRecord {
 }
 
 impl Store {
-    pub async fn find_user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn find_user_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<UserRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT id, email, password_hash, name, role, deleted_at FROM users WHERE email = ?",
         )
@@ -59,18 +62,13 @@ impl Store {
             .await?;
             return Ok(existing.id);
         }
-        let result = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO users (email, password_hash, name, role, created_at) \
              VALUES (?, ?, 'Administrator', 'admin', ?)",
         )
         .bind(email.as_str().to_owned())
         .bind(password_hash.to_owned())
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
-        .await?;
-        result
-            .last_insert_id()
-            .map(UserId)
-            .ok_or_else(|| StoreError::Corrupt("no id returned for new user".into()))
+        .bind(Timestamp::now().millis());
+        self.insert_returning_id(insert).await.map(UserId)
     }
 }

@@ -1,0 +1,108 @@
+//! Shared test set-up: a fresh real database per test (a SQLite file in a
+//! temp dir, or a MariaDB database named after the test) and fast engine
+//! settings.
+#![allow(dead_code)]
+
+use sqlx::Row;
+use stampede::config::{AckMode, InventorySettings};
+use stampede::domain::ids::SkuId;
+use stampede::persistence::Store;
+
+pub fn mysql_server_url() -> String {
+    std::env::var("STAMPEDE_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("stampede.db").display());
+        Self {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A MariaDB database `stampede_t_<name>`, dropped and created afresh.
+    /// MariaDB must be running: `scripts/test.sh` makes sure it is.
+    pub async fn mysql(name: &str) -> Self {
+        let server = mysql_server_url();
+        let store = Store::connect(&server, 2).await.unwrap_or_else(|e| {
+            panic!("MariaDB at {server} is required for this test (run scripts/test.sh): {e}")
+        });
+        let db = format!("stampede_t_{name}");
+        for stmt in [
+            format!("DROP DATABASE IF EXISTS {db}"),
+            format!("CREATE DATABASE {db}"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(stmt))
+                .execute(store.pool())
+                .await
+                .expect("create test database");
+        }
+        store.close().await;
+        let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+        Self {
+            url: format!("{base}/{db}"),
+            _dir: None,
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url, 16).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
+pub fn settings(ack: AckMode) -> InventorySettings {
+    InventorySettings {
+        ack,
+        housekeeping_ms: 50,
+        ..InventorySettings::default()
+    }
+}
+
+/// `(on_hand, reserved, sold)` as the database has it.
+pub async fn db_levels(store: &Store, sku: SkuId) -> (i64, i64, i64) {
+    let row = sqlx::query("SELECT on_hand, reserved, sold FROM sku_stock WHERE sku_id = ?")
+        .bind(sku.0)
+        .fetch_one(store.pool())
+        .await
+        .expect("sku row");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// Reservation rows of a SKU in `status`.
+pub async fn db_count(store: &Store, sku: SkuId, status: &str) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM reservations WHERE sku_id = ? AND status = ?")
+        .bind(sku.0)
+        .bind(status.to_owned())
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+        .get(0)
+}
+
+/// Runs each named async test fn once on SQLite and once on MariaDB.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::common::TestDb::sqlite().await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mariadb() {
+                super::$name($crate::common::TestDb::mysql(stringify!($name)).await).await
+            }
+        }
+    )*};
+}
