@@ -8,3 +8,6 @@ pub mod actors;
 pub mod config;
 pub mod domain;
 pub mod persistence;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

@@ -1,1 +1,14 @@
-fn main() {}
+//! The `stampede` binary: configuration, tracing, then the application.
+
+use stampede::config::Settings;
+use stampede::startup::Application;
+use stampede::telemetry;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let settings = Settings::load()?;
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}

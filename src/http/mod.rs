@@ -1,0 +1,32 @@
+//! The HTTP API (actix-web). Handlers only validate, send a message to an
+//! actor or the store, and await the reply; every error leaves as
+//! `application/problem+json` with a stable `code`.
+
+pub mod auth;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use actix_web::web;
+
+pub use problem::ApiError;
+pub use state::AppState;
+
+/// Mounts every route: ops endpoints at the root, the API under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(problem::json_config())
+        .app_data(problem::path_config())
+        .app_data(problem::query_config())
+        .service(routes::health::live)
+        .service(routes::health::ready)
+        .service(openapi::document)
+        .service(
+            web::scope("/api/v1")
+                .service(routes::auth::login)
+                .service(routes::skus::availability)
+                .service(routes::admin::actors)
+                .service(routes::admin::sku_actor),
+        )
+        .default_service(web::to(problem::not_found));
+}

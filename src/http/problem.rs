@@ -1,0 +1,155 @@
+//! Errors as RFC 9457 problem details: `{type, title, status, detail, code}`.
+//! `code` is the stable, machine-readable part clients switch on.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::actors::InventoryError;
+use crate::domain::ValidationError;
+use crate::domain::ledger::{LedgerError, Rejection};
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable code, e.g. `OUT_OF_STOCK`, `VALIDATION_FAILED`, `UNAUTHORIZED`.
+    pub code: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// A failure of ours; details go to the log, not the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::Validation(e.to_string())
+    }
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use InventoryError as I;
+        match self {
+            ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "VALIDATION_FAILED")
+            }
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            ApiError::Inventory(e) => match e {
+                I::Rejected(Rejection::OutOfStock { .. }) => (StatusCode::CONFLICT, "OUT_OF_STOCK"),
+                I::Rejected(Rejection::NotOnSale { .. }) => (StatusCode::CONFLICT, "NOT_ON_SALE"),
+                I::Rejected(Rejection::LimitExceeded { .. }) => {
+                    (StatusCode::CONFLICT, "PURCHASE_LIMIT_EXCEEDED")
+                }
+                I::Rejected(Rejection::IdReused) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
+                }
+                I::Ledger(LedgerError::UnknownReservation(_)) | I::UnknownSku(_) => {
+                    (StatusCode::NOT_FOUND, "NOT_FOUND")
+                }
+                I::Ledger(LedgerError::NotCommittable { .. }) => (StatusCode::CONFLICT, "CONFLICT"),
+                I::Ledger(LedgerError::StockOverflow(_)) => {
+                    (StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
+                }
+                I::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED"),
+                I::Unavailable | I::Retired | I::Store(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+                }
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code) = self.status_and_code();
+        let detail = match self {
+            ApiError::Internal(why) => {
+                tracing::error!(error = %why, "internal error");
+                "an internal error occurred".to_string()
+            }
+            ApiError::Inventory(InventoryError::Store(e)) => {
+                tracing::error!(error = %e, "store error");
+                "the database is unavailable, retry shortly".to_string()
+            }
+            other => other.to_string(),
+        };
+        let problem = Problem {
+            kind: format!("/problems/{}", code.to_lowercase().replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            code,
+        };
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.json(problem)
+    }
+}
+
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _| {
+            let api = match &err {
+                error::JsonPayloadError::ContentType => {
+                    ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+                }
+                other => ApiError::Validation(format!("invalid JSON body: {other}")),
+            };
+            error::InternalError::from_response(err, api.error_response()).into()
+        })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _| {
+        let api = ApiError::Validation(format!("invalid path parameter: {err}"));
+        error::InternalError::from_response(err, api.error_response()).into()
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        let api = ApiError::Validation(format!("invalid query string: {err}"));
+        error::InternalError::from_response(err, api.error_response()).into()
+    })
+}

@@ -1,0 +1,48 @@
+//! Operator views of the live actor system.
+
+use actix_web::{HttpResponse, get, web};
+
+use crate::actors::views::{ActorsOverview, SkuActorView};
+use crate::domain::ids::SkuId;
+use crate::http::auth::Admin;
+use crate::http::problem::Problem;
+use crate::http::{ApiError, AppState};
+
+/// Counts over all SKU actors and the persister.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ActorsOverview),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`", body = Problem),
+    )
+)]
+#[get("/admin/actors")]
+pub async fn actors(_admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.inventory.overview())
+}
+
+/// One SKU actor: stock, mailbox depth, unflushed decisions, restarts, flushes.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "SKU id")),
+    responses(
+        (status = 200, body = SkuActorView),
+        (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`", body = Problem),
+        (status = 404, description = "`NOT_FOUND`", body = Problem),
+        (status = 503, description = "`OVERLOADED`, `UNAVAILABLE`", body = Problem),
+    )
+)]
+#[get("/admin/actors/skus/{id}")]
+pub async fn sku_actor(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state.inventory.sku_view(SkuId(id.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,37 @@
+//! Liveness and readiness probes.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::http::{ApiError, AppState};
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(tag = "ops", responses((status = 200, body = Health)))]
+#[get("/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// The database answers and write-behind batches are committing.
+#[utoipa::path(tag = "ops", responses(
+    (status = 200, body = Health),
+    (status = 503, description = "`UNAVAILABLE`", body = crate::http::problem::Problem),
+))]
+#[get("/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::Inventory(e.into()))?;
+    if !state.inventory.is_writing() {
+        return Err(ApiError::Inventory(crate::actors::InventoryError::Unavailable));
+    }
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+}

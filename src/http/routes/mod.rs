@@ -1,0 +1,6 @@
+//! One module per resource.
+
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod skus;

@@ -1,0 +1,154 @@
+//! Builds the whole service once, for `main` and for the tests: store and
+//! migrations, admin bootstrap, actor system, HTTP server. The shutdown path
+//! lives here too: stop accepting requests, then flush every batch.
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::time::Duration;
+use tracing_actix_web::TracingLogger;
+
+use crate::actors::Inventory;
+use crate::config::Settings;
+use crate::domain::email::Email;
+use crate::http::auth::TokenKeys;
+use crate::http::routes::auth::hash_password;
+use crate::http::{self, AppState};
+use crate::persistence::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] crate::persistence::StoreError),
+    #[error(transparent)]
+    Actors(#[from] crate::actors::inventory::StartError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    inventory: Inventory,
+    store: Store,
+}
+
+impl Application {
+    /// Connects, migrates, bootstraps the admin, starts the actors and binds
+    /// the listener. Must run inside the main tokio runtime: the actors are
+    /// spawned here, never from a request handler.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = Store::connect(&settings.database_url, settings.database_max_connections).await?;
+        store.migrate().await?;
+        bootstrap_admin(&store, &settings).await?;
+        let inventory = Inventory::start(store.clone(), settings.inventory.clone()).await?;
+        let tokens = TokenKeys::new(
+            &jwt_secret(&settings),
+            Duration::from_secs(settings.access_token_ttl_secs),
+        );
+        let state = web::Data::new(AppState {
+            inventory: inventory.clone(),
+            store: store.clone(),
+            tokens,
+        });
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(http::configure)
+        })
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.http_workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind.clone(),
+                source,
+            })?
+            .run();
+        tracing::info!(port, backend = ?store.backend(), ack = ?settings.inventory.ack, "stampede listening");
+        Ok(Self {
+            port,
+            server,
+            inventory,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or a stop through the server handle),
+    /// then drains: in-flight requests finish, pending batches commit.
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        let served = self.server.await;
+        tracing::info!("HTTP server stopped; flushing pending decisions");
+        if let Err(e) = self.inventory.shutdown().await {
+            tracing::error!(error = %e, "shutdown flush incomplete");
+        }
+        self.store.close().await;
+        tracing::info!("stampede stopped");
+        served
+    }
+}
+
+/// Creates or refreshes the admin named in configuration.
+async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), StartupError> {
+    match (&settings.admin_email, &settings.admin_password) {
+        (Some(email), Some(password)) => {
+            let email = Email::parse(email).map_err(|e| StartupError::Config(e.to_string()))?;
+            if password.len() < 8 {
+                return Err(StartupError::Config(
+                    "STAMPEDE_ADMIN_PASSWORD must be at least 8 characters".into(),
+                ));
+            }
+            let hash = hash_password(password.clone())
+                .await
+                .map_err(|e| StartupError::Config(e.to_string()))?;
+            store.upsert_admin(&email, &hash).await?;
+            tracing::info!(%email, "admin account bootstrapped");
+            Ok(())
+        }
+        (None, None) => {
+            tracing::warn!("no STAMPEDE_ADMIN_EMAIL/STAMPEDE_ADMIN_PASSWORD: admin routes are unusable");
+            Ok(())
+        }
+        _ => Err(StartupError::Config(
+            "set both STAMPEDE_ADMIN_EMAIL and STAMPEDE_ADMIN_PASSWORD, or neither".into(),
+        )),
+    }
+}
+
+fn jwt_secret(settings: &Settings) -> Vec<u8> {
+    match &settings.jwt_secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => {
+            tracing::warn!("no STAMPEDE_JWT_SECRET: using a random one, tokens end with this process");
+            format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into_bytes()
+        }
+    }
+}
