@@ -7,7 +7,7 @@
 pub mod actors;
 pub mod config;
 pub mod domain;
-pub mod persistence;
 pub mod http;
+pub mod persistence;
 pub mod startup;
 pub mod telemetry;

@@ -43,7 +43,8 @@ impl Application {
     /// the listener. Must run inside the main tokio runtime: the actors are
     /// spawned here, never from a request handler.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let store = Store::connect(&settings.database_url, settings.database_max_connections).await?;
+        let store =
+            Store::connect(&settings.database_url, settings.database_max_connections).await?;
         store.migrate().await?;
         bootstrap_admin(&store, &settings).await?;
         let inventory = Inventory::start(store.clone(), settings.inventory.clone()).await?;
@@ -60,10 +61,13 @@ impl Application {
             addr: settings.bind.clone(),
             source,
         })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: settings.bind.clone(),
-            source,
-        })?.port();
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind.clone(),
+                source,
+            })?
+            .port();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -134,7 +138,9 @@ async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), Start
             Ok(())
         }
         (None, None) => {
-            tracing::warn!("no STAMPEDE_ADMIN_EMAIL/STAMPEDE_ADMIN_PASSWORD: admin routes are unusable");
+            tracing::warn!(
+                "no STAMPEDE_ADMIN_EMAIL/STAMPEDE_ADMIN_PASSWORD: admin routes are unusable"
+            );
             Ok(())
         }
         _ => Err(StartupError::Config(
@@ -147,8 +153,15 @@ fn jwt_secret(settings: &Settings) -> Vec<u8> {
     match &settings.jwt_secret {
         Some(secret) => secret.as_bytes().to_vec(),
         None => {
-            tracing::warn!("no STAMPEDE_JWT_SECRET: using a random one, tokens end with this process");
-            format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into_bytes()
+            tracing::warn!(
+                "no STAMPEDE_JWT_SECRET: using a random one, tokens end with this process"
+            );
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+            .into_bytes()
         }
     }
 }

@@ -105,12 +105,16 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
+        .ok_or(ApiError::Unauthorized(
+            "missing Authorization: Bearer token",
+        ))?;
     let token = value
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized("Authorization must be a Bearer token"))?;
+        .ok_or(ApiError::Unauthorized(
+            "Authorization must be a Bearer token",
+        ))?;
     state.tokens.verify(token.trim())
 }
 

@@ -111,7 +111,10 @@ impl ResponseError for ApiError {
             code,
         };
         let mut res = HttpResponse::build(status);
-        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        res.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }

@@ -1,7 +1,7 @@
 //! Shared test set-up: a fresh real database per test (a SQLite file in a
 //! temp dir, or a MariaDB database named after the test) and fast engine
 //! settings.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use sqlx::Row;
 use stampede::config::{AckMode, InventorySettings};
@@ -105,4 +105,102 @@ macro_rules! on_both_stores {
             }
         }
     )*};
+}
+
+/// A running server on a random port, talking HTTP.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub inventory: stampede::actors::Inventory,
+    pub store: Store,
+    pub handle: actix_web::dev::ServerHandle,
+    pub stopped: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    pub db: TestDb,
+}
+
+pub const ADMIN_EMAIL: &str = "ops@stampede.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret";
+
+pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
+    stampede::config::Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: db.url.clone(),
+        jwt_secret: Some(JWT_SECRET.into()),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        http_workers: Some(2),
+        inventory: settings(AckMode::Durable),
+        ..Default::default()
+    }
+}
+
+pub async fn spawn_app(db: TestDb) -> TestApp {
+    let s = app_settings(&db);
+    spawn_app_with(db, s).await
+}
+
+pub async fn spawn_app_with(db: TestDb, s: stampede::config::Settings) -> TestApp {
+    let app = stampede::startup::Application::build(s)
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let inventory = app.inventory().clone();
+    let handle = app.server_handle();
+    let store = db.store().await;
+    let stopped = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        inventory,
+        store,
+        handle,
+        stopped,
+        db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn admin_token(&self) -> String {
+        let res = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    /// Stops gracefully; hands back the database so it outlives the app.
+    pub async fn stop(self) -> TestDb {
+        self.handle.stop(true).await;
+        self.stopped.await.expect("join").expect("server");
+        self.db
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`.
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(res.status().as_u16(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(ct, "application/problem+json");
+    let body: serde_json::Value = res.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "problem lacks {field}: {body}");
+    }
+    body
 }

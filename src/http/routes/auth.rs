@@ -43,7 +43,9 @@ pub async fn login(
     let LoginRequest { email, password } = body.into_inner();
     let email = Email::parse(&email)?;
     if password.is_empty() || password.len() > 1024 {
-        return Err(ApiError::Validation("password: must be 1 to 1024 bytes".into()));
+        return Err(ApiError::Validation(
+            "password: must be 1 to 1024 bytes".into(),
+        ));
     }
     let user = state
         .store

@@ -31,7 +31,9 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         .await
         .map_err(|e| ApiError::Inventory(e.into()))?;
     if !state.inventory.is_writing() {
-        return Err(ApiError::Inventory(crate::actors::InventoryError::Unavailable));
+        return Err(ApiError::Inventory(
+            crate::actors::InventoryError::Unavailable,
+        ));
     }
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }

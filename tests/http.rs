@@ -1,0 +1,408 @@
+//! The real HTTP server on a random port: probes, availability, admin auth,
+//! problem answers, the OpenAPI document and the shutdown path.
+
+mod common;
+
+use common::{TestDb, assert_problem, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use stampede::config::AckMode;
+use stampede::domain::ids::{ReservationId, UserId};
+use stampede::domain::quantity::Quantity;
+use stampede::domain::rules::SaleRules;
+use stampede::domain::time::Timestamp;
+use std::time::Duration;
+
+fn qty(n: i64) -> Quantity {
+    Quantity::new(n).expect("qty")
+}
+
+async fn probes_answer(db: TestDb) {
+    let app = spawn_app(db).await;
+    for path in ["/health/live", "/health/ready"] {
+        let res = app.client.get(app.url(path)).send().await.expect("probe");
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    app.stop().await;
+}
+
+async fn availability_is_live(db: TestDb) {
+    let app = spawn_app(db).await;
+    let opens = Timestamp::now().plus(Duration::from_secs(3600));
+    let rules = SaleRules::new(Some(opens), None, Some(2)).expect("rules");
+    let sku = app
+        .inventory
+        .create_sku(qty(10), SaleRules::default())
+        .await
+        .expect("sku");
+    let later = app.inventory.create_sku(qty(5), rules).await.expect("sku");
+    app.inventory
+        .reserve(
+            sku,
+            ReservationId::parse("o1").expect("id"),
+            UserId(1),
+            qty(3),
+        )
+        .await
+        .expect("reserve");
+
+    let body: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/skus/{}/availability", sku.0)))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["available"], 7);
+    assert_eq!(body["reserved"], 3);
+    assert_eq!(body["sold"], 0);
+    assert_eq!(body["on_sale"], true);
+
+    let body: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/skus/{}/availability", later.0)))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["on_sale"], false);
+    assert_eq!(body["opens_at"], opens.to_rfc3339());
+    assert_eq!(body["per_user_limit"], 2);
+
+    let missing = app
+        .client
+        .get(app.url("/api/v1/skus/999999/availability"))
+        .send()
+        .await
+        .expect("get");
+    assert_problem(missing, 404, "NOT_FOUND").await;
+    let bad = app
+        .client
+        .get(app.url("/api/v1/skus/abc/availability"))
+        .send()
+        .await
+        .expect("get");
+    assert_problem(bad, 400, "VALIDATION_FAILED").await;
+    let huge = app
+        .client
+        .get(app.url("/api/v1/skus/99999999999999999999999/availability"))
+        .send()
+        .await
+        .expect("get");
+    assert_problem(huge, 400, "VALIDATION_FAILED").await;
+    let nowhere = app
+        .client
+        .get(app.url("/api/v1/nowhere"))
+        .send()
+        .await
+        .expect("get");
+    assert_problem(nowhere, 404, "NOT_FOUND").await;
+    app.stop().await;
+}
+
+async fn admin_views_need_an_admin(db: TestDb) {
+    let app = spawn_app(db).await;
+    let sku = app
+        .inventory
+        .create_sku(qty(4), SaleRules::default())
+        .await
+        .expect("sku");
+    let path = format!("/api/v1/admin/actors/skus/{}", sku.0);
+
+    let anon = app
+        .client
+        .get(app.url("/api/v1/admin/actors"))
+        .send()
+        .await
+        .expect("get");
+    assert_problem(anon, 401, "UNAUTHORIZED").await;
+    let forged = app
+        .client
+        .get(app.url("/api/v1/admin/actors"))
+        .bearer_auth("not.a.jwt")
+        .send()
+        .await
+        .expect("get");
+    assert_problem(forged, 401, "UNAUTHORIZED").await;
+    // A valid token for a customer is refused.
+    let customer = stampede::http::auth::TokenKeys::new(
+        common::JWT_SECRET.as_bytes(),
+        Duration::from_secs(60),
+    )
+    .issue(UserId(42), stampede::domain::role::Role::Customer)
+    .expect("token");
+    let res = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .expect("get");
+    assert_problem(res, 403, "FORBIDDEN").await;
+    // A token signed with another secret is refused.
+    let other = stampede::http::auth::TokenKeys::new(b"another-secret", Duration::from_secs(60))
+        .issue(UserId(1), stampede::domain::role::Role::Admin)
+        .expect("token");
+    let res = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("get");
+    assert_problem(res, 401, "UNAUTHORIZED").await;
+
+    let token = app.admin_token().await;
+    let view: Value = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["stock"]["available"], 4);
+    assert_eq!(view["restarts"], 0);
+    for key in [
+        "mailbox_depth",
+        "unflushed_decisions",
+        "last_flush_size",
+        "activated_at",
+    ] {
+        assert!(!view[key].is_null(), "{key} missing: {view}");
+    }
+    app.inventory
+        .reserve(
+            sku,
+            ReservationId::parse("r").expect("id"),
+            UserId(3),
+            qty(1),
+        )
+        .await
+        .expect("reserve");
+    let overview: Value = app
+        .client
+        .get(app.url("/api/v1/admin/actors"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(overview["active_sku_actors"], 1);
+    assert_eq!(overview["ack_mode"], "durable");
+    assert!(
+        overview["persister"]["batches_committed"]
+            .as_u64()
+            .expect("batches")
+            >= 1
+    );
+    assert!(overview["persister"]["last_flush_at"].is_string());
+    app.stop().await;
+}
+
+async fn login_refuses_bad_input(db: TestDb) {
+    let app = spawn_app(db).await;
+    let login = app.url("/api/v1/auth/login");
+    let wrong = app
+        .client
+        .post(&login)
+        .json(&json!({"email": common::ADMIN_EMAIL, "password": "wrong password"}))
+        .send()
+        .await
+        .expect("post");
+    assert_problem(wrong, 401, "UNAUTHORIZED").await;
+    let unknown = app
+        .client
+        .post(&login)
+        .json(&json!({"email": "nobody@stampede.test", "password": "whatever1"}))
+        .send()
+        .await
+        .expect("post");
+    assert_problem(unknown, 401, "UNAUTHORIZED").await;
+    let cases = [
+        (
+            r#"{"email": "not-an-email", "password": "x"}"#,
+            "application/json",
+            400,
+        ),
+        (r#"{"email": 5, "password": "x"}"#, "application/json", 400),
+        (r#"{"email": "a@b.io"}"#, "application/json", 400),
+        (
+            r#"{"email": "a@b.io", "password": "#,
+            "application/json",
+            400,
+        ),
+        (r#"email=a@b.io"#, "application/x-www-form-urlencoded", 415),
+    ];
+    for (body, ct, status) in cases {
+        let res = app
+            .client
+            .post(&login)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_problem(res, status, "VALIDATION_FAILED").await;
+    }
+    let big = format!(
+        r#"{{"email": "a@b.io", "password": "{}"}}"#,
+        "p".repeat(100_000)
+    );
+    let res = app
+        .client
+        .post(&login)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("post");
+    assert_problem(res, 400, "VALIDATION_FAILED").await;
+    app.stop().await;
+}
+
+async fn openapi_lists_every_route(db: TestDb) {
+    let app = spawn_app(db).await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    let paths = doc["paths"].as_object().expect("paths");
+    let expected = [
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+        ("/openapi.json", "get"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/skus/{id}/availability", "get"),
+        ("/api/v1/admin/actors", "get"),
+        ("/api/v1/admin/actors/skus/{id}", "get"),
+    ];
+    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
+    for (path, method) in expected {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+        // And the route really exists: nothing documented answers the
+        // router's NOT_FOUND for a missing route.
+        let url = app.url(&path.replace("{id}", "1"));
+        let res = match method {
+            "get" => app.client.get(url).send().await,
+            _ => app.client.post(url).json(&json!({})).send().await,
+        }
+        .expect("call");
+        if res.status() == 404 {
+            let body: Value = res.json().await.expect("json");
+            assert!(
+                !body["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("no route"),
+                "{path}"
+            );
+        }
+    }
+    app.stop().await;
+}
+
+async fn shutdown_flushes_pending_decisions(db: TestDb) {
+    let mut s = common::app_settings(&db);
+    // Memory mode with a long flush interval: decisions wait in the queue.
+    s.inventory.ack = AckMode::Memory;
+    s.inventory.flush_interval_ms = 60_000;
+    let app = spawn_app_with(db, s).await;
+    let sku = app
+        .inventory
+        .create_sku(qty(100), SaleRules::default())
+        .await
+        .expect("sku");
+    for n in 0..40 {
+        app.inventory
+            .reserve(
+                sku,
+                ReservationId::parse(format!("o{n}")).expect("id"),
+                UserId(n),
+                qty(1),
+            )
+            .await
+            .expect("reserve");
+    }
+    assert_eq!(
+        common::db_levels(&app.store, sku).await,
+        (100, 0, 0),
+        "nothing flushed yet"
+    );
+    let store = app.store.clone();
+    let _db = app.stop().await;
+    assert_eq!(common::db_levels(&store, sku).await, (100, 40, 0));
+    assert_eq!(common::db_count(&store, sku, "reserved").await, 40);
+}
+
+on_both_stores!(
+    probes_answer,
+    availability_is_live,
+    admin_views_need_an_admin,
+    login_refuses_bad_input,
+    openapi_lists_every_route,
+    shutdown_flushes_pending_decisions,
+);
+
+/// The real binary stops cleanly on SIGTERM.
+#[tokio::test]
+async fn binary_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .current_dir(dir.path())
+        .env("STAMPEDE_BIND", format!("127.0.0.1:{port}"))
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn stampede");
+    let client = reqwest::Client::new();
+    let live = format!("http://127.0.0.1:{port}/health/live");
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(&live)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "stampede did not come up with no configuration");
+    assert!(
+        dir.path().join("stampede.db").exists(),
+        "embedded SQLite file created"
+    );
+    let pid = child.id().expect("pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits within 20 s")
+        .expect("wait");
+    assert!(status.success(), "exit status {status}");
+}
