@@ -19,7 +19,7 @@ fn qty(n: i64) -> Quantity {
 async fn probes_answer(db: TestDb) {
     let app = spawn_app(db).await;
     for path in ["/health/live", "/health/ready"] {
-        let res = app.client.get(app.url(path)).send().await.expect("probe");
+        let res = app.get(path, None).await;
         assert_eq!(res.status(), 200, "{path}");
     }
     app.stop().await;
@@ -45,60 +45,30 @@ async fn availability_is_live(db: TestDb) {
         .await
         .expect("reserve");
 
-    let body: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/skus/{}/availability", sku.0)))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let body = app
+        .get_json(&format!("/api/v1/skus/{}/availability", sku.0), None)
+        .await;
     assert_eq!(body["available"], 7);
     assert_eq!(body["reserved"], 3);
     assert_eq!(body["sold"], 0);
     assert_eq!(body["on_sale"], true);
 
-    let body: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/skus/{}/availability", later.0)))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let body = app
+        .get_json(&format!("/api/v1/skus/{}/availability", later.0), None)
+        .await;
     assert_eq!(body["on_sale"], false);
     assert_eq!(body["opens_at"], opens.to_rfc3339());
     assert_eq!(body["per_user_limit"], 2);
 
-    let missing = app
-        .client
-        .get(app.url("/api/v1/skus/999999/availability"))
-        .send()
-        .await
-        .expect("get");
+    let missing = app.get("/api/v1/skus/999999/availability", None).await;
     assert_problem(missing, 404, "NOT_FOUND").await;
-    let bad = app
-        .client
-        .get(app.url("/api/v1/skus/abc/availability"))
-        .send()
-        .await
-        .expect("get");
+    let bad = app.get("/api/v1/skus/abc/availability", None).await;
     assert_problem(bad, 400, "VALIDATION_FAILED").await;
     let huge = app
-        .client
-        .get(app.url("/api/v1/skus/99999999999999999999999/availability"))
-        .send()
-        .await
-        .expect("get");
+        .get("/api/v1/skus/99999999999999999999999/availability", None)
+        .await;
     assert_problem(huge, 400, "VALIDATION_FAILED").await;
-    let nowhere = app
-        .client
-        .get(app.url("/api/v1/nowhere"))
-        .send()
-        .await
-        .expect("get");
+    let nowhere = app.get("/api/v1/nowhere", None).await;
     assert_problem(nowhere, 404, "NOT_FOUND").await;
     app.stop().await;
 }
@@ -112,20 +82,9 @@ async fn admin_views_need_an_admin(db: TestDb) {
         .expect("sku");
     let path = format!("/api/v1/admin/actors/skus/{}", sku.0);
 
-    let anon = app
-        .client
-        .get(app.url("/api/v1/admin/actors"))
-        .send()
-        .await
-        .expect("get");
+    let anon = app.get("/api/v1/admin/actors", None).await;
     assert_problem(anon, 401, "UNAUTHORIZED").await;
-    let forged = app
-        .client
-        .get(app.url("/api/v1/admin/actors"))
-        .bearer_auth("not.a.jwt")
-        .send()
-        .await
-        .expect("get");
+    let forged = app.get("/api/v1/admin/actors", Some("not.a.jwt")).await;
     assert_problem(forged, 401, "UNAUTHORIZED").await;
     // A valid token for a customer is refused.
     let customer = stampede::http::auth::TokenKeys::new(
@@ -134,38 +93,17 @@ async fn admin_views_need_an_admin(db: TestDb) {
     )
     .issue(UserId(42), stampede::domain::role::Role::Customer)
     .expect("token");
-    let res = app
-        .client
-        .get(app.url(&path))
-        .bearer_auth(&customer)
-        .send()
-        .await
-        .expect("get");
+    let res = app.get(&path, Some(&customer)).await;
     assert_problem(res, 403, "FORBIDDEN").await;
     // A token signed with another secret is refused.
     let other = stampede::http::auth::TokenKeys::new(b"another-secret", Duration::from_secs(60))
         .issue(UserId(1), stampede::domain::role::Role::Admin)
         .expect("token");
-    let res = app
-        .client
-        .get(app.url(&path))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .expect("get");
+    let res = app.get(&path, Some(&other)).await;
     assert_problem(res, 401, "UNAUTHORIZED").await;
 
     let token = app.admin_token().await;
-    let view: Value = app
-        .client
-        .get(app.url(&path))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let view = app.get_json(&path, Some(&token)).await;
     assert_eq!(view["stock"]["available"], 4);
     assert_eq!(view["restarts"], 0);
     for key in [
@@ -185,16 +123,7 @@ async fn admin_views_need_an_admin(db: TestDb) {
         )
         .await
         .expect("reserve");
-    let overview: Value = app
-        .client
-        .get(app.url("/api/v1/admin/actors"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let overview = app.get_json("/api/v1/admin/actors", Some(&token)).await;
     assert_eq!(overview["active_sku_actors"], 1);
     assert_eq!(overview["ack_mode"], "durable");
     assert!(
@@ -270,15 +199,7 @@ async fn login_refuses_bad_input(db: TestDb) {
 
 async fn openapi_lists_every_route(db: TestDb) {
     let app = spawn_app(db).await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let doc = app.get_json("/openapi.json", None).await;
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
     let paths = doc["paths"].as_object().expect("paths");
     let expected = [

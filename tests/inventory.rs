@@ -29,6 +29,39 @@ async fn engine(db: &TestDb, s: InventorySettings) -> (Store, Inventory) {
     (store, inv)
 }
 
+/// An engine with one fresh SKU of `stock` units.
+async fn engine_with_sku(
+    db: &TestDb,
+    s: InventorySettings,
+    stock: i64,
+    rules: SaleRules,
+) -> (Store, Inventory, SkuId) {
+    let (store, inv) = engine(db, s).await;
+    let sku = inv.create_sku(qty(stock), rules).await.expect("sku");
+    (store, inv, sku)
+}
+
+/// Retries a reserve while the answer is "not known yet", as a client would.
+async fn reserve_until_settled(
+    inv: &Inventory,
+    sku: SkuId,
+    rid: &ReservationId,
+    user: UserId,
+) -> Result<(), InventoryError> {
+    let mut answer = inv.reserve(sku, rid.clone(), user, qty(1)).await;
+    for _ in 0..100 {
+        if !matches!(
+            answer,
+            Err(InventoryError::Unavailable | InventoryError::Overloaded)
+        ) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = inv.reserve(sku, rid.clone(), user, qty(1)).await;
+    }
+    answer.map(|_| ())
+}
+
 /// Fires `buyers` concurrent single-unit reserves; returns the answers.
 async fn stampede_on(
     inv: &Inventory,
@@ -53,11 +86,7 @@ async fn stampede_on(
 }
 
 async fn ten_thousand_buyers(db: TestDb, ack: AckMode) {
-    let (store, inv) = engine(&db, settings(ack)).await;
-    let sku = inv
-        .create_sku(qty(1_000), SaleRules::default())
-        .await
-        .expect("sku");
+    let (store, inv, sku) = engine_with_sku(&db, settings(ack), 1_000, SaleRules::default()).await;
     let answers = stampede_on(&inv, sku, 10_000).await;
     let won = answers.iter().filter(|(_, r)| r.is_ok()).count();
     let sold_out = answers
@@ -91,10 +120,9 @@ async fn ten_thousand_buyers_memory(db: TestDb) {
 }
 
 async fn limit_and_window_hold_under_concurrency(db: TestDb) {
-    let (store, inv) = engine(&db, settings(AckMode::Durable)).await;
     let opens = Timestamp::now().plus(Duration::from_millis(700));
     let rules = SaleRules::new(Some(opens), None, Some(2)).expect("rules");
-    let sku = inv.create_sku(qty(10_000), rules).await.expect("sku");
+    let (store, inv, sku) = engine_with_sku(&db, settings(AckMode::Durable), 10_000, rules).await;
 
     let early = stampede_on(&inv, sku, 500).await;
     assert!(
@@ -138,11 +166,7 @@ async fn expiry_releases_stock(db: TestDb) {
         reservation_ttl_ms: 300,
         ..settings(AckMode::Durable)
     };
-    let (store, inv) = engine(&db, s).await;
-    let sku = inv
-        .create_sku(qty(5), SaleRules::default())
-        .await
-        .expect("sku");
+    let (store, inv, sku) = engine_with_sku(&db, s, 5, SaleRules::default()).await;
     inv.reserve(sku, id("a"), UserId(1), qty(5))
         .await
         .expect("reserve");
@@ -175,11 +199,8 @@ async fn expiry_releases_stock(db: TestDb) {
 }
 
 async fn retries_return_the_first_answer(db: TestDb) {
-    let (store, inv) = engine(&db, settings(AckMode::Durable)).await;
-    let sku = inv
-        .create_sku(qty(3), SaleRules::default())
-        .await
-        .expect("sku");
+    let (store, inv, sku) =
+        engine_with_sku(&db, settings(AckMode::Durable), 3, SaleRules::default()).await;
     let first = inv
         .reserve(sku, id("x"), UserId(7), qty(2))
         .await
@@ -218,9 +239,8 @@ async fn retries_return_the_first_answer(db: TestDb) {
 }
 
 async fn restart_restores_identical_state(db: TestDb) {
-    let (store, inv) = engine(&db, settings(AckMode::Durable)).await;
     let rules = SaleRules::new(None, None, Some(3)).expect("rules");
-    let sku = inv.create_sku(qty(20), rules).await.expect("sku");
+    let (store, inv, sku) = engine_with_sku(&db, settings(AckMode::Durable), 20, rules).await;
     for n in 0..6 {
         inv.reserve(sku, id(n), UserId(n % 2), qty(1))
             .await
@@ -273,11 +293,7 @@ async fn failed_batch_is_never_acknowledged(db: TestDb) {
         queue_max: 3,
         ..settings(AckMode::Durable)
     };
-    let (store, inv) = engine(&db, s).await;
-    let sku = inv
-        .create_sku(qty(10), SaleRules::default())
-        .await
-        .expect("sku");
+    let (store, inv, sku) = engine_with_sku(&db, s, 10, SaleRules::default()).await;
     inv.reserve(sku, id("before"), UserId(1), qty(1))
         .await
         .expect("healthy");
@@ -305,15 +321,9 @@ async fn failed_batch_is_never_acknowledged(db: TestDb) {
 
     // The kept batch commits on retry; retries now get the first answer.
     for n in 0..3 {
-        let mut answer = inv.reserve(sku, id(n), UserId(2), qty(1)).await;
-        for _ in 0..100 {
-            if answer.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            answer = inv.reserve(sku, id(n), UserId(2), qty(1)).await;
-        }
-        answer.expect("acknowledged once durable");
+        reserve_until_settled(&inv, sku, &id(n), UserId(2))
+            .await
+            .expect("acknowledged once durable");
     }
     assert_eq!(db_levels(&store, sku).await, (10, 4, 0));
     assert_eq!(db_count(&store, sku, "reserved").await, 4);
@@ -322,11 +332,8 @@ async fn failed_batch_is_never_acknowledged(db: TestDb) {
 }
 
 async fn panic_restart_loses_and_doubles_nothing(db: TestDb) {
-    let (store, inv) = engine(&db, settings(AckMode::Durable)).await;
-    let sku = inv
-        .create_sku(qty(1_500), SaleRules::default())
-        .await
-        .expect("sku");
+    let (store, inv, sku) =
+        engine_with_sku(&db, settings(AckMode::Durable), 1_500, SaleRules::default()).await;
     inv.snapshot(sku).await.expect("activate");
     let crowd = {
         let inv = inv.clone();
@@ -348,16 +355,8 @@ async fn panic_restart_loses_and_doubles_nothing(db: TestDb) {
     }
     // Callers that heard nothing retry with the same id.
     for (rid, user) in unknown {
-        let mut r = inv.reserve(sku, rid.clone(), UserId(user), qty(1)).await;
-        for _ in 0..50 {
-            if !matches!(r, Err(InventoryError::Unavailable)) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            r = inv.reserve(sku, rid.clone(), UserId(user), qty(1)).await;
-        }
-        match r {
-            Ok(_) => won.push(rid),
+        match reserve_until_settled(&inv, sku, &rid, UserId(user)).await {
+            Ok(()) => won.push(rid),
             Err(InventoryError::Rejected(Rejection::OutOfStock { .. })) => {}
             other => panic!("retry answered {other:?}"),
         }
@@ -377,11 +376,7 @@ async fn idle_actors_passivate_and_come_back(db: TestDb) {
         reservation_ttl_ms: 60_000,
         ..settings(AckMode::Durable)
     };
-    let (_store, inv) = engine(&db, s).await;
-    let sku = inv
-        .create_sku(qty(4), SaleRules::default())
-        .await
-        .expect("sku");
+    let (_store, inv, sku) = engine_with_sku(&db, s, 4, SaleRules::default()).await;
     inv.reserve(sku, id("a"), UserId(1), qty(1))
         .await
         .expect("reserve");

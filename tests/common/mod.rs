@@ -178,6 +178,26 @@ impl TestApp {
         body["access_token"].as_str().expect("token").to_string()
     }
 
+    /// GETs `path` (with a bearer token if given) and parses the JSON body.
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> serde_json::Value {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("GET");
+        assert!(res.status().is_success(), "GET {path}: {}", res.status());
+        res.json().await.expect("JSON body")
+    }
+
+    /// GETs `path` and returns the raw response.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("GET")
+    }
+
     /// Stops gracefully; hands back the database so it outlives the app.
     pub async fn stop(self) -> TestDb {
         self.handle.stop(true).await;
