@@ -370,6 +370,53 @@ async fn panic_restart_loses_and_doubles_nothing(db: TestDb) {
     inv.shutdown().await.expect("shutdown");
 }
 
+async fn persister_panic_loses_nothing_acknowledged(db: TestDb) {
+    let (store, inv, sku) =
+        engine_with_sku(&db, settings(AckMode::Durable), 2_000, SaleRules::default()).await;
+    let first = stampede_on(&inv, sku, 500).await;
+    assert!(first.iter().all(|(_, r)| r.is_ok()));
+    let crowd = {
+        let inv = inv.clone();
+        tokio::spawn(async move {
+            let tasks: Vec<_> = (500..1_500i64)
+                .map(|n| {
+                    let inv = inv.clone();
+                    tokio::spawn(async move {
+                        let rid = id(format!("order-{n}"));
+                        let r = inv.reserve(sku, rid.clone(), UserId(n), qty(1)).await;
+                        (rid, n, r.map(|_| ()))
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.expect("task"));
+            }
+            out
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    inv.inject_persister_panic();
+    let mut won = 500;
+    for (rid, n, r) in crowd.await.expect("crowd") {
+        let settled = match r {
+            Err(InventoryError::Unavailable) => {
+                reserve_until_settled(&inv, sku, &rid, UserId(n)).await
+            }
+            other => other,
+        };
+        settled.unwrap_or_else(|e| panic!("{rid}: {e:?}"));
+        won += 1;
+    }
+    assert_eq!(inv.overview().persister.restarts, 1);
+    assert_eq!(won, 1_500);
+    let snap = inv.snapshot(sku).await.expect("snapshot");
+    assert_eq!(snap.reserved, 1_500);
+    assert_eq!(db_levels(&store, sku).await, (2_000, 1_500, 0));
+    assert_eq!(db_count(&store, sku, "reserved").await, 1_500);
+    inv.shutdown().await.expect("shutdown");
+}
+
 async fn idle_actors_passivate_and_come_back(db: TestDb) {
     let s = InventorySettings {
         idle_passivate_ms: 100,
@@ -409,5 +456,6 @@ on_both_stores!(
     restart_restores_identical_state,
     failed_batch_is_never_acknowledged,
     panic_restart_loses_and_doubles_nothing,
+    persister_panic_loses_nothing_acknowledged,
     idle_actors_passivate_and_come_back,
 );

@@ -69,6 +69,7 @@ impl Inventory {
             },
         )
         .await?;
+        persister.link(supervisor.get_cell());
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -163,6 +164,11 @@ impl Inventory {
             .map_err(|_| InventoryError::Unavailable)
     }
 
+    /// Makes the persister panic (fault injection for supervision tests).
+    pub fn inject_persister_panic(&self) {
+        self.inner.persister.inject_panic();
+    }
+
     /// Waits until every decision made so far is committed.
     pub async fn sync(&self) -> Result<(), InventoryError> {
         self.inner
@@ -181,13 +187,15 @@ impl Inventory {
     /// already queued), commit the queue, then stop the persister.
     pub async fn shutdown(&self) -> Result<(), InventoryError> {
         let inner = &self.inner;
+        // The persister outlives the SKU actors: it commits what they decided.
+        inner.persister.unlink(inner.supervisor.get_cell());
         inner
             .supervisor
             .stop_children_and_wait(None, Some(DRAIN_TIMEOUT))
             .await;
         inner.supervisor.stop(None);
         let drained = inner.persister.drain(DRAIN_TIMEOUT).await;
-        inner.persister.actor().stop(None);
+        inner.persister.stop();
         drained.map_err(|_| {
             tracing::error!("shutdown could not commit every pending decision");
             InventoryError::Unavailable
@@ -219,6 +227,7 @@ impl Inventory {
                 last_flush_at: instant(g.last_flush_ms.load(Ordering::Relaxed)),
                 last_flush_size: g.last_flush_size.load(Ordering::Relaxed),
                 last_flush_micros: g.last_flush_micros.load(Ordering::Relaxed),
+                restarts: g.restarts.load(Ordering::Relaxed),
             },
         }
     }

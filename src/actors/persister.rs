@@ -8,10 +8,10 @@
 //! decision is not (yet) durable. The queue is bounded: SKU actors check
 //! [`PersisterHandle::has_room`] and answer `OVERLOADED` instead of growing it.
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::registry::SkuStats;
@@ -45,6 +45,8 @@ pub enum PersisterMsg {
         deadline: Instant,
         reply: RpcReplyPort<Result<(), NotDurable>>,
     },
+    /// Fault injection for the supervision tests; not reachable over HTTP.
+    InjectPanic,
 }
 
 /// Persister counters readable without a message round trip.
@@ -60,17 +62,66 @@ pub struct PersisterGauge {
     pub last_flush_ms: AtomicI64,
     pub last_flush_size: AtomicU64,
     pub last_flush_micros: AtomicU64,
+    /// Restarts after a panic.
+    pub restarts: AtomicU64,
 }
 
-/// How SKU actors and the engine reach the persister.
+/// How SKU actors and the engine reach the persister. It survives persister
+/// restarts: the supervisor swaps the actor behind it.
 #[derive(Clone)]
 pub struct PersisterHandle {
-    actor: ActorRef<PersisterMsg>,
+    actor: Arc<RwLock<ActorRef<PersisterMsg>>>,
+    args: Arc<Arguments>,
     gauge: Arc<PersisterGauge>,
     queue_max: i64,
 }
 
 impl PersisterHandle {
+    fn current(&self) -> ActorRef<PersisterMsg> {
+        self.actor
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn is_actor(&self, id: ActorId) -> bool {
+        self.current().get_id() == id
+    }
+
+    /// Puts the persister under `supervisor`, which restarts it on a panic.
+    pub fn link(&self, supervisor: ActorCell) {
+        self.current().get_cell().link(supervisor);
+    }
+
+    pub fn unlink(&self, supervisor: ActorCell) {
+        self.current().get_cell().unlink(supervisor);
+    }
+
+    /// Replaces a failed persister with a fresh one linked to `supervisor`.
+    /// What the dead one held is gone: its waiting callers already heard
+    /// "not durable" (their reply ports were dropped), and the supervisor
+    /// has stopped every SKU actor so they reload from the store.
+    pub async fn restart(&self, supervisor: ActorCell) -> Result<(), ractor::SpawnErr> {
+        let g = &self.gauge;
+        g.queued.store(0, Ordering::Relaxed);
+        g.failing.store(false, Ordering::Relaxed);
+        g.restarts.fetch_add(1, Ordering::Relaxed);
+        let actor = spawn(&self.args, &self.gauge, Some(supervisor)).await?;
+        *self
+            .actor
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = actor;
+        Ok(())
+    }
+
+    pub fn inject_panic(&self) {
+        let _ = self.current().send_message(PersisterMsg::InjectPanic);
+    }
+
+    pub fn stop(&self) {
+        self.current().stop(None);
+    }
+
     pub fn gauge(&self) -> &PersisterGauge {
         &self.gauge
     }
@@ -88,7 +139,7 @@ impl PersisterHandle {
             ack,
             owner: Arc::clone(owner),
         };
-        if let Err(err) = self.actor.send_message(msg) {
+        if let Err(err) = self.current().send_message(msg) {
             self.gauge.queued.fetch_sub(1, Ordering::Relaxed);
             owner.unflushed.fetch_sub(1, Ordering::Relaxed);
             if let ractor::MessagingErr::SendErr(PersisterMsg::Write { ack: Some(ack), .. }) = err {
@@ -100,7 +151,7 @@ impl PersisterHandle {
     /// Calls `ack` once everything sent before is committed.
     pub fn sync_then(&self, ack: Ack) {
         if let Err(ractor::MessagingErr::SendErr(PersisterMsg::Sync(ack))) =
-            self.actor.send_message(PersisterMsg::Sync(ack))
+            self.current().send_message(PersisterMsg::Sync(ack))
         {
             ack(Err(NotDurable));
         }
@@ -122,7 +173,7 @@ impl PersisterHandle {
     pub async fn drain(&self, timeout: Duration) -> Result<(), NotDurable> {
         let deadline = Instant::now() + timeout;
         match self
-            .actor
+            .current()
             .call(
                 |reply| PersisterMsg::Drain { deadline, reply },
                 Some(timeout * 2),
@@ -133,14 +184,11 @@ impl PersisterHandle {
             _ => Err(NotDurable),
         }
     }
-
-    pub fn actor(&self) -> &ActorRef<PersisterMsg> {
-        &self.actor
-    }
 }
 
 pub struct Persister;
 
+#[derive(Clone)]
 pub struct Arguments {
     pub store: Store,
     pub flush_interval: Duration,
@@ -163,22 +211,35 @@ struct Entry {
 }
 
 impl Persister {
-    /// Spawns the persister (unsupervised: it never panics by design) and
-    /// starts its flush timer.
+    /// Spawns the persister and its flush timer. Link it to a supervisor
+    /// with [`PersisterHandle::link`].
     pub async fn start(
         args: Arguments,
         queue_max: usize,
     ) -> Result<PersisterHandle, ractor::SpawnErr> {
         let gauge = Arc::new(PersisterGauge::default());
-        let interval = args.flush_interval;
-        let (actor, _) = Actor::spawn(None, Persister, (args, Arc::clone(&gauge))).await?;
-        actor.send_interval(interval, || PersisterMsg::Tick);
+        let actor = spawn(&args, &gauge, None).await?;
         Ok(PersisterHandle {
-            actor,
+            actor: Arc::new(RwLock::new(actor)),
+            args: Arc::new(args),
             gauge,
             queue_max: i64::try_from(queue_max).unwrap_or(i64::MAX),
         })
     }
+}
+
+async fn spawn(
+    args: &Arguments,
+    gauge: &Arc<PersisterGauge>,
+    supervisor: Option<ActorCell>,
+) -> Result<ActorRef<PersisterMsg>, ractor::SpawnErr> {
+    let start_args = (args.clone(), Arc::clone(gauge));
+    let (actor, _) = match supervisor {
+        Some(s) => Actor::spawn_linked(None, Persister, start_args, s).await?,
+        None => Actor::spawn(None, Persister, start_args).await?,
+    };
+    actor.send_interval(args.flush_interval, || PersisterMsg::Tick);
+    Ok(actor)
 }
 
 impl Actor for Persister {
@@ -230,6 +291,7 @@ impl Actor for Persister {
                 }
             }
             PersisterMsg::Tick => st.flush_if_due().await,
+            PersisterMsg::InjectPanic => panic!("fault injected into the persister"),
             PersisterMsg::Drain { deadline, reply } => {
                 while !st.buffer.is_empty() && Instant::now() < deadline {
                     st.retry_at = None;

@@ -59,6 +59,12 @@ impl Registry {
             .map(|(_, e)| e)
     }
 
+    /// Forgets every actor (after the persister restarted and all SKU
+    /// actors were stopped).
+    pub fn clear(&self) {
+        self.skus.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.skus.len()
     }

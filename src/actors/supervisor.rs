@@ -1,15 +1,21 @@
-//! `SkuSupervisor`: activates SKU actors on demand and restarts them after a
-//! panic.
+//! `SkuSupervisor`: activates SKU actors on demand and restarts them, and
+//! the persister, after a panic.
 //!
 //! Spawning happens here, never in a request handler, so every SKU actor
 //! lives on the main multi-thread runtime rather than on one actix worker.
 //! A restarted actor reloads its ledger from the store after a persister
 //! barrier, so everything its predecessor decided is counted exactly once.
+//!
+//! A failed persister takes its queue with it, so SKU actors may hold
+//! decisions the store never saw (memory mode). The supervisor therefore
+//! stops every SKU actor before starting a new persister; they reload from
+//! the store on their next request (one-for-all).
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::error::InventoryError;
 use super::persister::PersisterHandle;
@@ -18,6 +24,9 @@ use super::sku::{self, LoadFailed, SkuActor, SkuMsg};
 use crate::config::InventorySettings;
 use crate::domain::ids::SkuId;
 use crate::persistence::Store;
+
+/// How long a persister restart waits for SKU actors to stop.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 pub enum SupervisorMsg {
     /// Returns the live actor of a SKU, spawning it if needed.
@@ -83,6 +92,17 @@ impl Actor for SkuSupervisor {
         st: &mut State,
     ) -> Result<(), ActorProcessingErr> {
         match event {
+            SupervisionEvent::ActorFailed(cell, err)
+                if st.args.persister.is_actor(cell.get_id()) =>
+            {
+                tracing::error!(error = %err, "persister failed; stopping SKU actors and restarting it");
+                myself
+                    .stop_children_and_wait(Some("persister restarted".into()), Some(STOP_WAIT))
+                    .await;
+                st.args.registry.clear();
+                st.children.clear();
+                st.args.persister.restart(myself.get_cell()).await?;
+            }
             SupervisionEvent::ActorFailed(cell, err) => {
                 let id = cell.get_id();
                 let Some((sku, stats)) = st.children.remove(&id) else {

@@ -36,6 +36,8 @@ pub struct PersisterView {
     pub last_flush_at: Option<Timestamp>,
     pub last_flush_size: u64,
     pub last_flush_micros: u64,
+    /// Restarts after a panic.
+    pub restarts: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
