@@ -4,9 +4,11 @@
 
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef};
+use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 use super::error::InventoryError;
 use super::persister::{self, Persister, PersisterHandle};
@@ -34,6 +36,9 @@ pub struct Inventory {
 struct Inner {
     store: Store,
     registry: Registry,
+    /// Activations in progress: concurrent first requests for a cold SKU
+    /// share one supervisor round trip instead of queueing thousands.
+    activating: DashMap<SkuId, Arc<OnceCell<bool>>>,
     supervisor: ActorRef<SupervisorMsg>,
     persister: PersisterHandle,
     settings: Arc<InventorySettings>,
@@ -74,6 +79,7 @@ impl Inventory {
             inner: Arc::new(Inner {
                 store,
                 registry,
+                activating: DashMap::new(),
                 supervisor,
                 persister,
                 settings,
@@ -257,21 +263,26 @@ impl Inventory {
         if let Some(entry) = self.inner.registry.get(sku) {
             return Ok(entry);
         }
+        let gate = Arc::clone(self.inner.activating.entry(sku).or_default().value());
+        let spawned = *gate.get_or_init(|| self.ask_supervisor(sku)).await;
+        self.inner
+            .activating
+            .remove_if(&sku, |_, g| Arc::ptr_eq(g, &gate));
+        match self.inner.registry.get(sku) {
+            Some(entry) => Ok(entry),
+            None if spawned => Err(InventoryError::Retired),
+            None => Err(InventoryError::Unavailable),
+        }
+    }
+
+    async fn ask_supervisor(&self, sku: SkuId) -> bool {
         let timeout = Some(self.inner.settings.call_timeout());
-        match self
+        let answer = self
             .inner
             .supervisor
             .call(|r| SupervisorMsg::Activate(sku, r), timeout)
-            .await
-        {
-            Ok(CallResult::Success(Ok(_))) => self
-                .inner
-                .registry
-                .get(sku)
-                .ok_or(InventoryError::Unavailable),
-            Ok(CallResult::Success(Err(e))) => Err(e),
-            _ => Err(InventoryError::Unavailable),
-        }
+            .await;
+        matches!(answer, Ok(CallResult::Success(Ok(_))))
     }
 
     /// Sends a request to the SKU's actor and awaits its answer. Only
@@ -284,7 +295,11 @@ impl Inventory {
     {
         let settings = &self.inner.settings;
         for _ in 0..DELIVERY_ATTEMPTS {
-            let entry = self.activate(sku).await?;
+            let entry = match self.activate(sku).await {
+                // Passivated between activation and lookup: go again.
+                Err(InventoryError::Retired) => continue,
+                other => other?,
+            };
             let depth = entry.stats.in_flight.fetch_add(1, Ordering::Relaxed);
             if depth >= settings.mailbox_max as i64 {
                 entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
