@@ -2,9 +2,9 @@
 //! benchmarks reach the SKU actors. It finds (or activates) the actor,
 //! applies backpressure, sends the message and awaits the reply.
 
+use dashmap::DashMap;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef};
-use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
