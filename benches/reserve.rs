@@ -56,6 +56,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
+/// The same allocator as the `stampede` binary, so the figures are the
+/// service's (it serves every variant's client side alike).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Group<'a> = BenchmarkGroup<'a, WallTime>;
 
 /// Concurrent buyers per iteration.

@@ -6,8 +6,9 @@
 //! [`Change`] the actor must write behind; the ledger keeps
 //! `0 <= reserved + sold <= on_hand` after every call.
 
+use foldhash::HashMap;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -205,10 +206,10 @@ impl Ledger {
             sku: header.sku,
             levels: header.levels,
             rules: header.rules,
-            reservations: HashMap::with_capacity(reservations.len()),
+            reservations: HashMap::with_capacity_and_hasher(reservations.len(), Default::default()),
             expiries: BTreeSet::new(),
-            held: HashMap::new(),
-            rejected: HashMap::new(),
+            held: HashMap::default(),
+            rejected: HashMap::default(),
         };
         let mut live_units = 0i64;
         for r in reservations {
@@ -250,10 +251,10 @@ impl Ledger {
                 sold: 0,
             },
             rules,
-            reservations: HashMap::new(),
+            reservations: HashMap::default(),
             expiries: BTreeSet::new(),
-            held: HashMap::new(),
-            rejected: HashMap::new(),
+            held: HashMap::default(),
+            rejected: HashMap::default(),
         }
     }
 
