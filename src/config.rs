@@ -135,7 +135,13 @@ impl Settings {
             .merge(
                 Env::prefixed("STAMPEDE_")
                     .ignore(&["config"])
-                    .map(|key| key.as_str().replacen("inventory_", "inventory.", 1).into()),
+                    // `map` sees the key as written (upper case); `.` nests.
+                    .map(|key| {
+                        key.as_str()
+                            .to_ascii_lowercase()
+                            .replacen("inventory_", "inventory.", 1)
+                            .into()
+                    }),
             )
             .merge(Env::raw().only(&["database_url", "redis_url"]))
     }
