@@ -135,6 +135,8 @@ impl Settings {
             .merge(
                 Env::prefixed("STAMPEDE_")
                     .ignore(&["config"])
+                    // STAMPEDE_TEST_* configure the test suite, not the service.
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
                     // `map` sees the key as written (upper case); `.` nests.
                     .map(|key| {
                         key.as_str()
@@ -167,6 +169,17 @@ mod tests {
             assert_eq!(s.inventory.ack, AckMode::Durable);
             assert_eq!(s.inventory.batch_max, 7);
             assert_eq!(s.database_url, "mysql://root@127.0.0.1/test");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn test_suite_variables_are_not_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STAMPEDE_TEST_MYSQL_URL", "mysql://root@127.0.0.1/test");
+            jail.set_env("STAMPEDE_INVENTORY_RESERVATION_TTL_MS", "1234");
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!(s.inventory.reservation_ttl_ms, 1234);
             Ok(())
         });
     }
