@@ -15,7 +15,8 @@ pub use users::UserRecord;
 pub use write_set::WriteSet;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{Any, AnyPool, Executor};
 use std::time::Duration;
 
 /// Which database a URL points at.
@@ -89,6 +90,10 @@ impl Store {
             }),
             Backend::MySql => options,
         };
+        if backend == Backend::MySql && !Any::database_exists(&url).await? {
+            // A fresh server only needs the URL: the database is ours to create.
+            Any::create_database(&url).await?;
+        }
         let pool = options.connect(&url).await?;
         Ok(Self { pool, backend })
     }
