@@ -87,10 +87,6 @@ impl Inventory {
         })
     }
 
-    pub fn settings(&self) -> &InventorySettings {
-        &self.inner.settings
-    }
-
     /// Creates a SKU with `on_hand` units. Creation is not on the hot path
     /// and no actor exists yet, so it writes straight to the store.
     pub async fn create_sku(
@@ -99,11 +95,6 @@ impl Inventory {
         rules: SaleRules,
     ) -> Result<SkuId, InventoryError> {
         Ok(self.inner.store.create_sku(on_hand.as_i64(), rules).await?)
-    }
-
-    /// Creates a SKU that starts with nothing on hand.
-    pub async fn create_empty_sku(&self, rules: SaleRules) -> Result<SkuId, InventoryError> {
-        Ok(self.inner.store.create_sku(0, rules).await?)
     }
 
     /// Reserves `quantity` units for `user` under the caller's id, for the

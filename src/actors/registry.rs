@@ -4,7 +4,7 @@
 use dashmap::DashMap;
 use ractor::{ActorId, ActorRef};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use super::sku::SkuMsg;
 use crate::domain::ids::SkuId;
@@ -23,12 +23,6 @@ pub struct SkuStats {
     /// How many of this SKU's changes that commit carried.
     pub last_flush_size: AtomicU64,
     pub activated_ms: AtomicI64,
-}
-
-impl SkuStats {
-    pub fn get(counter: &AtomicI64) -> i64 {
-        counter.load(Ordering::Relaxed)
-    }
 }
 
 #[derive(Clone)]
@@ -76,9 +70,5 @@ impl Registry {
     /// Sums a counter over every active SKU.
     pub fn total(&self, pick: impl Fn(&SkuStats) -> i64) -> i64 {
         self.skus.iter().map(|e| pick(&e.value().stats)).sum()
-    }
-
-    pub fn actors(&self) -> Vec<ActorRef<SkuMsg>> {
-        self.skus.iter().map(|e| e.value().actor.clone()).collect()
     }
 }

@@ -118,7 +118,7 @@ pub struct State {
     /// `None` once loaded means the SKU does not exist.
     ledger: Option<Ledger>,
     retired: bool,
-    last_request: Instant,
+    last_request: Timestamp,
     last_forget: Instant,
 }
 
@@ -137,7 +137,7 @@ impl Actor for SkuActor {
             args,
             ledger: None,
             retired: false,
-            last_request: Instant::now(),
+            last_request: Timestamp::now(),
             last_forget: Instant::now(),
         })
     }
@@ -181,7 +181,6 @@ impl Actor for SkuActor {
     ) -> Result<(), ActorProcessingErr> {
         if msg.is_request() {
             st.args.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-            st.last_request = Instant::now();
         }
         match msg {
             SkuMsg::Housekeeping => st.housekeeping(&myself),
@@ -196,16 +195,15 @@ impl Actor for SkuActor {
 impl State {
     fn serve(&mut self, msg: SkuMsg) {
         let now = Timestamp::now();
+        self.last_request = now;
         if self.retired {
             return refuse(msg, || InventoryError::Retired);
         }
+        self.expire_due(now);
         let sku = self.args.sku;
         let Some(ledger) = self.ledger.as_mut() else {
             return refuse(msg, || InventoryError::UnknownSku(sku));
         };
-        for change in ledger.expire_due(now) {
-            self.args.persister.write(change, None, &self.args.stats);
-        }
         let mutating = !matches!(msg, SkuMsg::Snapshot(_));
         if mutating && !self.args.persister.has_room() {
             return refuse(msg, || InventoryError::Overloaded);
@@ -278,20 +276,27 @@ impl State {
         }
     }
 
+    /// Expires reservations whose time is up and writes that behind.
+    fn expire_due(&mut self, now: Timestamp) {
+        if let Some(ledger) = self.ledger.as_mut() {
+            for change in ledger.expire_due(now) {
+                self.args.persister.write(change, None, &self.args.stats);
+            }
+        }
+    }
+
     fn housekeeping(&mut self, myself: &ActorRef<SkuMsg>) {
         if self.retired {
             return;
         }
         let now = Timestamp::now();
+        self.expire_due(now);
         let settings = &self.args.settings;
-        if let Some(ledger) = self.ledger.as_mut() {
-            for change in ledger.expire_due(now) {
-                self.args.persister.write(change, None, &self.args.stats);
-            }
-            if self.last_forget.elapsed() >= FORGET_EVERY {
-                ledger.forget_finished_before(now.minus(settings.idempotency_window()));
-                self.last_forget = Instant::now();
-            }
+        if let Some(ledger) = self.ledger.as_mut()
+            && self.last_forget.elapsed() >= FORGET_EVERY
+        {
+            ledger.forget_finished_before(now.minus(settings.idempotency_window()));
+            self.last_forget = Instant::now();
         }
         let stats = &self.args.stats;
         let idle = match &self.ledger {
@@ -299,7 +304,7 @@ impl State {
             None => true,
             Some(l) => {
                 l.live_reservations() == 0
-                    && self.last_request.elapsed() >= settings.idle_passivate()
+                    && now >= self.last_request.plus(settings.idle_passivate())
             }
         };
         let quiet = stats.in_flight.load(Ordering::Relaxed) <= 0

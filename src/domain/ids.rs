@@ -63,11 +63,6 @@ impl ReservationId {
         Ok(Self(raw))
     }
 
-    /// A fresh, unique id (UUIDv7), for callers that have none of their own.
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().to_string())
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -97,6 +92,5 @@ mod tests {
         assert!(ReservationId::parse("a".repeat(65)).is_err());
         assert!(ReservationId::parse("a b").is_err());
         assert!(ReservationId::parse("ü").is_err());
-        assert_ne!(ReservationId::generate(), ReservationId::generate());
     }
 }

@@ -21,6 +21,10 @@ use super::time::Timestamp;
 /// past this the memory is cleared, so a very old rejected id is re-judged.
 const REJECTED_MEMORY: usize = 100_000;
 
+/// Most units one SKU can have on hand; far above any real stock, far below
+/// where sums of quantities could overflow.
+const MAX_ON_HAND: i64 = 1 << 42;
+
 /// The three counters of a SKU. `available = on_hand - reserved - sold`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Levels {
@@ -283,11 +287,6 @@ impl Ledger {
         self.expiries.len()
     }
 
-    /// Reservations kept in memory (live plus finished, for idempotency).
-    pub fn remembered_reservations(&self) -> usize {
-        self.reservations.len()
-    }
-
     pub fn reservation(&self, id: &ReservationId) -> Option<&Reservation> {
         self.reservations.get(id)
     }
@@ -437,7 +436,7 @@ impl Ledger {
             .levels
             .on_hand
             .checked_add(qty.as_i64())
-            .filter(|n| *n <= i64::from(u32::MAX) * 1024)
+            .filter(|n| *n <= MAX_ON_HAND)
             .ok_or(LedgerError::StockOverflow(qty.get()))?;
         self.levels.on_hand = on_hand;
         let change = Change {
