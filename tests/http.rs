@@ -201,6 +201,13 @@ async fn openapi_lists_every_route(db: TestDb) {
     let app = spawn_app(db).await;
     let doc = app.get_json("/openapi.json", None).await;
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    for schema in ["Problem", "SkuSnapshot", "ActorsOverview", "SkuActorView"] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} schema missing"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let paths = doc["paths"].as_object().expect("paths");
     let expected = [
         ("/health/live", "get"),

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::actors::InventoryError;
 use crate::domain::ValidationError;
 use crate::domain::ledger::{LedgerError, Rejection};
+use crate::persistence::StoreError;
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,6 +38,8 @@ pub enum ApiError {
     NotFound(String),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    #[error("the database is unavailable, retry shortly")]
+    Store(#[from] StoreError),
     /// A failure of ours; details go to the log, not the client.
     #[error("internal error")]
     Internal(String),
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::Inventory(e) => match e {
                 I::Rejected(Rejection::OutOfStock { .. }) => (StatusCode::CONFLICT, "OUT_OF_STOCK"),
                 I::Rejected(Rejection::NotOnSale { .. }) => (StatusCode::CONFLICT, "NOT_ON_SALE"),
@@ -97,7 +101,7 @@ impl ResponseError for ApiError {
                 tracing::error!(error = %why, "internal error");
                 "an internal error occurred".to_string()
             }
-            ApiError::Inventory(InventoryError::Store(e)) => {
+            ApiError::Store(e) | ApiError::Inventory(InventoryError::Store(e)) => {
                 tracing::error!(error = %e, "store error");
                 "the database is unavailable, retry shortly".to_string()
             }

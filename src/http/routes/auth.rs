@@ -50,8 +50,7 @@ pub async fn login(
     let user = state
         .store
         .find_user_by_email(&email)
-        .await
-        .map_err(|e| ApiError::Inventory(e.into()))?
+        .await?
         .filter(|u| !u.deleted);
     // Unknown emails are checked against a dummy hash so timing reveals nothing.
     let hash = user.as_ref().map(|u| u.password_hash.clone());

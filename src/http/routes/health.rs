@@ -25,11 +25,7 @@ pub async fn live() -> HttpResponse {
 ))]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Inventory(e.into()))?;
+    state.store.ping().await?;
     if !state.inventory.is_writing() {
         return Err(ApiError::Inventory(
             crate::actors::InventoryError::Unavailable,
