@@ -337,23 +337,20 @@ impl State {
         }
     }
 
+    /// Records a committed batch, then acknowledges it: counters first, so
+    /// whoever hears "durable" also sees the flush in every view.
     fn committed(&mut self, started: Instant) {
         let now = Timestamp::now().millis();
-        let mut changes = 0u64;
-        let mut per_owner: HashMap<*const SkuStats, (Arc<SkuStats>, u64)> = HashMap::new();
-        for entry in self.buffer.drain(..) {
-            if let Some(owner) = entry.owner {
-                changes += 1;
-                per_owner
-                    .entry(Arc::as_ptr(&owner))
-                    .or_insert_with(|| (Arc::clone(&owner), 0))
-                    .1 += 1;
-            }
-            if let Some(ack) = entry.ack {
-                ack(Ok(()));
-            }
+        let mut per_owner: HashMap<*const SkuStats, (&SkuStats, u64)> = HashMap::new();
+        for owner in self.buffer.iter().filter_map(|e| e.owner.as_deref()) {
+            per_owner
+                .entry(owner as *const SkuStats)
+                .or_insert((owner, 0))
+                .1 += 1;
         }
+        let mut changes = 0u64;
         for (owner, n) in per_owner.into_values() {
+            changes += n;
             owner.unflushed.fetch_sub(n as i64, Ordering::Relaxed);
             owner.last_flush_ms.store(now, Ordering::Relaxed);
             owner.last_flush_size.store(n, Ordering::Relaxed);
@@ -367,6 +364,9 @@ impl State {
         g.last_flush_size.store(changes, Ordering::Relaxed);
         g.last_flush_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        for ack in self.buffer.drain(..).filter_map(|e| e.ack) {
+            ack(Ok(()));
+        }
         self.retry_at = None;
         self.backoff = BACKOFF_START;
     }
