@@ -3,18 +3,13 @@
 
 mod common;
 
-use common::{TestDb, assert_problem, spawn_app, spawn_app_with};
+use common::{TestDb, assert_problem, id, qty, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use stampede::config::AckMode;
-use stampede::domain::ids::{ReservationId, UserId};
-use stampede::domain::quantity::Quantity;
+use stampede::domain::ids::UserId;
 use stampede::domain::rules::SaleRules;
 use stampede::domain::time::Timestamp;
 use std::time::Duration;
-
-fn qty(n: i64) -> Quantity {
-    Quantity::new(n).expect("qty")
-}
 
 async fn probes_answer(db: TestDb) {
     let app = spawn_app(db).await;
@@ -36,12 +31,7 @@ async fn availability_is_live(db: TestDb) {
         .expect("sku");
     let later = app.inventory.create_sku(qty(5), rules).await.expect("sku");
     app.inventory
-        .reserve(
-            sku,
-            ReservationId::parse("o1").expect("id"),
-            UserId(1),
-            qty(3),
-        )
+        .reserve(sku, id("o1"), UserId(1), qty(3))
         .await
         .expect("reserve");
 
@@ -115,12 +105,7 @@ async fn admin_views_need_an_admin(db: TestDb) {
         assert!(!view[key].is_null(), "{key} missing: {view}");
     }
     app.inventory
-        .reserve(
-            sku,
-            ReservationId::parse("r").expect("id"),
-            UserId(3),
-            qty(1),
-        )
+        .reserve(sku, id("r"), UserId(3), qty(1))
         .await
         .expect("reserve");
     let overview = app.get_json("/api/v1/admin/actors", Some(&token)).await;
@@ -256,12 +241,7 @@ async fn shutdown_flushes_pending_decisions(db: TestDb) {
         .expect("sku");
     for n in 0..40 {
         app.inventory
-            .reserve(
-                sku,
-                ReservationId::parse(format!("o{n}")).expect("id"),
-                UserId(n),
-                qty(1),
-            )
+            .reserve(sku, id(format!("o{n}")), UserId(n), qty(1))
             .await
             .expect("reserve");
     }

@@ -3,25 +3,16 @@
 
 mod common;
 
-use common::{TestDb, db_count, db_levels, settings};
+use common::{TestDb, db_count, db_levels, id, qty, settings};
 use stampede::actors::{Inventory, InventoryError};
 use stampede::config::{AckMode, InventorySettings};
 use stampede::domain::ids::{ReservationId, SkuId, UserId};
 use stampede::domain::ledger::{LedgerError, Rejection, ReservationStatus};
-use stampede::domain::quantity::Quantity;
 use stampede::domain::rules::SaleRules;
 use stampede::domain::time::Timestamp;
 use stampede::persistence::Store;
 use std::collections::HashMap;
 use std::time::Duration;
-
-fn id(s: impl std::fmt::Display) -> ReservationId {
-    ReservationId::parse(s.to_string()).expect("reservation id")
-}
-
-fn qty(n: i64) -> Quantity {
-    Quantity::new(n).expect("quantity")
-}
 
 async fn engine(db: &TestDb, s: InventorySettings) -> (Store, Inventory) {
     let store = db.store().await;
@@ -417,6 +408,23 @@ async fn persister_panic_loses_nothing_acknowledged(db: TestDb) {
     inv.shutdown().await.expect("shutdown");
 }
 
+/// The last line of defence: the database itself refuses an oversold row.
+async fn database_refuses_an_oversold_row(db: TestDb) {
+    let (store, inv, sku) =
+        engine_with_sku(&db, settings(AckMode::Durable), 5, SaleRules::default()).await;
+    for (reserved, sold) in [(4, 2), (-1, 0), (0, -1)] {
+        let oversell = sqlx::query("UPDATE sku_stock SET reserved = ?, sold = ? WHERE sku_id = ?")
+            .bind(reserved)
+            .bind(sold)
+            .bind(sku.0)
+            .execute(store.pool())
+            .await;
+        assert!(oversell.is_err(), "({reserved}, {sold}) was accepted");
+    }
+    assert_eq!(db_levels(&store, sku).await, (5, 0, 0));
+    inv.shutdown().await.expect("shutdown");
+}
+
 async fn idle_actors_passivate_and_come_back(db: TestDb) {
     let s = InventorySettings {
         idle_passivate_ms: 100,
@@ -458,4 +466,5 @@ on_both_stores!(
     panic_restart_loses_and_doubles_nothing,
     persister_panic_loses_nothing_acknowledged,
     idle_actors_passivate_and_come_back,
+    database_refuses_an_oversold_row,
 );

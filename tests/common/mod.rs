@@ -5,7 +5,8 @@
 
 use sqlx::Row;
 use stampede::config::{AckMode, InventorySettings};
-use stampede::domain::ids::SkuId;
+use stampede::domain::ids::{ReservationId, SkuId};
+use stampede::domain::quantity::Quantity;
 use stampede::persistence::Store;
 
 pub fn mysql_server_url() -> String {
@@ -59,6 +60,14 @@ impl TestDb {
         store.migrate().await.expect("migrate");
         store
     }
+}
+
+pub fn id(s: impl std::fmt::Display) -> ReservationId {
+    ReservationId::parse(s.to_string()).expect("reservation id")
+}
+
+pub fn qty(n: i64) -> Quantity {
+    Quantity::new(n).expect("quantity")
 }
 
 pub fn settings(ack: AckMode) -> InventorySettings {
