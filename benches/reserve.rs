@@ -117,6 +117,27 @@ where
     (start.elapsed(), outcomes)
 }
 
+/// Registers benchmark `id`: each iteration is one drop, and `drop_once`
+/// runs it (set-up untimed) and returns the timed part.
+fn bench_drops<F, Fut>(group: &mut Group<'_>, rt: &Runtime, id: &'static str, drop_once: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Duration>,
+{
+    group.bench_function(id, |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let drop_once = &drop_once;
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += drop_once().await;
+                }
+                total
+            }
+        })
+    });
+}
+
 /// Panics unless exactly the stock was sold and everybody else heard
 /// "sold out".
 fn assert_sold_exactly_the_stock(variant: &str, outcomes: &[Outcome]) {
@@ -198,44 +219,34 @@ fn bench_stampede(group: &mut Group<'_>, rt: &Runtime, id: &'static str, url: &s
             .await
             .expect("start the inventory actors")
     });
-    group.bench_function(id, |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let inventory = inventory.clone();
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    // Untimed set-up: a fresh hot SKU and the buyers' ids.
-                    let sku: SkuId = inventory
-                        .create_sku(qty(STOCK), SaleRules::default())
-                        .await
-                        .expect("create the hot SKU");
-                    let buyers: Vec<(ReservationId, UserId)> = next_buyers()
-                        .map(|n| {
-                            let rid =
-                                ReservationId::parse(format!("order-{n}")).expect("reservation id");
-                            (rid, UserId(n))
-                        })
-                        .collect();
-                    let (elapsed, outcomes) =
-                        stampede(buyers, |(rid, user)| {
-                            let inventory = inventory.clone();
-                            async move {
-                                inventory_outcome(inventory.reserve(sku, rid, user, qty(1)).await)
-                            }
-                        })
-                        .await;
-                    total += elapsed;
-                    assert_sold_exactly_the_stock(id, &outcomes);
-                    if ack == AckMode::Memory {
-                        inventory
-                            .sync()
-                            .await
-                            .expect("flush the write-behind queue");
-                    }
-                }
-                total
+    bench_drops(group, rt, id, || {
+        let inventory = inventory.clone();
+        async move {
+            // Untimed set-up: a fresh hot SKU and the buyers' ids.
+            let sku: SkuId = inventory
+                .create_sku(qty(STOCK), SaleRules::default())
+                .await
+                .expect("create the hot SKU");
+            let buyers: Vec<(ReservationId, UserId)> = next_buyers()
+                .map(|n| {
+                    let rid = ReservationId::parse(format!("order-{n}")).expect("reservation id");
+                    (rid, UserId(n))
+                })
+                .collect();
+            let (elapsed, outcomes) = stampede(buyers, |(rid, user)| {
+                let inventory = inventory.clone();
+                async move { inventory_outcome(inventory.reserve(sku, rid, user, qty(1)).await) }
+            })
+            .await;
+            assert_sold_exactly_the_stock(id, &outcomes);
+            if ack == AckMode::Memory {
+                inventory
+                    .sync()
+                    .await
+                    .expect("flush the write-behind queue");
             }
-        })
+            elapsed
+        }
     });
     rt.block_on(inventory.shutdown())
         .unwrap_or_else(|e| panic!("{id}: inventory shutdown failed: {e:?}"));
@@ -354,23 +365,16 @@ where
     Fut: Future<Output = Outcome> + Send + 'static,
 {
     let pool = rt.block_on(baseline_pool());
-    group.bench_function(id, |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let pool = pool.clone();
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let row = fresh_stock_row(&pool).await;
-                    let buyers: Vec<i64> = next_buyers().collect();
-                    let (elapsed, outcomes) =
-                        stampede(buyers, |buyer| buy(pool.clone(), row, buyer)).await;
-                    total += elapsed;
-                    assert_sold_exactly_the_stock(id, &outcomes);
-                    assert_row_empty(&pool, id, row).await;
-                }
-                total
-            }
-        })
+    bench_drops(group, rt, id, || {
+        let pool = pool.clone();
+        async move {
+            let row = fresh_stock_row(&pool).await;
+            let buyers: Vec<i64> = next_buyers().collect();
+            let (elapsed, outcomes) = stampede(buyers, |buyer| buy(pool.clone(), row, buyer)).await;
+            assert_sold_exactly_the_stock(id, &outcomes);
+            assert_row_empty(&pool, id, row).await;
+            elapsed
+        }
     });
     rt.block_on(pool.close());
 }
@@ -473,47 +477,41 @@ fn redis_lua_decr(group: &mut Group<'_>, rt: &Runtime) {
         conn
     });
     let script = Arc::new(script);
-    group.bench_function("redis_lua_decr", |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let conn = conn.clone();
-            let script = Arc::clone(&script);
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let buyers: Vec<i64> = next_buyers().collect();
-                    let key: Arc<str> = format!("bench:stock:{}", buyers[0]).into();
-                    let mut setup = conn.clone();
-                    let _: () = redis::cmd("SET")
-                        .arg(&*key)
-                        .arg(STOCK)
-                        .query_async(&mut setup)
-                        .await
-                        .expect("SET the hot key");
-                    let (elapsed, outcomes) = stampede(buyers, |_buyer| {
-                        let mut conn = conn.clone();
-                        let script = Arc::clone(&script);
-                        let key = Arc::clone(&key);
-                        async move {
-                            match script.key(&*key).invoke_async::<i64>(&mut conn).await {
-                                Ok(n) if n >= 0 => Outcome::Bought,
-                                Ok(_) => Outcome::SoldOut,
-                                Err(e) => Outcome::Failed(format!("{e}")),
-                            }
-                        }
-                    })
-                    .await;
-                    total += elapsed;
-                    assert_sold_exactly_the_stock("redis_lua_decr", &outcomes);
-                    let left: i64 = redis::cmd("GETDEL")
-                        .arg(&*key)
-                        .query_async(&mut setup)
-                        .await
-                        .expect("GETDEL the hot key");
-                    assert_eq!(left, 0, "redis_lua_decr: the hot key still holds {left}");
+    bench_drops(group, rt, "redis_lua_decr", || {
+        let conn = conn.clone();
+        let script = Arc::clone(&script);
+        async move {
+            let buyers: Vec<i64> = next_buyers().collect();
+            let key: Arc<str> = format!("bench:stock:{}", buyers[0]).into();
+            let mut setup = conn.clone();
+            let _: () = redis::cmd("SET")
+                .arg(&*key)
+                .arg(STOCK)
+                .query_async(&mut setup)
+                .await
+                .expect("SET the hot key");
+            let (elapsed, outcomes) = stampede(buyers, |_buyer| {
+                let mut conn = conn.clone();
+                let script = Arc::clone(&script);
+                let key = Arc::clone(&key);
+                async move {
+                    match script.key(&*key).invoke_async::<i64>(&mut conn).await {
+                        Ok(n) if n >= 0 => Outcome::Bought,
+                        Ok(_) => Outcome::SoldOut,
+                        Err(e) => Outcome::Failed(format!("{e}")),
+                    }
                 }
-                total
-            }
-        })
+            })
+            .await;
+            assert_sold_exactly_the_stock("redis_lua_decr", &outcomes);
+            let left: i64 = redis::cmd("GETDEL")
+                .arg(&*key)
+                .query_async(&mut setup)
+                .await
+                .expect("GETDEL the hot key");
+            assert_eq!(left, 0, "redis_lua_decr: the hot key still holds {left}");
+            elapsed
+        }
     });
 }
 
