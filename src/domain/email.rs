@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 use std::fmt;
+use utoipa::ToSchema;
 
 use super::ValidationError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(transparent)]
 pub struct Email(String);
 

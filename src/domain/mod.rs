@@ -6,9 +6,11 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod ledger;
+pub mod password;
 pub mod quantity;
 pub mod role;
 pub mod rules;
+pub mod text;
 pub mod time;
 
 pub use error::ValidationError;

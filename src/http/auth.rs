@@ -118,18 +118,53 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     state.tokens.verify(token.trim())
 }
 
-/// A caller signed in as an admin.
-#[derive(Debug, Clone, Copy)]
-pub struct Admin(pub AuthUser);
+/// Declares an extractor that admits only callers with one role. Handlers
+/// state who may call them by the extractor they take: `AuthUser` (anyone
+/// signed in), `Customer`, `Seller` or `Admin`.
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr, $refusal:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name(pub AuthUser);
 
-impl FromRequest for Admin {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+        impl $name {
+            pub fn id(&self) -> UserId {
+                self.0.id
+            }
+        }
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|user| match user.role {
-            Role::Admin => Ok(Admin(user)),
-            _ => Err(ApiError::Forbidden("this route is for admins")),
-        }))
-    }
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = Ready<Result<Self, ApiError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(authenticate(req).and_then(|user| {
+                    if user.role == $role {
+                        Ok($name(user))
+                    } else {
+                        Err(ApiError::Forbidden($refusal))
+                    }
+                }))
+            }
+        }
+    };
 }
+
+role_extractor!(
+    /// A caller signed in as a buyer.
+    Customer,
+    Role::Customer,
+    "this route is for customers"
+);
+role_extractor!(
+    /// A caller signed in as a seller.
+    Seller,
+    Role::Seller,
+    "this route is for sellers"
+);
+role_extractor!(
+    /// A caller signed in as an operator.
+    Admin,
+    Role::Admin,
+    "this route is for admins"
+);

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(openapi::document)
         .service(
             web::scope("/api/v1")
+                .service(routes::auth::signup)
                 .service(routes::auth::login)
                 .service(routes::skus::availability)
                 .service(routes::admin::actors)

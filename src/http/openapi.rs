@@ -20,7 +20,13 @@ pub struct ApiDoc;
 
 /// Routes under `/api/v1`, annotated with their path inside that scope.
 #[derive(OpenApi)]
-#[openapi(paths(auth::login, skus::availability, admin::actors, admin::sku_actor))]
+#[openapi(paths(
+    auth::signup,
+    auth::login,
+    skus::availability,
+    admin::actors,
+    admin::sku_actor
+))]
 struct ApiV1;
 
 struct BearerAuth;

@@ -63,6 +63,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::Inventory(e) => match e {
                 I::Rejected(Rejection::OutOfStock { .. }) => (StatusCode::CONFLICT, "OUT_OF_STOCK"),
@@ -101,6 +102,7 @@ impl ResponseError for ApiError {
                 tracing::error!(error = %why, "internal error");
                 "an internal error occurred".to_string()
             }
+            ApiError::Store(e @ StoreError::Duplicate(_)) => e.to_string(),
             ApiError::Store(e) | ApiError::Inventory(InventoryError::Store(e)) => {
                 tracing::error!(error = %e, "store error");
                 "the database is unavailable, retry shortly".to_string()

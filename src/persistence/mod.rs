@@ -47,6 +47,19 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A unique key refused the row: `what` names the taken value.
+    #[error("{0} is already taken")]
+    Duplicate(&'static str),
+}
+
+impl StoreError {
+    /// Maps a unique-key violation to `Duplicate(what)`; other errors pass.
+    pub(crate) fn unique(e: sqlx::Error, what: &'static str) -> Self {
+        match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+            _ => StoreError::Database(e),
+        }
+    }
 }
 
 /// A handle to the database; cheap to clone.
@@ -131,6 +144,15 @@ impl Store {
         insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;
+        self.insert_on(&mut conn, insert).await
+    }
+
+    /// `insert_returning_id` on a given connection, e.g. inside a transaction.
+    pub(crate) async fn insert_on<'q>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<i64, StoreError> {
         insert.execute(&mut *conn).await?;
         let read_back = match self.backend {
             Backend::Sqlite => "SELECT last_insert_rowid()",

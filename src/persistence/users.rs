@@ -1,5 +1,4 @@
-//! Account rows. This issue needs only what the admin bootstrap and login
-//! use; signup and profiles grow here.
+//! Account rows: signup, lookup for login, profile edits and withdrawal.
 
 use sqlx::Row;
 
@@ -43,6 +42,31 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Creates a customer or seller account; a taken email is `Duplicate`.
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<UserId, StoreError> {
+        let insert = sqlx::query(
+            "INSERT INTO users (email, password_hash, name, role, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(email.as_str().to_owned())
+        .bind(password_hash.to_owned())
+        .bind(name.to_owned())
+        .bind(role.as_str())
+        .bind(Timestamp::now().millis());
+        self.insert_returning_id(insert)
+            .await
+            .map(UserId)
+            .map_err(|e| match e {
+                StoreError::Database(e) => StoreError::unique(e, "email"),
+                other => other,
+            })
     }
 
     /// Creates the configured admin, or resets its password and role if the

@@ -129,6 +129,7 @@ pub struct TestApp {
 
 pub const ADMIN_EMAIL: &str = "ops@stampede.test";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
+pub const USER_PASSWORD: &str = "drop-day-2026";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret";
 
 pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
@@ -185,6 +186,74 @@ impl TestApp {
         assert_eq!(res.status(), 200);
         let body: serde_json::Value = res.json().await.expect("json");
         body["access_token"].as_str().expect("token").to_string()
+    }
+
+    /// Sends `method path` with an optional bearer token and JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// Signs up an account and answers its id.
+    pub async fn signup(&self, email: &str, password: &str, role: &str) -> i64 {
+        let res = self
+            .post_json(
+                "/api/v1/auth/signup",
+                None,
+                serde_json::json!({"email": email, "password": password, "name": "Test User", "role": role}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "signup {email}");
+        let body: serde_json::Value = res.json().await.expect("json");
+        body["id"].as_i64().expect("id")
+    }
+
+    /// Logs in and answers the whole token response.
+    pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
+        let res = self
+            .post_json(
+                "/api/v1/auth/login",
+                None,
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "login {email}");
+        res.json().await.expect("json")
+    }
+
+    /// A fresh account with `role` (`customer` or `seller`): `(id, access token)`.
+    pub async fn user(&self, role: &str) -> (i64, String) {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let email = format!("{role}{n}@shop.test");
+        let id = self.signup(&email, USER_PASSWORD, role).await;
+        let tokens = self.login(&email, USER_PASSWORD).await;
+        (
+            id,
+            tokens["access_token"].as_str().expect("token").to_string(),
+        )
     }
 
     /// GETs `path` (with a bearer token if given) and parses the JSON body.

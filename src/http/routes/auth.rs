@@ -1,4 +1,4 @@
-//! Signing in. Accounts beyond the bootstrapped admin arrive with signup.
+//! Accounts from the outside: signup, login, token refresh and logout.
 
 use actix_web::{HttpResponse, post, web};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
@@ -7,8 +7,66 @@ use std::sync::OnceLock;
 use utoipa::ToSchema;
 
 use crate::domain::email::Email;
+use crate::domain::ids::UserId;
+use crate::domain::password::Password;
+use crate::domain::role::Role;
+use crate::domain::text;
 use crate::http::problem::Problem;
 use crate::http::{ApiError, AppState};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    /// 8 to 128 characters mixing at least two of letters, digits, symbols.
+    pub password: String,
+    pub name: String,
+    /// `customer` or `seller`; admins exist only through configuration.
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    pub id: UserId,
+    pub email: Email,
+    pub role: Role,
+}
+
+/// Opens a customer or seller account.
+#[utoipa::path(
+    tag = "auth",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, body = SignupResponse),
+        (status = 400, description = "`VALIDATION_FAILED` (malformed email, weak password, admin role)", body = Problem),
+        (status = 409, description = "`CONFLICT`: the email is taken", body = Problem),
+        (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+    )
+)]
+#[post("/auth/signup")]
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: web::Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let SignupRequest {
+        email,
+        password,
+        name,
+        role,
+    } = body.into_inner();
+    let email = Email::parse(&email)?;
+    let password = Password::parse(&password)?;
+    let name = text::person_name(&name)?;
+    if role == Role::Admin {
+        return Err(ApiError::Validation(
+            "role: must be `customer` or `seller`".into(),
+        ));
+    }
+    let hash = hash_password(password.expose().to_owned()).await?;
+    let id = state.store.create_user(&email, &hash, &name, role).await?;
+    Ok(HttpResponse::Created().json(SignupResponse { id, email, role }))
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
