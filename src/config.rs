@@ -28,17 +28,22 @@ pub struct Settings {
     pub bind: String,
     pub database_url: String,
     pub database_max_connections: u32,
-    /// Optional; later issues share rate limits and revocations through it.
+    /// Optional: when set, revoked sessions are mirrored there so every node
+    /// refuses them without a database read.
     pub redis_url: Option<String>,
     /// Signs access tokens. When unset a random secret is generated at start,
     /// so tokens do not survive a restart.
     pub jwt_secret: Option<String>,
     pub access_token_ttl_secs: u64,
+    /// Signs refresh tokens; must differ from `jwt_secret`. Random when unset.
+    pub refresh_token_secret: Option<String>,
+    pub refresh_token_ttl_secs: u64,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     /// actix-web worker threads; defaults to the number of cores.
     pub http_workers: Option<usize>,
     pub inventory: InventorySettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 impl Default for Settings {
@@ -50,10 +55,43 @@ impl Default for Settings {
             redis_url: None,
             jwt_secret: None,
             access_token_ttl_secs: 900,
+            refresh_token_secret: None,
+            refresh_token_ttl_secs: 14 * 24 * 60 * 60,
             admin_email: None,
             admin_password: None,
             http_workers: None,
             inventory: InventorySettings::default(),
+            rate_limit: RateLimitSettings::default(),
+        }
+    }
+}
+
+/// Request budgets (token buckets). Generous by default: a flash sale is a
+/// burst of honest buyers, and the limits exist to stop one client hogging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Sign-up, login, refresh and logout requests per client IP.
+    pub auth_per_second: u32,
+    pub auth_burst: u32,
+    /// Purchase requests per signed-in user.
+    pub purchase_per_second: u32,
+    pub purchase_burst: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy that
+    /// sets it; otherwise clients could pick their own bucket).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            auth_per_second: 50,
+            auth_burst: 500,
+            purchase_per_second: 20,
+            purchase_burst: 100,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -138,15 +176,21 @@ impl Settings {
                     // STAMPEDE_TEST_* configure the test suite, not the service.
                     .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
                     // `map` sees the key as written (upper case); `.` nests.
-                    .map(|key| {
-                        key.as_str()
-                            .to_ascii_lowercase()
-                            .replacen("inventory_", "inventory.", 1)
-                            .into()
-                    }),
+                    .map(|key| nest_section(&key.as_str().to_ascii_lowercase()).into()),
             )
             .merge(Env::raw().only(&["database_url", "redis_url"]))
     }
+}
+
+/// `inventory_batch_max` -> `inventory.batch_max`, likewise for every
+/// nested section; other keys stay as they are.
+fn nest_section(key: &str) -> String {
+    for section in ["inventory", "rate_limit"] {
+        if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return format!("{section}.{rest}");
+        }
+    }
+    key.to_string()
 }
 
 #[cfg(test)]
@@ -178,8 +222,12 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("STAMPEDE_TEST_MYSQL_URL", "mysql://root@127.0.0.1/test");
             jail.set_env("STAMPEDE_INVENTORY_RESERVATION_TTL_MS", "1234");
+            jail.set_env("STAMPEDE_RATE_LIMIT_AUTH_BURST", "7");
+            jail.set_env("STAMPEDE_REFRESH_TOKEN_TTL_SECS", "60");
             let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
             assert_eq!(s.inventory.reservation_ttl_ms, 1234);
+            assert_eq!(s.rate_limit.auth_burst, 7);
+            assert_eq!(s.refresh_token_ttl_secs, 60);
             Ok(())
         });
     }

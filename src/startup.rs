@@ -12,9 +12,11 @@ use crate::actors::Inventory;
 use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
-use crate::http::routes::auth::hash_password;
+use crate::http::passwords::hash_password;
+use crate::http::rate_limit::RateLimits;
+use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
-use crate::persistence::Store;
+use crate::persistence::{RevocationCache, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -27,6 +29,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Redis(#[from] crate::persistence::revocations::RedisUnavailable),
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -36,6 +40,7 @@ pub struct Application {
     server: Server,
     inventory: Inventory,
     store: Store,
+    pruner: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -48,15 +53,29 @@ impl Application {
         store.migrate().await?;
         bootstrap_admin(&store, &settings).await?;
         let inventory = Inventory::start(store.clone(), settings.inventory.clone()).await?;
+        let (access_secret, refresh_secret) = token_secrets(&settings)?;
         let tokens = TokenKeys::new(
-            &jwt_secret(&settings),
+            &access_secret,
             Duration::from_secs(settings.access_token_ttl_secs),
+        );
+        let revocations = match &settings.redis_url {
+            Some(url) => RevocationCache::connect(url).await?,
+            None => RevocationCache::disabled(),
+        };
+        let sessions = Sessions::new(
+            &refresh_secret,
+            Duration::from_secs(settings.refresh_token_ttl_secs),
+            store.clone(),
+            revocations,
         );
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
             store: store.clone(),
             tokens,
+            sessions,
+            limits: RateLimits::new(&settings.rate_limit),
         });
+        let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),
             source,
@@ -91,6 +110,7 @@ impl Application {
             server,
             inventory,
             store,
+            pruner,
         })
     }
 
@@ -110,6 +130,7 @@ impl Application {
     /// then drains: in-flight requests finish, pending batches commit.
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         let served = self.server.await;
+        self.pruner.abort();
         tracing::info!("HTTP server stopped; flushing pending decisions");
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
@@ -149,19 +170,43 @@ async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), Start
     }
 }
 
-fn jwt_secret(settings: &Settings) -> Vec<u8> {
-    match &settings.jwt_secret {
-        Some(secret) => secret.as_bytes().to_vec(),
+/// The access and refresh signing secrets: configured, or random for this
+/// process. They must differ, or a leak of one would forge the other.
+fn token_secrets(settings: &Settings) -> Result<(Vec<u8>, Vec<u8>), StartupError> {
+    let secret = |configured: &Option<String>, key: &str| match configured {
+        Some(secret) if secret.len() >= 16 => Ok(secret.as_bytes().to_vec()),
+        Some(_) => Err(StartupError::Config(format!(
+            "{key} must be at least 16 characters"
+        ))),
         None => {
-            tracing::warn!(
-                "no STAMPEDE_JWT_SECRET: using a random one, tokens end with this process"
-            );
-            format!(
+            tracing::warn!("no {key}: using a random one, tokens end with this process");
+            Ok(format!(
                 "{}{}",
                 uuid::Uuid::new_v4().simple(),
                 uuid::Uuid::new_v4().simple()
             )
-            .into_bytes()
+            .into_bytes())
         }
+    };
+    let access = secret(&settings.jwt_secret, "STAMPEDE_JWT_SECRET")?;
+    let refresh = secret(
+        &settings.refresh_token_secret,
+        "STAMPEDE_REFRESH_TOKEN_SECRET",
+    )?;
+    if access == refresh {
+        return Err(StartupError::Config(
+            "STAMPEDE_REFRESH_TOKEN_SECRET must differ from STAMPEDE_JWT_SECRET".into(),
+        ));
+    }
+    Ok((access, refresh))
+}
+
+/// Prunes idle rate-limit buckets every minute (governor keeps every key
+/// it has seen until told otherwise).
+async fn prune_rate_limits(state: web::Data<AppState>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        state.limits.prune();
     }
 }

@@ -3,7 +3,7 @@
 //! additionally requires the admin role.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, http::header, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
@@ -98,7 +98,12 @@ impl FromRequest for AuthUser {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+/// The caller behind a request: verified once, then remembered in the
+/// request's extensions (the per-user rate limit may have done it already).
+pub(crate) fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    if let Some(user) = req.extensions().get::<AuthUser>() {
+        return Ok(*user);
+    }
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("app state missing".into()))?;

@@ -4,11 +4,14 @@
 
 pub mod auth;
 pub mod openapi;
+pub mod passwords;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
+pub mod sessions;
 pub mod state;
 
-use actix_web::web;
+use actix_web::{middleware, web};
 
 pub use problem::ApiError;
 pub use state::AppState;
@@ -23,8 +26,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(openapi::document)
         .service(
             web::scope("/api/v1")
-                .service(routes::auth::signup)
-                .service(routes::auth::login)
+                .service(
+                    web::scope("/auth")
+                        .wrap(middleware::from_fn(rate_limit::per_client_ip))
+                        .service(routes::auth::signup)
+                        .service(routes::auth::login)
+                        .service(routes::auth::refresh)
+                        .service(routes::auth::logout),
+                )
+                .service(routes::users::me)
+                .service(routes::users::update_me)
+                .service(routes::users::withdraw)
                 .service(routes::skus::availability)
                 .service(routes::admin::actors)
                 .service(routes::admin::sku_actor),

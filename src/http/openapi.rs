@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{admin, auth, health, skus};
+use super::routes::{admin, auth, health, skus, users};
 
 /// The whole document: ops routes at the root, the API nested under the
 /// same `/api/v1` scope `http::configure` mounts it at.
@@ -20,14 +20,23 @@ pub struct ApiDoc;
 
 /// Routes under `/api/v1`, annotated with their path inside that scope.
 #[derive(OpenApi)]
-#[openapi(paths(
-    auth::signup,
-    auth::login,
-    skus::availability,
-    admin::actors,
-    admin::sku_actor
-))]
+#[openapi(
+    paths(
+        users::me,
+        users::update_me,
+        users::withdraw,
+        skus::availability,
+        admin::actors,
+        admin::sku_actor
+    ),
+    nest((path = "/auth", api = AuthApi)),
+)]
 struct ApiV1;
+
+/// The auth scope, rate-limited per client IP as a whole.
+#[derive(OpenApi)]
+#[openapi(paths(auth::signup, auth::login, auth::refresh, auth::logout))]
+struct AuthApi;
 
 struct BearerAuth;
 

@@ -36,6 +36,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
+    #[error("too many requests; retry in {} s", .0.as_secs())]
+    RateLimited(std::time::Duration),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error("the database is unavailable, retry shortly")]
@@ -62,6 +64,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
@@ -123,6 +126,11 @@ impl ResponseError for ApiError {
         ));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let ApiError::RateLimited(wait) = self {
+            // Whole seconds, rounded up: retrying earlier would be refused.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -2,10 +2,14 @@
 
 use crate::actors::Inventory;
 use crate::http::auth::TokenKeys;
+use crate::http::rate_limit::RateLimits;
+use crate::http::sessions::Sessions;
 use crate::persistence::Store;
 
 pub struct AppState {
     pub inventory: Inventory,
     pub store: Store,
     pub tokens: TokenKeys,
+    pub sessions: Sessions,
+    pub limits: RateLimits,
 }

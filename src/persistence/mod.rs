@@ -7,10 +7,14 @@
 //! MySQL/MariaDB is the production store.
 
 mod inventory;
+pub mod revocations;
+mod sessions;
 mod users;
 mod write_set;
 
 pub use inventory::StoredSku;
+pub use revocations::RevocationCache;
+pub use sessions::{RevokeReason, Rotation};
 pub use users::UserRecord;
 pub use write_set::WriteSet;
 

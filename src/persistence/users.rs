@@ -15,7 +15,21 @@ pub struct UserRecord {
     pub password_hash: String,
     pub name: String,
     pub role: Role,
+    pub created_at: Timestamp,
     pub deleted: bool,
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(UserRecord {
+        id: UserId(row.try_get("id")?),
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("user role {role}")))?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+    })
 }
 
 impl Store {
@@ -24,24 +38,56 @@ impl Store {
         email: &Email,
     ) -> Result<Option<UserRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, name, role, deleted_at FROM users WHERE email = ?",
+            "SELECT id, email, password_hash, name, role, created_at, deleted_at \
+             FROM users WHERE email = ?",
         )
         .bind(email.as_str().to_owned())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            let role: String = row.try_get("role")?;
-            Ok(UserRecord {
-                id: UserId(row.try_get("id")?),
-                email: row.try_get("email")?,
-                password_hash: row.try_get("password_hash")?,
-                name: row.try_get("name")?,
-                role: Role::parse(&role)
-                    .ok_or_else(|| StoreError::Corrupt(format!("user role {role}")))?,
-                deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, name, role, created_at, deleted_at \
+             FROM users WHERE id = ?",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Changes the profile fields that are given; a withdrawn account is not
+    /// touched. Answers whether a live account was updated.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        name: Option<&str>,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE users SET name = COALESCE(?, name), password_hash = COALESCE(?, password_hash) \
+             WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(name.map(str::to_owned))
+        .bind(password_hash.map(str::to_owned))
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Withdraws an account: it can no longer sign in. The row (and so its
+    /// orders' history and its email) stays.
+    pub async fn withdraw_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let updated =
+            sqlx::query("UPDATE users SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+                .bind(Timestamp::now().millis())
+                .bind(id.0)
+                .execute(&self.pool)
+                .await?;
+        Ok(updated.rows_affected() == 1)
     }
 
     /// Creates a customer or seller account; a taken email is `Duplicate`.

@@ -130,6 +130,7 @@ pub struct TestApp {
 pub const ADMIN_EMAIL: &str = "ops@stampede.test";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 pub const USER_PASSWORD: &str = "drop-day-2026";
+pub const REFRESH_SECRET: &str = "refresh-secret-refresh-secret-000";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret";
 
 pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
@@ -137,6 +138,7 @@ pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
         bind: "127.0.0.1:0".into(),
         database_url: db.url.clone(),
         jwt_secret: Some(JWT_SECRET.into()),
+        refresh_token_secret: Some(REFRESH_SECRET.into()),
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
         http_workers: Some(2),

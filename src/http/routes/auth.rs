@@ -1,9 +1,7 @@
 //! Accounts from the outside: signup, login, token refresh and logout.
 
 use actix_web::{HttpResponse, post, web};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
 use utoipa::ToSchema;
 
 use crate::domain::email::Email;
@@ -11,6 +9,8 @@ use crate::domain::ids::UserId;
 use crate::domain::password::Password;
 use crate::domain::role::Role;
 use crate::domain::text;
+use crate::http::auth::AuthUser;
+use crate::http::passwords::{hash_password, verify_password};
 use crate::http::problem::Problem;
 use crate::http::{ApiError, AppState};
 
@@ -44,7 +44,7 @@ pub struct SignupResponse {
         (status = 429, description = "`RATE_LIMITED`", body = Problem),
     )
 )]
-#[post("/auth/signup")]
+#[post("/signup")]
 pub async fn signup(
     state: web::Data<AppState>,
     body: web::Json<SignupRequest>,
@@ -78,9 +78,19 @@ pub struct LoginRequest {
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// Exchange at `/auth/refresh` for a new pair; single use.
+    pub refresh_token: String,
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
 }
 
 /// Exchanges email and password for an access token.
@@ -91,9 +101,11 @@ pub struct TokenResponse {
         (status = 200, body = TokenResponse),
         (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
     )
 )]
-#[post("/auth/login")]
+#[post("/login")]
 pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
@@ -117,45 +129,76 @@ pub async fn login(
         Some(u) if valid => u,
         _ => return Err(ApiError::Unauthorized("email or password is wrong")),
     };
-    let token = state.tokens.issue(user.id, user.role)?;
+    let refresh_token = state.sessions.open(user.id).await?;
+    token_pair(&state, user.id, user.role, refresh_token)
+}
+
+/// Rotates a refresh token: answers a new pair and retires the old token.
+/// Presenting a retired token again revokes its whole session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
+        (status = 401, description = "`UNAUTHORIZED`: invalid, expired, revoked or reused token", body = Problem),
+        (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+    )
+)]
+#[post("/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = state.sessions.verify(&body.refresh_token)?;
+    let user = state
+        .store
+        .find_user(token.user)
+        .await?
+        .filter(|u| !u.deleted)
+        .ok_or(ApiError::Unauthorized("this account no longer exists"))?;
+    let next = state.sessions.rotate(&token).await?;
+    token_pair(&state, user.id, user.role, next)
+}
+
+/// Ends the session of the given refresh token. Access tokens already
+/// issued stay valid until they expire (`expires_in`, 15 minutes by default).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session is revoked (also when it already was)"),
+        (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: another account's token", body = Problem),
+        (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+    )
+)]
+#[post("/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = state.sessions.verify(&body.refresh_token)?;
+    state.sessions.close(&token, caller.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn token_pair(
+    state: &AppState,
+    user: UserId,
+    role: Role,
+    refresh_token: String,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(TokenResponse {
-        access_token: token,
+        access_token: state.tokens.issue(user, role)?,
+        refresh_token,
         token_type: "Bearer",
         expires_in: state.tokens.ttl().as_secs(),
+        refresh_expires_in: state.sessions.ttl().as_secs(),
     }))
-}
-
-/// Hashes a password (argon2id, random salt) off the async workers.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("hashing password: {e}")))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
-}
-
-async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    let hash = match hash {
-        Some(h) => h,
-        None => dummy_hash().await?,
-    };
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("verify task: {e}")))
-}
-
-async fn dummy_hash() -> Result<String, ApiError> {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    if let Some(h) = DUMMY.get() {
-        return Ok(h.clone());
-    }
-    let h = hash_password("not-a-real-password".into()).await?;
-    Ok(DUMMY.get_or_init(|| h).clone())
 }

@@ -1,0 +1,504 @@
+//! Accounts over real HTTP: signup validation, profiles, refresh-token
+//! rotation and reuse detection, logout and withdrawal that survive a
+//! restart, role checks, per-IP rate limits, and Redis-mirrored revocation.
+
+mod common;
+
+use common::{
+    TestApp, TestDb, USER_PASSWORD, app_settings, assert_problem, spawn_app, spawn_app_with,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const SIGNUP: &str = "/api/v1/auth/signup";
+const LOGIN: &str = "/api/v1/auth/login";
+const REFRESH: &str = "/api/v1/auth/refresh";
+const LOGOUT: &str = "/api/v1/auth/logout";
+const ME: &str = "/api/v1/users/me";
+
+fn signup_body(email: &str, password: &str, role: &str) -> Value {
+    json!({"email": email, "password": password, "name": "Kim Minsu", "role": role})
+}
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.post_json(REFRESH, None, json!({ "refresh_token": token }))
+        .await
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> &'a str {
+    v[name].as_str().unwrap_or_else(|| panic!("{name} in {v}"))
+}
+
+async fn signup_validates_and_normalises(db: TestDb) {
+    let app = spawn_app(db).await;
+    let res = app
+        .post_json(
+            SIGNUP,
+            None,
+            signup_body("  Kim@Shop.TEST ", USER_PASSWORD, "customer"),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.expect("json");
+    assert!(body["id"].as_i64().is_some(), "{body}");
+    assert_eq!(body["email"], "kim@shop.test");
+    assert_eq!(body["role"], "customer");
+
+    // One mailbox, one account, whatever the case.
+    let dup = app
+        .post_json(
+            SIGNUP,
+            None,
+            signup_body("KIM@shop.test", USER_PASSWORD, "seller"),
+        )
+        .await;
+    assert_problem(dup, 409, "CONFLICT").await;
+
+    let refused = [
+        signup_body("admin@shop.test", USER_PASSWORD, "admin"),
+        signup_body("root@shop.test", USER_PASSWORD, "superuser"),
+        signup_body("not-an-email", USER_PASSWORD, "customer"),
+        signup_body("weak@shop.test", "password1", "customer"),
+        signup_body("short@shop.test", "a1!", "customer"),
+        signup_body("letters@shop.test", "onlyletters", "customer"),
+        json!({"email": "x@shop.test", "password": USER_PASSWORD, "role": "customer"}),
+        json!({"email": 42, "password": USER_PASSWORD, "name": "n", "role": "customer"}),
+        json!({"email": "y@shop.test", "password": USER_PASSWORD, "name": "n".repeat(101), "role": "customer"}),
+        json!({"email": "z@shop.test", "password": USER_PASSWORD, "name": "   ", "role": "customer"}),
+        json!({"email": format!("{}@shop.test", "a".repeat(300)), "password": USER_PASSWORD, "name": "n", "role": "customer"}),
+        json!({"email": "w@shop.test", "password": USER_PASSWORD, "name": "n", "role": "customer", "is_admin": true}),
+    ];
+    for body in refused {
+        let res = app.post_json(SIGNUP, None, body.clone()).await;
+        assert_problem(res, 400, "VALIDATION_FAILED").await;
+    }
+    let malformed = app
+        .client
+        .post(app.url(SIGNUP))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .expect("send");
+    assert_problem(malformed, 400, "VALIDATION_FAILED").await;
+    let not_json = app
+        .client
+        .post(app.url(SIGNUP))
+        .header("content-type", "text/plain")
+        .body("email=kim")
+        .send()
+        .await
+        .expect("send");
+    assert_problem(not_json, 415, "VALIDATION_FAILED").await;
+    app.stop().await;
+}
+
+async fn profile_reads_and_edits(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (id, token) = app.user("seller").await;
+    let me = app.get_json(ME, Some(&token)).await;
+    assert_eq!(me["id"], id);
+    assert_eq!(me["role"], "seller");
+    assert_eq!(me["name"], "Test User");
+    assert!(me["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(me.get("password_hash").is_none(), "{me}");
+
+    let res = app
+        .send(
+            Method::PATCH,
+            ME,
+            Some(&token),
+            Some(json!({"name": "  Lee Seller "})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.get_json(ME, Some(&token)).await["name"], "Lee Seller");
+
+    for body in [
+        json!({}),
+        json!({"name": ""}),
+        json!({"email": "new@shop.test"}),
+    ] {
+        let res = app.send(Method::PATCH, ME, Some(&token), Some(body)).await;
+        assert_problem(res, 400, "VALIDATION_FAILED").await;
+    }
+    assert_problem(app.get(ME, None).await, 401, "UNAUTHORIZED").await;
+    assert_problem(app.get(ME, Some("not.a.jwt")).await, 401, "UNAUTHORIZED").await;
+    app.stop().await;
+}
+
+async fn refresh_rotates_and_reuse_revokes_the_session(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.signup("rotor@shop.test", USER_PASSWORD, "customer")
+        .await;
+    let first = app.login("rotor@shop.test", USER_PASSWORD).await;
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["expires_in"], 900);
+    let other_session = app.login("rotor@shop.test", USER_PASSWORD).await;
+
+    let res = refresh(&app, field(&first, "refresh_token")).await;
+    assert_eq!(res.status(), 200);
+    let second: Value = res.json().await.expect("json");
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    let me = app.get_json(ME, Some(field(&second, "access_token"))).await;
+    assert_eq!(me["email"], "rotor@shop.test");
+
+    // The rotated token comes back: it leaked. The whole session dies,
+    // including the token that replaced it.
+    assert_problem(
+        refresh(&app, field(&first, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    assert_problem(
+        refresh(&app, field(&second, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    // Another login's session is untouched.
+    let res = refresh(&app, field(&other_session, "refresh_token")).await;
+    assert_eq!(res.status(), 200);
+
+    // Neither an access token nor garbage passes for a refresh token.
+    assert_problem(
+        refresh(&app, field(&first, "access_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    assert_problem(refresh(&app, "garbage").await, 401, "UNAUTHORIZED").await;
+    let res = app.post_json(REFRESH, None, json!({})).await;
+    assert_problem(res, 400, "VALIDATION_FAILED").await;
+    app.stop().await;
+}
+
+async fn concurrent_refreshes_rotate_once(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.signup("racer@shop.test", USER_PASSWORD, "customer")
+        .await;
+    let pair = app.login("racer@shop.test", USER_PASSWORD).await;
+    let token = field(&pair, "refresh_token").to_string();
+    let attempts = futures::future::join_all((0..16).map(|_| refresh(&app, &token))).await;
+    let ok = attempts.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(ok, 1, "exactly one presentation rotates the token");
+    assert!(
+        attempts
+            .iter()
+            .all(|r| r.status() == 200 || r.status() == 401)
+    );
+    app.stop().await;
+}
+
+async fn logout_survives_a_restart(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.signup("leaver@shop.test", USER_PASSWORD, "customer")
+        .await;
+    let kept = app.login("leaver@shop.test", USER_PASSWORD).await;
+    let ended = app.login("leaver@shop.test", USER_PASSWORD).await;
+    let (_, stranger) = app.user("customer").await;
+
+    let body = json!({"refresh_token": field(&ended, "refresh_token")});
+    let res = app.post_json(LOGOUT, Some(&stranger), body.clone()).await;
+    assert_problem(res, 403, "FORBIDDEN").await;
+    assert_problem(
+        app.post_json(LOGOUT, None, body.clone()).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let access = field(&ended, "access_token");
+    assert_eq!(
+        app.post_json(LOGOUT, Some(access), body.clone())
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.post_json(LOGOUT, Some(access), body).await.status(),
+        204
+    );
+    assert_problem(
+        refresh(&app, field(&ended, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+
+    let db = app.stop().await;
+    let app = spawn_app(db).await;
+    assert_problem(
+        refresh(&app, field(&ended, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    assert_eq!(
+        refresh(&app, field(&kept, "refresh_token")).await.status(),
+        200
+    );
+    app.stop().await;
+}
+
+async fn password_change_ends_every_session(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.signup("mover@shop.test", USER_PASSWORD, "customer")
+        .await;
+    let pair = app.login("mover@shop.test", USER_PASSWORD).await;
+    let token = field(&pair, "access_token");
+    let change = |current: Option<&str>| {
+        let mut body = json!({"password": "new-drop-2027"});
+        if let Some(c) = current {
+            body["current_password"] = json!(c);
+        }
+        app.send(Method::PATCH, ME, Some(token), Some(body))
+    };
+    assert_problem(change(None).await, 400, "VALIDATION_FAILED").await;
+    assert_problem(change(Some("wrong-pass-1")).await, 403, "FORBIDDEN").await;
+    let weak = app
+        .send(
+            Method::PATCH,
+            ME,
+            Some(token),
+            Some(json!({"password": "12345678", "current_password": USER_PASSWORD})),
+        )
+        .await;
+    assert_problem(weak, 400, "VALIDATION_FAILED").await;
+    assert_eq!(change(Some(USER_PASSWORD)).await.status(), 200);
+
+    assert_problem(
+        refresh(&app, field(&pair, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let old = app
+        .post_json(
+            LOGIN,
+            None,
+            json!({"email": "mover@shop.test", "password": USER_PASSWORD}),
+        )
+        .await;
+    assert_problem(old, 401, "UNAUTHORIZED").await;
+    app.login("mover@shop.test", "new-drop-2027").await;
+    app.stop().await;
+}
+
+async fn withdrawal_ends_the_account(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.signup("gone@shop.test", USER_PASSWORD, "seller").await;
+    let pair = app.login("gone@shop.test", USER_PASSWORD).await;
+    let token = field(&pair, "access_token");
+    assert_eq!(
+        app.send(Method::DELETE, ME, Some(token), None)
+            .await
+            .status(),
+        204
+    );
+
+    let login = app
+        .post_json(
+            LOGIN,
+            None,
+            json!({"email": "gone@shop.test", "password": USER_PASSWORD}),
+        )
+        .await;
+    assert_problem(login, 401, "UNAUTHORIZED").await;
+    assert_problem(
+        refresh(&app, field(&pair, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    assert_problem(app.get(ME, Some(token)).await, 401, "UNAUTHORIZED").await;
+    let again = app.send(Method::DELETE, ME, Some(token), None).await;
+    assert_problem(again, 401, "UNAUTHORIZED").await;
+    // The email stays with the withdrawn account (its orders keep their buyer).
+    let res = app
+        .post_json(
+            SIGNUP,
+            None,
+            signup_body("gone@shop.test", USER_PASSWORD, "customer"),
+        )
+        .await;
+    assert_problem(res, 409, "CONFLICT").await;
+
+    // Admins come from configuration and cannot withdraw or change password.
+    let admin = app.admin_token().await;
+    assert_problem(
+        app.send(Method::DELETE, ME, Some(&admin), None).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let res = app
+        .send(
+            Method::PATCH,
+            ME,
+            Some(&admin),
+            Some(json!({"password": "new-drop-2027", "current_password": common::ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_problem(res, 403, "FORBIDDEN").await;
+    app.stop().await;
+}
+
+async fn roles_guard_admin_routes(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (_, customer) = app.user("customer").await;
+    let (_, seller) = app.user("seller").await;
+    let admin = app.admin_token().await;
+    for path in ["/api/v1/admin/actors", "/api/v1/admin/actors/skus/1"] {
+        assert_problem(app.get(path, None).await, 401, "UNAUTHORIZED").await;
+        assert_problem(app.get(path, Some(&customer)).await, 403, "FORBIDDEN").await;
+        assert_problem(app.get(path, Some(&seller)).await, 403, "FORBIDDEN").await;
+    }
+    assert_eq!(
+        app.get("/api/v1/admin/actors", Some(&admin)).await.status(),
+        200
+    );
+    // A token signed with another secret is nobody.
+    let forged = {
+        use jsonwebtoken::{EncodingKey, Header, encode};
+        let claims = json!({"sub": "1", "role": "admin", "iat": 0, "exp": 4_000_000_000u64,
+                            "iss": "stampede", "aud": "stampede-api"});
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(b"guessed-secret-guessed"),
+        )
+        .expect("sign")
+    };
+    assert_problem(
+        app.get("/api/v1/admin/actors", Some(&forged)).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn auth_is_rate_limited_per_ip(db: TestDb) {
+    let mut s = app_settings(&db);
+    s.rate_limit.auth_per_second = 1;
+    s.rate_limit.auth_burst = 3;
+    let app = spawn_app_with(db, s).await;
+    // Refreshes with a bad token answer fast (no password hashing), so the
+    // burst is spent well inside one refill period.
+    for _ in 0..3 {
+        assert_problem(refresh(&app, "garbage").await, 401, "UNAUTHORIZED").await;
+    }
+    let res = app
+        .post_json(
+            LOGIN,
+            None,
+            json!({"email": "nobody@shop.test", "password": "wrong-pass-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), 429, "the whole auth scope shares the budget");
+    let retry_after: u64 = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_problem(res, 429, "RATE_LIMITED").await;
+    // The budget covers the auth scope only.
+    assert_eq!(app.get("/health/live", None).await.status(), 200);
+    assert_eq!(app.get(ME, None).await.status(), 401);
+    app.stop().await;
+}
+
+on_both_stores!(
+    signup_validates_and_normalises,
+    profile_reads_and_edits,
+    refresh_rotates_and_reuse_revokes_the_session,
+    concurrent_refreshes_rotate_once,
+    logout_survives_a_restart,
+    password_change_ends_every_session,
+    withdrawal_ends_the_account,
+    roles_guard_admin_routes,
+    auth_is_rate_limited_per_ip,
+);
+
+fn redis_url() -> String {
+    std::env::var("STAMPEDE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revocations_are_mirrored_to_redis() {
+    let db = TestDb::sqlite().await;
+    let mut s = app_settings(&db);
+    s.redis_url = Some(redis_url());
+    let app = spawn_app_with(db, s).await;
+    app.signup("mirror@shop.test", USER_PASSWORD, "customer")
+        .await;
+    let pair = app.login("mirror@shop.test", USER_PASSWORD).await;
+    let claims: Value =
+        jsonwebtoken::dangerous::insecure_decode_claims(field(&pair, "refresh_token"))
+            .expect("claims");
+    let key = format!("stampede:revoked-session:{}", field(&claims, "sid"));
+
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is required");
+    let exists = |conn: &mut redis::aio::MultiplexedConnection| {
+        let mut conn = conn.clone();
+        let key = key.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(&key)
+                .query_async::<bool>(&mut conn)
+                .await
+                .expect("EXISTS")
+        }
+    };
+    assert!(!exists(&mut conn).await);
+    let body = json!({"refresh_token": field(&pair, "refresh_token")});
+    let res = app
+        .post_json(LOGOUT, Some(field(&pair, "access_token")), body)
+        .await;
+    assert_eq!(res.status(), 204);
+    assert!(exists(&mut conn).await, "logout mirrored to Redis");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .expect("TTL");
+    assert!(ttl > 0, "the mirror expires with the tokens (ttl {ttl})");
+    assert_problem(
+        refresh(&app, field(&pair, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_fails_startup() {
+    let db = TestDb::sqlite().await;
+    let mut s = app_settings(&db);
+    s.redis_url = Some("redis://127.0.0.1:1".into());
+    let err = stampede::startup::Application::build(s)
+        .await
+        .err()
+        .expect("start-up must fail loudly");
+    assert!(err.to_string().contains("Redis"), "{err}");
+}
+
+#[tokio::test]
+async fn equal_token_secrets_are_refused() {
+    let db = TestDb::sqlite().await;
+    let mut s = app_settings(&db);
+    s.refresh_token_secret = s.jwt_secret.clone();
+    let err = stampede::startup::Application::build(s)
+        .await
+        .err()
+        .expect("start-up must refuse");
+    assert!(err.to_string().contains("must differ"), "{err}");
+}
