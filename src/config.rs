@@ -44,6 +44,9 @@ pub struct Settings {
     pub http_workers: Option<usize>,
     pub inventory: InventorySettings,
     pub rate_limit: RateLimitSettings,
+    pub orders: OrderSettings,
+    pub payments: PaymentSimSettings,
+    pub shipments: ShipmentSimSettings,
 }
 
 impl Default for Settings {
@@ -62,6 +65,125 @@ impl Default for Settings {
             http_workers: None,
             inventory: InventorySettings::default(),
             rate_limit: RateLimitSettings::default(),
+            orders: OrderSettings::default(),
+            payments: PaymentSimSettings::default(),
+            shipments: ShipmentSimSettings::default(),
+        }
+    }
+}
+
+/// The order sagas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrderSettings {
+    /// An order not paid this long after placement is cancelled and its
+    /// stock released. Must be shorter than the reservation TTL.
+    pub payment_window_ms: u64,
+    /// A provider call with no answer after this long counts as timed out.
+    pub provider_timeout_ms: u64,
+    /// First retry delay of a failing step; doubles up to 5 s.
+    pub retry_backoff_ms: u64,
+    /// Retries of a payment or shipment call before the saga compensates.
+    pub max_attempts: u32,
+    /// How often a shipping order asks the carrier where the parcel is.
+    pub track_interval_ms: u64,
+    /// How long `POST /orders` (and pay, cancel) wait for the saga before
+    /// answering 503 (the saga goes on; a retry gets the final answer).
+    pub reply_timeout_ms: u64,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self {
+            payment_window_ms: 5 * 60 * 1000,
+            provider_timeout_ms: 2_000,
+            retry_backoff_ms: 50,
+            max_attempts: 5,
+            track_interval_ms: 1_000,
+            reply_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl OrderSettings {
+    pub fn payment_window(&self) -> Duration {
+        Duration::from_millis(self.payment_window_ms)
+    }
+    pub fn provider_timeout(&self) -> Duration {
+        Duration::from_millis(self.provider_timeout_ms)
+    }
+    pub fn reply_timeout(&self) -> Duration {
+        Duration::from_millis(self.reply_timeout_ms)
+    }
+    pub fn track_interval(&self) -> Duration {
+        Duration::from_millis(self.track_interval_ms.max(10))
+    }
+    /// Delay before retry number `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let ms = self.retry_backoff_ms.max(1) << attempt.saturating_sub(1).min(10);
+        Duration::from_millis(ms.min(5_000))
+    }
+}
+
+/// The built-in simulated payment provider. Rates are fractions of orders
+/// (0.0 to 1.0); the same seed fails the same orders every run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSimSettings {
+    pub latency_ms: u64,
+    pub decline_rate: f64,
+    /// Authorisations that get no answer (the caller sees a timeout).
+    pub timeout_rate: f64,
+    /// Of the timed-out authorisations, those that go through later anyway.
+    pub late_callback_rate: f64,
+    /// How long a timing-out call hangs before the caller gives up.
+    pub timeout_ms: u64,
+    /// How long after the timeout a late authorisation lands.
+    pub late_callback_ms: u64,
+    pub seed: u64,
+}
+
+impl Default for PaymentSimSettings {
+    fn default() -> Self {
+        Self {
+            latency_ms: 5,
+            decline_rate: 0.0,
+            timeout_rate: 0.0,
+            late_callback_rate: 0.0,
+            timeout_ms: 200,
+            late_callback_ms: 300,
+            seed: 1,
+        }
+    }
+}
+
+/// The built-in simulated carrier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShipmentSimSettings {
+    pub latency_ms: u64,
+    /// Bookings refused outright.
+    pub failure_rate: f64,
+    /// Bookings that get no answer (retried by the saga).
+    pub timeout_rate: f64,
+    pub timeout_ms: u64,
+    /// A booked parcel leaves the warehouse after this long...
+    pub ship_after_ms: u64,
+    /// ...and is delivered after this long.
+    pub deliver_after_ms: u64,
+    pub seed: u64,
+}
+
+impl Default for ShipmentSimSettings {
+    fn default() -> Self {
+        Self {
+            latency_ms: 5,
+            failure_rate: 0.0,
+            timeout_rate: 0.0,
+            timeout_ms: 200,
+            ship_after_ms: 2_000,
+            deliver_after_ms: 5_000,
+            seed: 1,
         }
     }
 }
@@ -185,7 +307,7 @@ impl Settings {
 /// `inventory_batch_max` -> `inventory.batch_max`, likewise for every
 /// nested section; other keys stay as they are.
 fn nest_section(key: &str) -> String {
-    for section in ["inventory", "rate_limit"] {
+    for section in ["inventory", "rate_limit", "orders", "payments", "shipments"] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
         }

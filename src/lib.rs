@@ -9,5 +9,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod persistence;
+pub mod providers;
 pub mod startup;
 pub mod telemetry;

@@ -6,8 +6,11 @@
 
 pub mod error;
 pub mod inventory;
+pub mod order_error;
+pub mod order_views;
 pub mod persister;
 pub mod registry;
+pub mod saga;
 pub mod sku;
 pub mod supervisor;
 pub mod views;

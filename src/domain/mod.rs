@@ -6,6 +6,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod ledger;
+pub mod order;
 pub mod password;
 pub mod quantity;
 pub mod role;

@@ -24,6 +24,18 @@ pub struct Problem {
     pub code: &'static str,
 }
 
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: String) -> Self {
+        Self {
+            kind: format!("/problems/{}", code.to_lowercase().replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            code,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -112,13 +124,7 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
-        let problem = Problem {
-            kind: format!("/problems/{}", code.to_lowercase().replace('_', "-")),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
-            status: status.as_u16(),
-            detail,
-            code,
-        };
+        let problem = Problem::new(status, code, detail);
         let mut res = HttpResponse::build(status);
         res.insert_header((
             header::CONTENT_TYPE,

@@ -7,14 +7,18 @@
 //! MySQL/MariaDB is the production store.
 
 mod inventory;
+mod orders;
 pub mod revocations;
 mod sessions;
+mod simulated;
 mod users;
 mod write_set;
 
 pub use inventory::StoredSku;
+pub use orders::{NewOrder, OrderEventRecord, OrderLine, OrderRecord, SkuOffer, Transition};
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
+pub use simulated::{SimLedger, SimRecord};
 pub use users::UserRecord;
 pub use write_set::WriteSet;
 

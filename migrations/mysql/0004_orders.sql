@@ -1,0 +1,68 @@
+-- Orders and their saga. `status` is what the buyer sees, `step` where the
+-- saga stands; both move only together with a row appended to order_events.
+CREATE TABLE orders (
+    id               VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+    buyer_id         BIGINT NOT NULL,
+    idempotency_key  VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    -- SHA-256 of the canonical request: same key, other body = reuse.
+    request_hash     VARCHAR(64) CHARACTER SET ascii NOT NULL,
+    status           VARCHAR(24) NOT NULL,
+    step             VARCHAR(24) NOT NULL,
+    reason           VARCHAR(32) NULL,
+    total            BIGINT NOT NULL,
+    currency         VARCHAR(3) NOT NULL,
+    shipping_address VARCHAR(500) NOT NULL,
+    pay_on_place     BIGINT NOT NULL,
+    payment_due_at   BIGINT NOT NULL,
+    tracking         VARCHAR(80) NULL,
+    attempts         BIGINT NOT NULL DEFAULT 0,
+    -- The first answer given for this order, replayed to retries.
+    response_status  BIGINT NULL,
+    response_body    TEXT NULL,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    UNIQUE KEY orders_idempotency (buyer_id, idempotency_key),
+    KEY orders_by_buyer (buyer_id, created_at),
+    KEY orders_by_step (step)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+
+CREATE TABLE order_items (
+    order_id   VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    sku_id     BIGINT NOT NULL,
+    product_id BIGINT NOT NULL,
+    seller_id  BIGINT NOT NULL,
+    quantity   BIGINT NOT NULL,
+    unit_price BIGINT NOT NULL,
+    PRIMARY KEY (order_id, sku_id),
+    KEY order_items_by_seller (seller_id, order_id),
+    CONSTRAINT order_items_order FOREIGN KEY (order_id) REFERENCES orders (id),
+    CONSTRAINT order_items_positive CHECK (quantity > 0 AND unit_price >= 0)
+) ENGINE = InnoDB;
+
+CREATE TABLE order_events (
+    order_id VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    seq      BIGINT NOT NULL,
+    at       BIGINT NOT NULL,
+    kind     VARCHAR(40) NOT NULL,
+    status   VARCHAR(24) NOT NULL,
+    step     VARCHAR(24) NOT NULL,
+    detail   VARCHAR(500) NULL,
+    PRIMARY KEY (order_id, seq),
+    CONSTRAINT order_events_order FOREIGN KEY (order_id) REFERENCES orders (id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+
+-- The simulated providers' own books (see src/providers): what a real
+-- provider would remember per idempotency key.
+CREATE TABLE simulated_payments (
+    order_id   VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+    amount     BIGINT NOT NULL,
+    state      VARCHAR(16) NOT NULL,
+    updated_at BIGINT NOT NULL
+) ENGINE = InnoDB;
+
+CREATE TABLE simulated_shipments (
+    order_id   VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+    amount     BIGINT NOT NULL,
+    state      VARCHAR(16) NOT NULL,
+    updated_at BIGINT NOT NULL
+) ENGINE = InnoDB;

@@ -1,0 +1,405 @@
+//! Orders, their lines and their event log. Every saga transition changes
+//! the order row and appends its event in one transaction, so the log and
+//! the state can never disagree, and a restarted saga resumes from the row.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::domain::ids::{SkuId, UserId};
+use crate::domain::order::{OrderStatus, Step};
+use crate::domain::time::Timestamp;
+
+/// One line of an order, with the price and seller it was bought at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub sku: SkuId,
+    pub product_id: i64,
+    pub seller_id: UserId,
+    pub quantity: u32,
+    pub unit_price: i64,
+}
+
+/// A SKU as it can be ordered right now: on a live product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuOffer {
+    pub sku: SkuId,
+    pub product_id: i64,
+    pub seller_id: UserId,
+    pub price: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: String,
+    pub buyer: UserId,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub total: i64,
+    pub currency: String,
+    pub shipping_address: String,
+    pub pay_on_place: bool,
+    pub payment_due_at: Timestamp,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub id: String,
+    pub buyer: UserId,
+    pub request_hash: String,
+    pub status: OrderStatus,
+    pub step: Step,
+    pub reason: Option<String>,
+    pub total: i64,
+    pub currency: String,
+    pub shipping_address: String,
+    pub pay_on_place: bool,
+    pub payment_due_at: Timestamp,
+    pub tracking: Option<String>,
+    pub attempts: u32,
+    /// The first answer to the placing request: `(status, JSON body)`.
+    pub response: Option<(u16, String)>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub lines: Vec<OrderLine>,
+}
+
+/// One saga step taken: the new row values and the event that explains it.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub status: OrderStatus,
+    pub step: Step,
+    pub reason: Option<String>,
+    pub tracking: Option<String>,
+    pub attempts: u32,
+    pub kind: &'static str,
+    pub detail: Option<String>,
+    pub response: Option<(u16, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderEventRecord {
+    pub seq: i64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub status: String,
+    pub step: String,
+    pub detail: Option<String>,
+}
+
+const ORDER_COLUMNS: &str = "id, buyer_id, request_hash, status, step, reason, total, currency, \
+     shipping_address, pay_on_place, payment_due_at, tracking, attempts, response_status, \
+     response_body, created_at, updated_at";
+
+impl Store {
+    /// What each SKU sells for, for the SKUs that are on live products.
+    pub async fn sku_offers(&self, skus: &[SkuId]) -> Result<Vec<SkuOffer>, StoreError> {
+        let mut offers = Vec::with_capacity(skus.len());
+        for sku in skus {
+            let row = sqlx::query(
+                "SELECT s.id, s.product_id, p.seller_id, s.price, s.currency \
+                 FROM skus s JOIN products p ON p.id = s.product_id \
+                 WHERE s.id = ? AND p.deleted_at IS NULL",
+            )
+            .bind(sku.0)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(row) = row {
+                offers.push(SkuOffer {
+                    sku: SkuId(row.try_get(0)?),
+                    product_id: row.try_get(1)?,
+                    seller_id: UserId(row.try_get(2)?),
+                    price: row.try_get(3)?,
+                    currency: row.try_get(4)?,
+                });
+            }
+        }
+        Ok(offers)
+    }
+
+    /// Records a new order (PENDING, step `reserve`) with its lines and its
+    /// first event. A second order under the same buyer and idempotency key
+    /// is refused as `Duplicate`.
+    pub async fn insert_order(&self, order: &NewOrder) -> Result<(), StoreError> {
+        let now = Timestamp::now().millis();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, \
+             total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \
+             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        )
+        .bind(order.id.clone())
+        .bind(order.buyer.0)
+        .bind(order.idempotency_key.clone())
+        .bind(order.request_hash.clone())
+        .bind(OrderStatus::Pending.as_str())
+        .bind(Step::Reserve.as_str())
+        .bind(order.total)
+        .bind(order.currency.clone())
+        .bind(order.shipping_address.clone())
+        .bind(i64::from(order.pay_on_place))
+        .bind(order.payment_due_at.millis())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        inserted.map_err(|e| StoreError::unique(e, "idempotency key"))?;
+        for line in &order.lines {
+            sqlx::query(
+                "INSERT INTO order_items (order_id, sku_id, product_id, seller_id, quantity, \
+                 unit_price) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(order.id.clone())
+            .bind(line.sku.0)
+            .bind(line.product_id)
+            .bind(line.seller_id.0)
+            .bind(i64::from(line.quantity))
+            .bind(line.unit_price)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_event(
+            &mut tx,
+            &order.id,
+            now,
+            "placed",
+            OrderStatus::Pending,
+            Step::Reserve,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.order_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn order_by_key(
+        &self,
+        buyer: UserId,
+        key: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE buyer_id = ? AND idempotency_key = ?"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(buyer.0)
+            .bind(key.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.order_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Ids of every order whose saga has work left (resumed at start-up).
+    pub async fn live_order_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM orders WHERE step <> ? ORDER BY created_at")
+                .bind(Step::Done.as_str())
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Applies one saga step: row and event together, or neither.
+    pub async fn record_transition(&self, id: &str, t: &Transition) -> Result<(), StoreError> {
+        let now = Timestamp::now().millis();
+        let mut tx = self.pool.begin().await?;
+        let (status, body) = match &t.response {
+            Some((s, b)) => (Some(i64::from(*s)), Some(b.clone())),
+            None => (None, None),
+        };
+        sqlx::query(
+            "UPDATE orders SET status = ?, step = ?, reason = ?, tracking = ?, attempts = ?, \
+             response_status = COALESCE(response_status, ?), \
+             response_body = COALESCE(response_body, ?), updated_at = ? WHERE id = ?",
+        )
+        .bind(t.status.as_str())
+        .bind(t.step.as_str())
+        .bind(t.reason.clone())
+        .bind(t.tracking.clone())
+        .bind(i64::from(t.attempts))
+        .bind(status)
+        .bind(body)
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        append_event(&mut tx, id, now, t.kind, t.status, t.step, t.detail.clone()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn order_events(&self, id: &str) -> Result<Vec<OrderEventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, status, step, detail FROM order_events \
+             WHERE order_id = ? ORDER BY seq",
+        )
+        .bind(id.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrderEventRecord {
+                    seq: row.try_get(0)?,
+                    at: Timestamp::from_millis(row.try_get(1)?),
+                    kind: row.try_get(2)?,
+                    status: row.try_get(3)?,
+                    step: row.try_get(4)?,
+                    detail: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// A page of a buyer's orders, newest first, and the total count.
+    pub async fn buyer_orders(
+        &self,
+        buyer: UserId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<OrderRecord>, i64), StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE buyer_id = ? \
+             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(buyer.0)
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE buyer_id = ?")
+            .bind(buyer.0)
+            .fetch_one(&self.pool)
+            .await?;
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in &rows {
+            orders.push(self.order_from_row(row).await?);
+        }
+        Ok((orders, total))
+    }
+
+    /// A page of the orders holding at least one of `seller`'s SKUs.
+    pub async fn seller_orders(
+        &self,
+        seller: UserId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<OrderRecord>, i64), StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE id IN \
+             (SELECT order_id FROM order_items WHERE seller_id = ?) \
+             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seller.0)
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT order_id) FROM order_items WHERE seller_id = ?",
+        )
+        .bind(seller.0)
+        .fetch_one(&self.pool)
+        .await?;
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in &rows {
+            orders.push(self.order_from_row(row).await?);
+        }
+        Ok((orders, total))
+    }
+
+    async fn order_from_row(&self, row: &sqlx::any::AnyRow) -> Result<OrderRecord, StoreError> {
+        let id: String = row.try_get("id")?;
+        let status: String = row.try_get("status")?;
+        let step: String = row.try_get("step")?;
+        let response = match (
+            row.try_get::<Option<i64>, _>("response_status")?,
+            row.try_get::<Option<String>, _>("response_body")?,
+        ) {
+            (Some(s), Some(b)) => Some((u16::try_from(s).unwrap_or(500), b)),
+            _ => None,
+        };
+        let lines = sqlx::query(
+            "SELECT sku_id, product_id, seller_id, quantity, unit_price FROM order_items \
+             WHERE order_id = ? ORDER BY sku_id",
+        )
+        .bind(id.clone())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(OrderLine {
+                sku: SkuId(r.try_get(0)?),
+                product_id: r.try_get(1)?,
+                seller_id: UserId(r.try_get(2)?),
+                quantity: u32::try_from(r.try_get::<i64, _>(3)?)
+                    .map_err(|_| StoreError::Corrupt(format!("quantity of order {id}")))?,
+                unit_price: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(OrderRecord {
+            buyer: UserId(row.try_get("buyer_id")?),
+            request_hash: row.try_get("request_hash")?,
+            status: OrderStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("order status {status}")))?,
+            step: Step::parse(&step)
+                .ok_or_else(|| StoreError::Corrupt(format!("order step {step}")))?,
+            reason: row.try_get("reason")?,
+            total: row.try_get("total")?,
+            currency: row.try_get("currency")?,
+            shipping_address: row.try_get("shipping_address")?,
+            pay_on_place: row.try_get::<i64, _>("pay_on_place")? != 0,
+            payment_due_at: Timestamp::from_millis(row.try_get("payment_due_at")?),
+            tracking: row.try_get("tracking")?,
+            attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+            response,
+            created_at: Timestamp::from_millis(row.try_get("created_at")?),
+            updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+            lines,
+            id,
+        })
+    }
+}
+
+async fn append_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    at: i64,
+    kind: &str,
+    status: OrderStatus,
+    step: Step,
+    detail: Option<String>,
+) -> Result<(), StoreError> {
+    // One saga per order is the only writer, so MAX+1 cannot race.
+    sqlx::query(
+        "INSERT INTO order_events (order_id, seq, at, kind, status, step, detail) \
+         SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM order_events WHERE order_id = ?",
+    )
+    .bind(id.to_owned())
+    .bind(at)
+    .bind(kind.to_owned())
+    .bind(status.as_str())
+    .bind(step.as_str())
+    .bind(detail)
+    .bind(id.to_owned())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! A payment provider that lives in-process: seeded declines, timeouts and
+//! late callbacks (a timed-out authorisation that lands later), with its
+//! ledger in our store so it keeps its word across our restarts.
+//!
+//! Ledger states: `authorized`, `captured`, `declined`, `voided` (also the
+//! tombstone a refund leaves when nothing was held, so a late authorisation
+//! arriving afterwards is void), `refunded`.
+
+use async_trait::async_trait;
+use std::time::Duration;
+
+use super::dice::roll;
+use super::{PaymentProvider, ProviderError};
+use crate::config::PaymentSimSettings;
+use crate::persistence::{SimLedger, Store, StoreError};
+
+pub struct SimulatedPayments {
+    settings: PaymentSimSettings,
+    store: Store,
+}
+
+const LEDGER: SimLedger = SimLedger::Payments;
+
+fn unavailable(e: StoreError) -> ProviderError {
+    ProviderError::Unavailable(e.to_string())
+}
+
+impl SimulatedPayments {
+    pub fn new(settings: PaymentSimSettings, store: Store) -> Self {
+        Self { settings, store }
+    }
+
+    async fn latency(&self) {
+        tokio::time::sleep(Duration::from_millis(self.settings.latency_ms)).await;
+    }
+
+    fn answer(state: &str) -> Result<(), ProviderError> {
+        match state {
+            "authorized" | "captured" => Ok(()),
+            "declined" => Err(ProviderError::Declined("card declined".into())),
+            other => Err(ProviderError::Declined(format!("payment is {other}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for SimulatedPayments {
+    async fn authorize(&self, order: &str, amount: i64) -> Result<(), ProviderError> {
+        self.latency().await;
+        if let Some(known) = self
+            .store
+            .sim_record(LEDGER, order)
+            .await
+            .map_err(unavailable)?
+        {
+            return Self::answer(&known.state);
+        }
+        let s = &self.settings;
+        let fate = roll(s.seed, order, "authorize");
+        if fate < s.decline_rate {
+            let state = self
+                .store
+                .sim_insert(LEDGER, order, amount, "declined")
+                .await
+                .map_err(unavailable)?;
+            return Self::answer(&state);
+        }
+        if fate < s.decline_rate + s.timeout_rate {
+            if roll(s.seed, order, "late-callback") < s.late_callback_rate {
+                // The authorisation goes through after the caller gave up;
+                // a refund that came first has left a tombstone that wins.
+                let (store, order) = (self.store.clone(), order.to_string());
+                let late = Duration::from_millis(s.late_callback_ms);
+                tokio::spawn(async move {
+                    tokio::time::sleep(late).await;
+                    if let Err(e) = store.sim_insert(LEDGER, &order, amount, "authorized").await {
+                        tracing::warn!(error = %e, order, "late authorisation not recorded");
+                    }
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(s.timeout_ms)).await;
+            return Err(ProviderError::TimedOut);
+        }
+        let state = self
+            .store
+            .sim_insert(LEDGER, order, amount, "authorized")
+            .await
+            .map_err(unavailable)?;
+        Self::answer(&state)
+    }
+
+    async fn capture(&self, order: &str) -> Result<(), ProviderError> {
+        self.latency().await;
+        self.store
+            .sim_transition(LEDGER, order, "authorized", "captured")
+            .await
+            .map_err(unavailable)?;
+        match self
+            .store
+            .sim_record(LEDGER, order)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(r) if r.state == "captured" => Ok(()),
+            Some(r) => Err(ProviderError::Declined(format!(
+                "cannot capture a {} payment",
+                r.state
+            ))),
+            None => Err(ProviderError::Declined("nothing was authorised".into())),
+        }
+    }
+
+    async fn refund(&self, order: &str) -> Result<(), ProviderError> {
+        self.latency().await;
+        let store = &self.store;
+        loop {
+            let state = store
+                .sim_insert(LEDGER, order, 0, "voided")
+                .await
+                .map_err(unavailable)?;
+            let (from, to) = match state.as_str() {
+                "authorized" => ("authorized", "voided"),
+                "captured" => ("captured", "refunded"),
+                _ => return Ok(()),
+            };
+            // Lost only to a capture racing this refund: then look again.
+            if store
+                .sim_transition(LEDGER, order, from, to)
+                .await
+                .map_err(unavailable)?
+            {
+                return Ok(());
+            }
+        }
+    }
+}
