@@ -8,12 +8,16 @@ pub mod error;
 pub mod inventory;
 pub mod order_error;
 pub mod order_views;
+pub mod orders;
 pub mod persister;
 pub mod registry;
 pub mod saga;
+pub mod saga_supervisor;
 pub mod sku;
 pub mod supervisor;
 pub mod views;
 
 pub use error::InventoryError;
 pub use inventory::Inventory;
+pub use order_error::OrderError;
+pub use orders::Orders;

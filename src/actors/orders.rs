@@ -1,0 +1,312 @@
+//! `Orders`: the handle through which HTTP handlers and tests place, pay,
+//! cancel and inspect orders. Placing follows Stripe's idempotency rules:
+//! the order row is keyed by `(buyer, Idempotency-Key)`, so of two
+//! concurrent identical requests exactly one inserts (and reserves); the
+//! other waits for the first answer and returns it verbatim.
+
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorRef, RpcReplyPort};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::order_error::OrderError;
+use super::order_views::SagaView;
+use super::saga::{Placement, SagaDeps, SagaMsg};
+use super::saga_supervisor::{self, SagaRegistry, SagaSupervisor, SagaSupervisorMsg};
+use crate::domain::ids::{SkuId, UserId};
+use crate::domain::order::OrderStatus;
+use crate::domain::quantity::Quantity;
+use crate::domain::time::Timestamp;
+use crate::persistence::{NewOrder, OrderLine, OrderRecord, StoreError};
+
+/// A validated order request.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlaceOrder {
+    /// Distinct SKUs, sorted by id: the order every saga reserves in.
+    pub items: Vec<(SkuId, Quantity)>,
+    pub shipping_address: String,
+    /// Pay at once (the request carried `payment`).
+    pub pay_now: bool,
+}
+
+impl PlaceOrder {
+    /// SHA-256 of the canonical request: what "the same body" means.
+    fn fingerprint(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&canonical)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct Orders {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    deps: Arc<SagaDeps>,
+    registry: SagaRegistry,
+    supervisor: ActorRef<SagaSupervisorMsg>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersStartError {
+    #[error("could not start the saga supervisor: {0}")]
+    Spawn(#[from] ractor::SpawnErr),
+    #[error("could not resume live orders: {0}")]
+    Resume(#[from] OrderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Orders {
+    /// Starts the saga supervisor and resumes every order that was live
+    /// when the process last stopped (or was killed).
+    pub async fn start(deps: SagaDeps) -> Result<Self, OrdersStartError> {
+        let deps = Arc::new(deps);
+        let registry = SagaRegistry::default();
+        let (supervisor, _) = Actor::spawn(
+            None,
+            SagaSupervisor,
+            saga_supervisor::Arguments {
+                deps: Arc::clone(&deps),
+                registry: Arc::clone(&registry),
+            },
+        )
+        .await?;
+        let orders = Self {
+            inner: Arc::new(Inner {
+                deps,
+                registry,
+                supervisor,
+            }),
+        };
+        let live = orders.inner.deps.store.live_order_ids().await?;
+        if !live.is_empty() {
+            tracing::info!(count = live.len(), "resuming live orders");
+        }
+        for id in live {
+            orders.saga(&id, None).await?;
+        }
+        Ok(orders)
+    }
+
+    /// Places an order, or replays the answer given to the same key.
+    pub async fn place(
+        &self,
+        buyer: UserId,
+        key: &str,
+        request: PlaceOrder,
+    ) -> Result<Placement, OrderError> {
+        let store = &self.inner.deps.store;
+        let fingerprint = request.fingerprint();
+        if let Some(existing) = store.order_by_key(buyer, key).await? {
+            return self.replay(existing, &fingerprint).await;
+        }
+        let skus: Vec<SkuId> = request.items.iter().map(|(s, _)| *s).collect();
+        let offers = store.sku_offers(&skus).await?;
+        let mut lines = Vec::with_capacity(request.items.len());
+        let mut currency = None;
+        let mut total: i64 = 0;
+        for (sku, qty) in &request.items {
+            let offer = offers
+                .iter()
+                .find(|o| o.sku == *sku)
+                .ok_or(OrderError::UnknownSku(*sku))?;
+            if currency.get_or_insert_with(|| offer.currency.clone()) != &offer.currency {
+                return Err(OrderError::Invalid(
+                    "items: all items of one order must share a currency".into(),
+                ));
+            }
+            total = offer
+                .price
+                .checked_mul(qty.as_i64())
+                .and_then(|line| total.checked_add(line))
+                .ok_or_else(|| OrderError::Invalid("items: the total is too large".into()))?;
+            lines.push(OrderLine {
+                sku: *sku,
+                product_id: offer.product_id,
+                seller_id: offer.seller_id,
+                quantity: qty.get(),
+                unit_price: offer.price,
+            });
+        }
+        let settings = &self.inner.deps.settings;
+        let order = NewOrder {
+            id: uuid::Uuid::new_v4().to_string(),
+            buyer,
+            idempotency_key: key.to_string(),
+            request_hash: fingerprint.clone(),
+            total,
+            currency: currency.unwrap_or_else(|| "KRW".into()),
+            shipping_address: request.shipping_address,
+            pay_on_place: request.pay_now,
+            payment_due_at: Timestamp::now().plus(settings.payment_window()),
+            lines,
+        };
+        match store.insert_order(&order).await {
+            Ok(()) => {}
+            // A concurrent request with the same key won the insert.
+            Err(StoreError::Duplicate(_)) => {
+                let existing = store
+                    .order_by_key(buyer, key)
+                    .await?
+                    .ok_or(OrderError::Unavailable)?;
+                return self.replay(existing, &fingerprint).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let record = store
+            .order(&order.id)
+            .await?
+            .ok_or(OrderError::Unavailable)?;
+        let saga = self.saga(&order.id, Some(record)).await?;
+        self.call(&saga, SagaMsg::AwaitPlaced).await
+    }
+
+    /// The first answer of an existing order, waiting for it if needed.
+    async fn replay(
+        &self,
+        existing: OrderRecord,
+        fingerprint: &str,
+    ) -> Result<Placement, OrderError> {
+        if existing.request_hash != fingerprint {
+            return Err(OrderError::KeyReused);
+        }
+        if let Some(answer) = existing.response {
+            return Ok(answer);
+        }
+        let saga = self.saga(&existing.id, None).await?;
+        self.call(&saga, SagaMsg::AwaitPlaced).await
+    }
+
+    /// Pays an `AWAITING_PAYMENT` order; answers once payment succeeded
+    /// or failed.
+    pub async fn pay(&self, buyer: UserId, order_id: &str) -> Result<OrderRecord, OrderError> {
+        let order = self.owned(buyer, order_id).await?;
+        if order.status != OrderStatus::AwaitingPayment {
+            return Err(OrderError::Conflict(format!(
+                "a {} order cannot be paid",
+                order.status
+            )));
+        }
+        let saga = self.saga(order_id, None).await?;
+        self.call(&saga, SagaMsg::Pay).await?
+    }
+
+    /// Cancels an order before it ships; answers once it is CANCELLED.
+    pub async fn cancel(&self, buyer: UserId, order_id: &str) -> Result<OrderRecord, OrderError> {
+        let order = self.owned(buyer, order_id).await?;
+        if !order.status.buyer_may_cancel() {
+            return Err(OrderError::Conflict(format!(
+                "a {} order cannot be cancelled",
+                order.status
+            )));
+        }
+        let saga = self.saga(order_id, None).await?;
+        self.call(&saga, SagaMsg::Cancel).await?
+    }
+
+    /// The order if `buyer` placed it; others' orders do not exist for them.
+    pub async fn owned(&self, buyer: UserId, order_id: &str) -> Result<OrderRecord, OrderError> {
+        self.inner
+            .deps
+            .store
+            .order(order_id)
+            .await?
+            .filter(|o| o.buyer == buyer)
+            .ok_or(OrderError::NotFound)
+    }
+
+    /// The saga of an order: live state if it runs, stored state if not.
+    pub async fn saga_view(&self, order_id: &str) -> Result<SagaView, OrderError> {
+        let live = self.inner.registry.get(order_id).map(|a| a.clone());
+        if let Some(saga) = live
+            && let Ok(view) = self.call(&saga, SagaMsg::View).await
+        {
+            return Ok(view);
+        }
+        let order = self
+            .inner
+            .deps
+            .store
+            .order(order_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
+        Ok(SagaView::at_rest(&order))
+    }
+
+    /// Every running saga.
+    pub async fn live_sagas(&self) -> Vec<SagaView> {
+        let actors: Vec<ActorRef<SagaMsg>> = self
+            .inner
+            .registry
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
+        let mut views = Vec::with_capacity(actors.len());
+        for saga in actors {
+            if let Ok(view) = self.call(&saga, SagaMsg::View).await {
+                views.push(view);
+            }
+        }
+        views.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+        views
+    }
+
+    /// Makes the saga of `order_id` panic (fault injection for tests).
+    pub fn inject_panic(&self, order_id: &str) -> bool {
+        self.inner
+            .registry
+            .get(order_id)
+            .is_some_and(|a| a.send_message(SagaMsg::InjectPanic).is_ok())
+    }
+
+    /// Stops every saga; each resumes from its recorded step next start.
+    pub async fn shutdown(&self) {
+        self.inner
+            .supervisor
+            .stop_children_and_wait(None, Some(Duration::from_secs(5)))
+            .await;
+        self.inner.supervisor.stop(None);
+    }
+
+    async fn saga(
+        &self,
+        order_id: &str,
+        order: Option<OrderRecord>,
+    ) -> Result<ActorRef<SagaMsg>, OrderError> {
+        if let Some(actor) = self.inner.registry.get(order_id) {
+            return Ok(actor.clone());
+        }
+        let id = order_id.to_string();
+        match self
+            .inner
+            .supervisor
+            .call(
+                |reply| SagaSupervisorMsg::Spawn(id, order, reply),
+                Some(self.inner.deps.settings.reply_timeout()),
+            )
+            .await
+        {
+            Ok(CallResult::Success(result)) => result,
+            _ => Err(OrderError::Unavailable),
+        }
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        saga: &ActorRef<SagaMsg>,
+        msg: impl FnOnce(RpcReplyPort<T>) -> SagaMsg,
+    ) -> Result<T, OrderError> {
+        let timeout = self.inner.deps.settings.reply_timeout();
+        match saga.call(msg, Some(timeout)).await {
+            Ok(CallResult::Success(answer)) => Ok(answer),
+            // Timed out, or the saga stopped (finished or crashed) first.
+            _ => Err(OrderError::Unavailable),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Orders from the buyer's side: place (with an Idempotency-Key), pay,
+//! cancel, and read them with their event log. The purchase routes sit
+//! behind the per-user rate limit.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::actors::OrderError;
+use crate::actors::order_views::{OrderEventView, OrderView};
+use crate::actors::orders::PlaceOrder;
+use crate::domain::ids::SkuId;
+use crate::domain::order::OrderStatus;
+use crate::domain::page::PageRequest;
+use crate::domain::quantity::Quantity;
+use crate::domain::text;
+use crate::http::auth::Customer;
+use crate::http::problem::Problem;
+use crate::http::{ApiError, AppState};
+use crate::persistence::OrderRecord;
+
+/// Most lines one order may have.
+const MAX_LINES: usize = 50;
+/// Most units of one SKU in one order.
+const MAX_LINE_QUANTITY: i64 = 1_000;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderItemRequest {
+    pub sku_id: i64,
+    /// 1 to 1,000.
+    pub quantity: i64,
+}
+
+/// How the buyer pays now. The simulated provider needs no details.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    /// e.g. `card`.
+    pub method: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    /// 1 to 50 lines, each SKU at most once.
+    pub items: Vec<OrderItemRequest>,
+    /// 1 to 500 characters.
+    pub shipping_address: String,
+    /// Pay at once; without it the order waits in `AWAITING_PAYMENT`.
+    pub payment: Option<PaymentRequest>,
+}
+
+impl PlaceOrderRequest {
+    fn validate(self) -> Result<PlaceOrder, ApiError> {
+        if self.items.is_empty() || self.items.len() > MAX_LINES {
+            return Err(ApiError::Validation(format!(
+                "items: must hold 1 to {MAX_LINES} lines"
+            )));
+        }
+        let mut items = Vec::with_capacity(self.items.len());
+        for item in &self.items {
+            if item.quantity > MAX_LINE_QUANTITY {
+                return Err(ApiError::Validation(format!(
+                    "quantity: at most {MAX_LINE_QUANTITY} per line"
+                )));
+            }
+            items.push((SkuId(item.sku_id), Quantity::new(item.quantity)?));
+        }
+        items.sort_by_key(|(sku, _)| *sku);
+        if items.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(ApiError::Validation(
+                "items: each sku_id may appear once".into(),
+            ));
+        }
+        if let Some(p) = &self.payment {
+            text::bounded("payment.method", &p.method, 32)?;
+        }
+        Ok(PlaceOrder {
+            items,
+            shipping_address: text::bounded("shipping_address", &self.shipping_address, 500)?,
+            pay_now: self.payment.is_some(),
+        })
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Invalid(why) => ApiError::Validation(why),
+            e @ (OrderError::UnknownSku(_) | OrderError::NotFound) => {
+                ApiError::NotFound(e.to_string())
+            }
+            OrderError::KeyReused => ApiError::IdempotencyKeyReused,
+            OrderError::Conflict(why) => ApiError::Conflict(why),
+            OrderError::Unavailable => ApiError::StillProcessing,
+            OrderError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    let missing = || {
+        ApiError::Validation(
+            "Idempotency-Key: required header of 1 to 255 visible ASCII characters".into(),
+        )
+    };
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let valid = !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic());
+    valid.then(|| key.to_string()).ok_or_else(missing)
+}
+
+/// Places an order: reserves every line or none. Retrying with the same
+/// `Idempotency-Key` and body returns the first answer; the same key with
+/// another body is refused.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    request_body = PlaceOrderRequest,
+    params(("Idempotency-Key" = String, Header, description = "Client-chosen key, 1 to 255 visible ASCII characters, unique per intended order")),
+    responses(
+        (status = 201, body = OrderView, description = "Reserved; `AWAITING_PAYMENT` until paid or `payment_due_at`"),
+        (status = 400, description = "`VALIDATION_FAILED` (missing Idempotency-Key, bad items)", body = Problem),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 404, description = "`NOT_FOUND`: unknown SKU", body = Problem),
+        (status = 409, description = "`OUT_OF_STOCK`, `NOT_ON_SALE`, `PURCHASE_LIMIT_EXCEEDED`", body = Problem),
+        (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
+        (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+        (status = 503, description = "`UNAVAILABLE`: still processing, retry with the same key", body = Problem),
+    )
+)]
+#[post("/orders")]
+pub async fn place(
+    state: web::Data<AppState>,
+    buyer: Customer,
+    req: HttpRequest,
+    body: web::Json<PlaceOrderRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let order = body.into_inner().validate()?;
+    let (status, body) = state.orders.place(buyer.id(), &key, order).await?;
+    let status = StatusCode::from_u16(status)
+        .map_err(|e| ApiError::Internal(format!("stored answer status: {e}")))?;
+    let content_type = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+        .body(body))
+}
+
+fn order_path(id: &str) -> Result<&str, ApiError> {
+    // Order ids are UUIDs; anything else names no order.
+    uuid::Uuid::parse_str(id)
+        .map(|_| id)
+        .map_err(|_| ApiError::NotFound("no such order".into()))
+}
+
+/// Pays an `AWAITING_PAYMENT` order and answers when the payment went
+/// through (`PAID`) or failed (402, the order is then cancelled and its
+/// stock released).
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 402, description = "`PAYMENT_DECLINED`, `PAYMENT_TIMED_OUT`: the order is cancelled", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 404, description = "`NOT_FOUND`", body = Problem),
+        (status = 409, description = "`CONFLICT`: not awaiting payment", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+        (status = 503, description = "`UNAVAILABLE`: still processing", body = Problem),
+    )
+)]
+#[post("/orders/{id}/payment")]
+pub async fn pay(
+    state: web::Data<AppState>,
+    buyer: Customer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = state.orders.pay(buyer.id(), order_path(&id)?).await?;
+    if order.status == OrderStatus::Cancelled {
+        let reason = order.reason.as_deref().unwrap_or_default();
+        return Err(ApiError::PaymentFailed(match reason {
+            "PAYMENT_TIMED_OUT" => "PAYMENT_TIMED_OUT",
+            "PAYMENT_EXPIRED" => "PAYMENT_EXPIRED",
+            _ => "PAYMENT_DECLINED",
+        }));
+    }
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+/// Cancels an order that has not shipped: refunds if paid, releases stock.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 404, description = "`NOT_FOUND`", body = Problem),
+        (status = 409, description = "`CONFLICT`: shipped or already final", body = Problem),
+        (status = 503, description = "`UNAVAILABLE`: still processing", body = Problem),
+    )
+)]
+#[post("/orders/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    buyer: Customer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = state.orders.cancel(buyer.id(), order_path(&id)?).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// From 1; default 1.
+    pub page: Option<i64>,
+    /// 1 to 100; default 20.
+    pub page_size: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderView>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total: i64,
+}
+
+impl OrderPage {
+    pub fn new(page: PageRequest, orders: &[OrderRecord], total: i64) -> Self {
+        Self {
+            items: orders.iter().map(OrderView::from).collect(),
+            page: page.page,
+            page_size: page.page_size,
+            total,
+        }
+    }
+}
+
+/// The caller's orders, newest first.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = OrderPage),
+        (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+    )
+)]
+#[get("/orders")]
+pub async fn list(
+    state: web::Data<AppState>,
+    buyer: Customer,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let (orders, total) = state
+        .store
+        .buyer_orders(buyer.id(), page.page_size, page.offset() as u64)
+        .await?;
+    Ok(HttpResponse::Ok().json(OrderPage::new(page, &orders, total)))
+}
+
+/// One of the caller's orders.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 404, description = "`NOT_FOUND`", body = Problem),
+    )
+)]
+#[get("/orders/{id}")]
+pub async fn detail(
+    state: web::Data<AppState>,
+    buyer: Customer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = state.orders.owned(buyer.id(), order_path(&id)?).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+/// Every transition of one of the caller's orders, oldest first.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, body = Vec<OrderEventView>),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 404, description = "`NOT_FOUND`", body = Problem),
+    )
+)]
+#[get("/orders/{id}/events")]
+pub async fn events(
+    state: web::Data<AppState>,
+    buyer: Customer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = state.orders.owned(buyer.id(), order_path(&id)?).await?;
+    let events: Vec<OrderEventView> = state
+        .store
+        .order_events(&order.id)
+        .await?
+        .into_iter()
+        .map(OrderEventView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(events))
+}
