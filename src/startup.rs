@@ -12,6 +12,7 @@ use crate::actors::Inventory;
 use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
+use crate::http::catalog_cache::CatalogCache;
 use crate::http::routes::auth::hash_password;
 use crate::http::{self, AppState};
 use crate::persistence::Store;
@@ -56,6 +57,7 @@ impl Application {
             inventory: inventory.clone(),
             store: store.clone(),
             tokens,
+            catalog: CatalogCache::default(),
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),

@@ -3,4 +3,6 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod products;
 pub mod skus;
+pub mod wishlist;
