@@ -15,9 +15,12 @@ use crate::domain::ids::ProductId;
 use crate::domain::page::PageRequest;
 use crate::persistence::ProductPage;
 
-/// Bounds that keep memory small whatever the catalog size.
-const MAX_PRODUCTS: usize = 10_000;
-const MAX_PAGES: usize = 1_000;
+/// Bounds that keep memory small whatever the catalog size. Typical entries
+/// take a few KB; even if every one were as large as the limits allow (5000
+/// characters of description, 100 SKUs, 100-item pages) the cache would stay
+/// near 100 MB. Drops are hot on a few products, which is what this serves.
+const MAX_PRODUCTS: usize = 1_024;
+const MAX_PAGES: usize = 256;
 
 pub type PageKey = (ProductFilter, PageRequest);
 

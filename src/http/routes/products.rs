@@ -90,15 +90,17 @@ impl SaleRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchProductRequest {
+    /// 1 to 200 characters; `null` is refused.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     pub name: Option<Option<String>>,
     /// `null` or blank clears the description.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable)]
     pub description: Option<Option<String>>,
+    /// 1 to 50 characters; `null` is refused.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     pub category: Option<Option<String>>,
     /// New prices of some of the product's SKUs.
     #[serde(default)]
@@ -183,7 +185,7 @@ pub struct ListQuery {
     security(("bearer" = [])),
     request_body = CreateProductRequest,
     responses(
-        (status = 201, body = ProductView, headers(("Location" = String))),
+        (status = 201, description = "Created, with each SKU's live availability", body = ProductView, headers(("Location" = String, description = "The product's URL"))),
         (status = 400, description = "`VALIDATION_FAILED` (missing or malformed field, limits, duplicate `sku_code`, mixed currencies, inverted sale window)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: not a seller", body = Problem),
@@ -238,7 +240,7 @@ pub async fn create(
     tag = "catalog",
     params(ListQuery),
     responses(
-        (status = 200, body = ProductList),
+        (status = 200, description = "One page of products", body = ProductList),
         (status = 400, description = "`VALIDATION_FAILED` (bad or unknown query parameter, `page` < 1, `page_size` outside 1..=100)", body = Problem),
         (status = 503, description = "`UNAVAILABLE`", body = Problem),
     )
@@ -278,7 +280,7 @@ pub async fn list(
     tag = "catalog",
     params(("id" = i64, Path, description = "Product id")),
     responses(
-        (status = 200, body = ProductView),
+        (status = 200, description = "The product with each SKU's live availability", body = ProductView),
         (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
         (status = 404, description = "`NOT_FOUND` (unknown or deleted)", body = Problem),
         (status = 503, description = "`OVERLOADED`, `UNAVAILABLE`", body = Problem),
@@ -304,7 +306,7 @@ pub async fn detail(
     params(("id" = i64, Path, description = "Product id")),
     request_body = PatchProductRequest,
     responses(
-        (status = 200, body = ProductView),
+        (status = 200, description = "The product as it is now", body = ProductView),
         (status = 400, description = "`VALIDATION_FAILED` (malformed or `null` field, limits, repeated SKU id)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: not this product's seller nor an admin", body = Problem),

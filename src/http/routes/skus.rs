@@ -58,7 +58,7 @@ pub struct RestockResponse {
     params(("id" = i64, Path, description = "SKU id")),
     request_body = RestockRequest,
     responses(
-        (status = 200, body = RestockResponse),
+        (status = 200, description = "Counters after the restock", body = RestockResponse),
         (status = 400, description = "`VALIDATION_FAILED` (quantity outside 1..=1,000,000,000, stock would overflow)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: not a seller, or not this SKU's seller", body = Problem),

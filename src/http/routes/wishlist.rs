@@ -60,7 +60,7 @@ pub struct WishlistAdded {
     security(("bearer" = [])),
     params(WishlistQuery),
     responses(
-        (status = 200, body = WishlistPage),
+        (status = 200, description = "One page of the wishlist", body = WishlistPage),
         (status = 400, description = "`VALIDATION_FAILED` (bad or unknown query parameter)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: not a customer", body = Problem),
