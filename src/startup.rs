@@ -12,6 +12,7 @@ use crate::actors::Inventory;
 use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
+use crate::http::catalog_cache::CatalogCache;
 use crate::http::passwords::hash_password;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
@@ -74,6 +75,7 @@ impl Application {
             tokens,
             sessions,
             limits: RateLimits::new(&settings.rate_limit),
+            catalog: CatalogCache::default(),
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {

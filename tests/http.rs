@@ -206,6 +206,15 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/users/me", "patch"),
         ("/api/v1/users/me", "delete"),
         ("/api/v1/skus/{id}/availability", "get"),
+        ("/api/v1/skus/{id}/restock", "post"),
+        ("/api/v1/products", "post"),
+        ("/api/v1/products", "get"),
+        ("/api/v1/products/{id}", "get"),
+        ("/api/v1/products/{id}", "patch"),
+        ("/api/v1/products/{id}", "delete"),
+        ("/api/v1/wishlist", "get"),
+        ("/api/v1/wishlist", "post"),
+        ("/api/v1/wishlist/{product_id}", "delete"),
         ("/api/v1/admin/actors", "get"),
         ("/api/v1/admin/actors/skus/{id}", "get"),
     ];
@@ -218,7 +227,7 @@ async fn openapi_lists_every_route(db: TestDb) {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
         // And the route really exists: nothing documented answers the
         // router's NOT_FOUND for a missing route.
-        let url = app.url(&path.replace("{id}", "1"));
+        let url = app.url(&path.replace("{id}", "1").replace("{product_id}", "1"));
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
         let res = app
             .client

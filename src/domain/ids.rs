@@ -1,4 +1,4 @@
-//! Identifiers. SKU and user ids are integers the store assigns and never
+//! Identifiers. Product, SKU and user ids are integers the store assigns and never
 //! reuses; reservation ids are chosen by the caller (an order id), which is
 //! what makes a retried `Reserve` idempotent.
 
@@ -21,6 +21,19 @@ pub struct SkuId(pub i64);
 )]
 #[serde(transparent)]
 pub struct UserId(pub i64);
+
+/// A product: what a seller lists, sold through one or more SKUs.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(transparent)]
+pub struct ProductId(pub i64);
+
+impl fmt::Display for ProductId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 impl fmt::Display for SkuId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

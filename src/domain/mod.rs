@@ -1,12 +1,15 @@
-//! Plain types and rules of the shop: ids, time, quantities, sale rules and the
-//! stock ledger. Nothing here does I/O or needs a runtime, so every rule is
-//! unit-tested directly.
+//! Plain types and rules of the shop: ids, time, quantities, money, sale
+//! rules, the catalog and the stock ledger. Nothing here does I/O or needs a
+//! runtime, so every rule is unit-tested directly.
 
+pub mod catalog;
 pub mod email;
 pub mod error;
 pub mod ids;
 pub mod ledger;
+pub mod money;
 pub mod order;
+pub mod page;
 pub mod password;
 pub mod quantity;
 pub mod role;

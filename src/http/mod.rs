@@ -3,6 +3,7 @@
 //! `application/problem+json` with a stable `code`.
 
 pub mod auth;
+pub mod catalog_cache;
 pub mod openapi;
 pub mod passwords;
 pub mod problem;
@@ -38,6 +39,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::users::update_me)
                 .service(routes::users::withdraw)
                 .service(routes::skus::availability)
+                .service(routes::skus::restock)
+                .service(routes::products::create)
+                .service(routes::products::list)
+                .service(routes::products::detail)
+                .service(routes::products::update)
+                .service(routes::products::remove)
+                .service(routes::wishlist::list)
+                .service(routes::wishlist::add)
+                .service(routes::wishlist::remove)
                 .service(routes::admin::actors)
                 .service(routes::admin::sku_actor),
         )

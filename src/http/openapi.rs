@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{admin, auth, health, skus, users};
+use super::routes::{admin, auth, health, products, skus, users, wishlist};
 
 /// The whole document: ops routes at the root, the API nested under the
 /// same `/api/v1` scope `http::configure` mounts it at.
@@ -26,6 +26,15 @@ pub struct ApiDoc;
         users::update_me,
         users::withdraw,
         skus::availability,
+        skus::restock,
+        products::create,
+        products::list,
+        products::detail,
+        products::update,
+        products::remove,
+        wishlist::list,
+        wishlist::add,
+        wishlist::remove,
         admin::actors,
         admin::sku_actor
     ),

@@ -2,6 +2,7 @@
 
 use crate::actors::Inventory;
 use crate::http::auth::TokenKeys;
+use crate::http::catalog_cache::CatalogCache;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::persistence::Store;
@@ -12,4 +13,6 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub sessions: Sessions,
     pub limits: RateLimits,
+    /// Catalog reads, invalidated by every catalog write.
+    pub catalog: CatalogCache,
 }

@@ -23,16 +23,9 @@ pub struct StoredSku {
 impl Store {
     /// Inserts a new SKU with `on_hand` units and returns its id.
     pub async fn create_sku(&self, on_hand: i64, rules: SaleRules) -> Result<SkuId, StoreError> {
-        let insert = sqlx::query(
-            "INSERT INTO sku_stock (on_hand, reserved, sold, opens_at, closes_at, per_user_limit, updated_at) \
-             VALUES (?, 0, 0, ?, ?, ?, ?)",
-        )
-        .bind(on_hand)
-        .bind(rules.opens_at.map(Timestamp::millis))
-        .bind(rules.closes_at.map(Timestamp::millis))
-        .bind(rules.per_user_limit.map(i64::from))
-        .bind(Timestamp::now().millis());
-        self.insert_returning_id(insert).await.map(SkuId)
+        self.insert_returning_id(insert_sku_stock(on_hand, rules))
+            .await
+            .map(SkuId)
     }
 
     /// Loads a SKU's header, its reservations that hold units, and the ones
@@ -147,6 +140,23 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The INSERT of a new SKU's stock row, shared with catalog product creation
+/// (which runs it inside its own transaction).
+pub(super) fn insert_sku_stock(
+    on_hand: i64,
+    rules: SaleRules,
+) -> sqlx::query::Query<'static, Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO sku_stock (on_hand, reserved, sold, opens_at, closes_at, per_user_limit, updated_at) \
+         VALUES (?, 0, 0, ?, ?, ?, ?)",
+    )
+    .bind(on_hand)
+    .bind(rules.opens_at.map(Timestamp::millis))
+    .bind(rules.closes_at.map(Timestamp::millis))
+    .bind(rules.per_user_limit.map(i64::from))
+    .bind(Timestamp::now().millis())
 }
 
 fn reservation_from_row(row: &sqlx::any::AnyRow) -> Result<Reservation, StoreError> {

@@ -1,4 +1,5 @@
-//! The store: where stock, reservations and accounts live between restarts.
+//! The store: where stock, reservations, accounts and the catalog live
+//! between restarts.
 //!
 //! One `Store` type serves both backends through sqlx's `Any` driver: our
 //! columns are only BIGINT and VARCHAR, which `Any` carries losslessly, so the
@@ -6,20 +7,24 @@
 //! clause (see [`Backend`]). SQLite is the zero-configuration default;
 //! MySQL/MariaDB is the production store.
 
+mod catalog;
 mod inventory;
 mod orders;
 pub mod revocations;
 mod sessions;
 mod simulated;
 mod users;
+mod wishlist;
 mod write_set;
 
+pub use catalog::{PatchOutcome, ProductPage};
 pub use inventory::StoredSku;
 pub use orders::{NewOrder, OrderEventRecord, OrderLine, OrderRecord, SkuOffer, Transition};
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
 pub use simulated::{SimLedger, SimRecord};
 pub use users::UserRecord;
+pub use wishlist::{WishlistAdd, WishlistEntry};
 pub use write_set::WriteSet;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -3,5 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod products;
 pub mod skus;
 pub mod users;
+pub mod wishlist;
