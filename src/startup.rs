@@ -5,10 +5,12 @@
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
-use crate::actors::Inventory;
+use crate::actors::saga::SagaDeps;
+use crate::actors::{Inventory, Orders};
 use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
@@ -18,6 +20,7 @@ use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
 use crate::persistence::{RevocationCache, Store};
+use crate::providers::{SimulatedPayments, SimulatedShipments};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,6 +34,8 @@ pub enum StartupError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Orders(#[from] crate::actors::orders::OrdersStartError),
+    #[error(transparent)]
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -39,6 +44,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    orders: Orders,
     inventory: Inventory,
     store: Store,
     pruner: tokio::task::JoinHandle<()>,
@@ -69,8 +75,24 @@ impl Application {
             store.clone(),
             revocations,
         );
+        check_order_settings(&settings)?;
+        let orders = Orders::start(SagaDeps {
+            store: store.clone(),
+            inventory: inventory.clone(),
+            payments: Arc::new(SimulatedPayments::new(
+                settings.payments.clone(),
+                store.clone(),
+            )),
+            shipments: Arc::new(SimulatedShipments::new(
+                settings.shipments.clone(),
+                store.clone(),
+            )),
+            settings: settings.orders.clone(),
+        })
+        .await?;
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
+            orders: orders.clone(),
             store: store.clone(),
             tokens,
             sessions,
@@ -110,6 +132,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            orders,
             inventory,
             store,
             pruner,
@@ -124,6 +147,10 @@ impl Application {
         &self.inventory
     }
 
+    pub fn orders(&self) -> &Orders {
+        &self.orders
+    }
+
     pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
@@ -133,6 +160,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         let served = self.server.await;
         self.pruner.abort();
+        // Sagas stop between steps; each resumes from its recorded step.
+        self.orders.shutdown().await;
         tracing::info!("HTTP server stopped; flushing pending decisions");
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
@@ -201,6 +230,35 @@ fn token_secrets(settings: &Settings) -> Result<(Vec<u8>, Vec<u8>), StartupError
         ));
     }
     Ok((access, refresh))
+}
+
+/// Refuses order settings that would break the saga's promises.
+fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
+    if settings.orders.payment_window_ms >= settings.inventory.reservation_ttl_ms {
+        return Err(StartupError::Config(
+            "orders.payment_window_ms must be shorter than inventory.reservation_ttl_ms, \
+             or reservations would expire under orders still waiting for payment"
+                .into(),
+        ));
+    }
+    let rates = [
+        ("payments.decline_rate", settings.payments.decline_rate),
+        ("payments.timeout_rate", settings.payments.timeout_rate),
+        (
+            "payments.late_callback_rate",
+            settings.payments.late_callback_rate,
+        ),
+        ("shipments.failure_rate", settings.shipments.failure_rate),
+        ("shipments.timeout_rate", settings.shipments.timeout_rate),
+    ];
+    for (key, rate) in rates {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(StartupError::Config(format!(
+                "{key} must be between 0 and 1"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Prunes idle rate-limit buckets every minute (governor keeps every key

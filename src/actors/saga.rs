@@ -576,12 +576,12 @@ impl State {
     /// ends holding money without stock, or stock without an order.
     async fn compensate(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
         let deps = Arc::clone(&self.deps);
-        if self.order.status != OrderStatus::Pending {
-            if let Err(Trouble::Transient(why) | Trouble::Definite(why)) =
+        // A PENDING order never reached the payment provider.
+        if self.order.status != OrderStatus::Pending
+            && let Err(Trouble::Transient(why) | Trouble::Definite(why)) =
                 self.provider(deps.payments.refund(&self.order.id)).await
-            {
-                return self.retry(myself, why);
-            }
+        {
+            return self.retry(myself, why);
         }
         if self.order.tracking.is_some()
             && let Err(Trouble::Transient(why)) =

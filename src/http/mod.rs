@@ -48,8 +48,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::wishlist::list)
                 .service(routes::wishlist::add)
                 .service(routes::wishlist::remove)
+                .service(
+                    web::scope("/orders")
+                        .wrap(middleware::from_fn(rate_limit::per_user))
+                        .service(routes::orders::place)
+                        .service(routes::orders::list)
+                        .service(routes::orders::pay)
+                        .service(routes::orders::cancel)
+                        .service(routes::orders::detail)
+                        .service(routes::orders::events),
+                )
+                .service(routes::orders_seller::seller_orders)
                 .service(routes::admin::actors)
-                .service(routes::admin::sku_actor),
+                .service(routes::admin::sku_actor)
+                .service(routes::admin::sagas)
+                .service(routes::admin::saga),
         )
         .default_service(web::to(problem::not_found));
 }

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{admin, auth, health, products, skus, users, wishlist};
+use super::routes::{admin, auth, health, orders, orders_seller, products, skus, users, wishlist};
 
 /// The whole document: ops routes at the root, the API nested under the
 /// same `/api/v1` scope `http::configure` mounts it at.
@@ -35,12 +35,27 @@ pub struct ApiDoc;
         wishlist::list,
         wishlist::add,
         wishlist::remove,
+        orders_seller::seller_orders,
         admin::actors,
-        admin::sku_actor
+        admin::sku_actor,
+        admin::sagas,
+        admin::saga
     ),
-    nest((path = "/auth", api = AuthApi)),
+    nest((path = "/auth", api = AuthApi), (path = "/orders", api = OrdersApi)),
 )]
 struct ApiV1;
+
+/// The orders scope, under the per-user request budget as a whole.
+#[derive(OpenApi)]
+#[openapi(paths(
+    orders::place,
+    orders::list,
+    orders::pay,
+    orders::cancel,
+    orders::detail,
+    orders::events
+))]
+struct OrdersApi;
 
 /// The auth scope, rate-limited per client IP as a whole.
 #[derive(OpenApi)]

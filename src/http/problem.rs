@@ -48,6 +48,16 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    /// The work goes on; a retry (same Idempotency-Key) gets the answer.
+    #[error("still processing; retry with the same Idempotency-Key or read the order")]
+    StillProcessing,
+    /// The payment failed and the order was cancelled; the code says how.
+    #[error("the payment failed ({0}); the order is cancelled and its stock released")]
+    PaymentFailed(&'static str),
     #[error("too many requests; retry in {} s", .0.as_secs())]
     RateLimited(std::time::Duration),
     #[error(transparent)]
@@ -76,6 +86,12 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
+            }
+            ApiError::StillProcessing => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            ApiError::PaymentFailed(code) => (StatusCode::PAYMENT_REQUIRED, code),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),

@@ -1,6 +1,6 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
-use crate::actors::Inventory;
+use crate::actors::{Inventory, Orders};
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
 use crate::http::rate_limit::RateLimits;
@@ -9,6 +9,7 @@ use crate::persistence::Store;
 
 pub struct AppState {
     pub inventory: Inventory,
+    pub orders: Orders,
     pub store: Store,
     pub tokens: TokenKeys,
     pub sessions: Sessions,

@@ -121,6 +121,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub inventory: stampede::actors::Inventory,
+    pub orders: stampede::actors::Orders,
     pub store: Store,
     pub handle: actix_web::dev::ServerHandle,
     pub stopped: tokio::task::JoinHandle<Result<(), std::io::Error>>,
@@ -132,6 +133,21 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery";
 pub const USER_PASSWORD: &str = "drop-day-2026";
 pub const REFRESH_SECRET: &str = "refresh-secret-refresh-secret-000";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret";
+
+/// Providers and carrier fast enough for tests: a parcel ships after 60 ms
+/// and is delivered after 120 ms; sagas poll every 20 ms.
+pub fn fast_orders(s: &mut stampede::config::Settings) {
+    s.payments.latency_ms = 1;
+    s.payments.timeout_ms = 30;
+    s.payments.late_callback_ms = 60;
+    s.shipments.latency_ms = 1;
+    s.shipments.timeout_ms = 30;
+    s.shipments.ship_after_ms = 60;
+    s.shipments.deliver_after_ms = 120;
+    s.orders.track_interval_ms = 20;
+    s.orders.retry_backoff_ms = 5;
+    s.orders.provider_timeout_ms = 1_000;
+}
 
 pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
     stampede::config::Settings {
@@ -158,6 +174,7 @@ pub async fn spawn_app_with(db: TestDb, s: stampede::config::Settings) -> TestAp
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let inventory = app.inventory().clone();
+    let orders = app.orders().clone();
     let handle = app.server_handle();
     let store = db.store().await;
     let stopped = tokio::spawn(app.run_until_stopped());
@@ -165,6 +182,7 @@ pub async fn spawn_app_with(db: TestDb, s: stampede::config::Settings) -> TestAp
         address,
         client: reqwest::Client::new(),
         inventory,
+        orders,
         store,
         handle,
         stopped,
@@ -256,6 +274,38 @@ impl TestApp {
             id,
             tokens["access_token"].as_str().expect("token").to_string(),
         )
+    }
+
+    /// A seller's product with one SKU per `(price, stock)`; answers the SKU ids.
+    pub async fn product(
+        &self,
+        seller_token: &str,
+        skus: &[(i64, i64)],
+        sale: Option<serde_json::Value>,
+    ) -> Vec<i64> {
+        let skus: Vec<serde_json::Value> = skus
+            .iter()
+            .enumerate()
+            .map(|(i, (price, stock))| {
+                serde_json::json!({"sku_code": format!("SKU-{i}"), "option": format!("option {i}"),
+                                   "price": price, "stock": stock})
+            })
+            .collect();
+        let mut body = serde_json::json!({"name": "Drop item", "category": "drops", "skus": skus});
+        if let Some(sale) = sale {
+            body["sale"] = sale;
+        }
+        let res = self
+            .post_json("/api/v1/products", Some(seller_token), body)
+            .await;
+        assert_eq!(res.status(), 201, "create product");
+        let product: serde_json::Value = res.json().await.expect("product");
+        product["skus"]
+            .as_array()
+            .expect("skus")
+            .iter()
+            .map(|s| s["id"].as_i64().expect("sku id"))
+            .collect()
     }
 
     /// GETs `path` (with a bearer token if given) and parses the JSON body.

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 
+use crate::actors::order_views::SagaView;
 use crate::actors::views::{ActorsOverview, SkuActorView};
 use crate::domain::ids::SkuId;
 use crate::http::auth::Admin;
@@ -45,4 +46,40 @@ pub async fn sku_actor(
 ) -> Result<HttpResponse, ApiError> {
     let view = state.inventory.sku_view(SkuId(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Every running order saga: status, current step, retries, restarts.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<SagaView>),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`", body = Problem),
+    )
+)]
+#[get("/admin/sagas")]
+pub async fn sagas(_admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.orders.live_sagas().await)
+}
+
+/// One order's saga: live state if it runs, its recorded state if not.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("order_id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, body = SagaView),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`", body = Problem),
+        (status = 404, description = "`NOT_FOUND`", body = Problem),
+    )
+)]
+#[get("/admin/sagas/{order_id}")]
+pub async fn saga(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    order_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.orders.saga_view(&order_id).await?))
 }

@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod orders;
+pub mod orders_seller;
 pub mod products;
 pub mod skus;
 pub mod users;

@@ -1,6 +1,6 @@
 //! Orders from the buyer's side: place (with an Idempotency-Key), pay,
-//! cancel, and read them with their event log. The purchase routes sit
-//! behind the per-user rate limit.
+//! cancel, and read them with their event log. Mounted as the `/orders`
+//! scope, which spends from the caller's per-user request budget.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -138,7 +138,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         (status = 503, description = "`UNAVAILABLE`: still processing, retry with the same key", body = Problem),
     )
 )]
-#[post("/orders")]
+#[post("")]
 pub async fn place(
     state: web::Data<AppState>,
     buyer: Customer,
@@ -185,7 +185,7 @@ fn order_path(id: &str) -> Result<&str, ApiError> {
         (status = 503, description = "`UNAVAILABLE`: still processing", body = Problem),
     )
 )]
-#[post("/orders/{id}/payment")]
+#[post("/{id}/payment")]
 pub async fn pay(
     state: web::Data<AppState>,
     buyer: Customer,
@@ -217,7 +217,7 @@ pub async fn pay(
         (status = 503, description = "`UNAVAILABLE`: still processing", body = Problem),
     )
 )]
-#[post("/orders/{id}/cancel")]
+#[post("/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
     buyer: Customer,
@@ -267,7 +267,7 @@ impl OrderPage {
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
     )
 )]
-#[get("/orders")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     buyer: Customer,
@@ -293,7 +293,7 @@ pub async fn list(
         (status = 404, description = "`NOT_FOUND`", body = Problem),
     )
 )]
-#[get("/orders/{id}")]
+#[get("/{id}")]
 pub async fn detail(
     state: web::Data<AppState>,
     buyer: Customer,
@@ -315,7 +315,7 @@ pub async fn detail(
         (status = 404, description = "`NOT_FOUND`", body = Problem),
     )
 )]
-#[get("/orders/{id}/events")]
+#[get("/{id}/events")]
 pub async fn events(
     state: web::Data<AppState>,
     buyer: Customer,
