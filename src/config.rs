@@ -223,6 +223,9 @@ impl Default for RateLimitSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct InventorySettings {
     pub ack: AckMode,
+    /// MySQL connections reserved for the engine (write-behind batches and
+    /// SKU loads), apart from the shared pool. SQLite shares its pool.
+    pub connections: u32,
     /// How long an unpaid reservation holds its units.
     pub reservation_ttl_ms: u64,
     /// Longest a decision waits before its batch is written.
@@ -247,6 +250,7 @@ impl Default for InventorySettings {
     fn default() -> Self {
         Self {
             ack: AckMode::Durable,
+            connections: 4,
             reservation_ttl_ms: 10 * 60 * 1000,
             flush_interval_ms: 2,
             batch_max: 4096,

@@ -19,7 +19,7 @@ use crate::http::passwords::hash_password;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
-use crate::persistence::{RevocationCache, Store};
+use crate::persistence::{Backend, RevocationCache, Store};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,17 @@ impl Application {
             Store::connect(&settings.database_url, settings.database_max_connections).await?;
         store.migrate().await?;
         bootstrap_admin(&store, &settings).await?;
-        let inventory = Inventory::start(store.clone(), settings.inventory.clone()).await?;
+        // On MySQL the inventory engine gets connections of its own: its
+        // group commits must never queue behind catalog, account or order
+        // traffic. SQLite has one writer anyway, and its busy-wait is not
+        // fair, so there the shared pool's FIFO queue serves the engine best.
+        let inventory_store = match store.backend() {
+            Backend::MySql => {
+                Store::connect(&settings.database_url, settings.inventory.connections).await?
+            }
+            Backend::Sqlite => store.clone(),
+        };
+        let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
         let (access_secret, refresh_secret) = token_secrets(&settings)?;
         let tokens = TokenKeys::new(
             &access_secret,

@@ -215,6 +215,15 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/wishlist", "get"),
         ("/api/v1/wishlist", "post"),
         ("/api/v1/wishlist/{product_id}", "delete"),
+        ("/api/v1/orders", "post"),
+        ("/api/v1/orders", "get"),
+        ("/api/v1/orders/{id}", "get"),
+        ("/api/v1/orders/{id}/payment", "post"),
+        ("/api/v1/orders/{id}/cancel", "post"),
+        ("/api/v1/orders/{id}/events", "get"),
+        ("/api/v1/seller/orders", "get"),
+        ("/api/v1/admin/sagas", "get"),
+        ("/api/v1/admin/sagas/{order_id}", "get"),
         ("/api/v1/admin/actors", "get"),
         ("/api/v1/admin/actors/skus/{id}", "get"),
     ];
@@ -227,7 +236,12 @@ async fn openapi_lists_every_route(db: TestDb) {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
         // And the route really exists: nothing documented answers the
         // router's NOT_FOUND for a missing route.
-        let url = app.url(&path.replace("{id}", "1").replace("{product_id}", "1"));
+        let url = app.url(
+            &path
+                .replace("{id}", "1")
+                .replace("{product_id}", "1")
+                .replace("{order_id}", "1"),
+        );
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
         let res = app
             .client

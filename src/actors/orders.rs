@@ -15,7 +15,7 @@ use super::order_views::SagaView;
 use super::saga::{Placement, SagaDeps, SagaMsg};
 use super::saga_supervisor::{self, SagaRegistry, SagaSupervisor, SagaSupervisorMsg};
 use crate::domain::ids::{SkuId, UserId};
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{OrderStatus, Step};
 use crate::domain::quantity::Quantity;
 use crate::domain::time::Timestamp;
 use crate::persistence::{NewOrder, OrderLine, OrderRecord, StoreError};
@@ -38,6 +38,24 @@ impl PlaceOrder {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+}
+
+/// Why asking a saga gave no answer.
+#[derive(Debug, thiserror::Error)]
+enum Asked {
+    #[error("the order ended before the request reached its saga")]
+    Finished,
+    #[error(transparent)]
+    Failed(#[from] OrderError),
+}
+
+impl From<Asked> for OrderError {
+    fn from(a: Asked) -> Self {
+        match a {
+            Asked::Finished => OrderError::Conflict("the order has already ended".into()),
+            Asked::Failed(e) => e,
+        }
     }
 }
 
@@ -193,8 +211,10 @@ impl Orders {
                 order.status
             )));
         }
-        let saga = self.saga(order_id, None).await?;
-        self.call(&saga, SagaMsg::Pay).await?
+        match self.ask(order_id, SagaMsg::Pay).await {
+            Err(Asked::Finished) => self.owned(buyer, order_id).await,
+            other => other?,
+        }
     }
 
     /// Cancels an order before it ships; answers once it is CANCELLED.
@@ -206,8 +226,19 @@ impl Orders {
                 order.status
             )));
         }
-        let saga = self.saga(order_id, None).await?;
-        self.call(&saga, SagaMsg::Cancel).await?
+        match self.ask(order_id, SagaMsg::Cancel).await {
+            // Ended on its own before our request reached it.
+            Err(Asked::Finished) => {
+                let order = self.owned(buyer, order_id).await?;
+                match order.status {
+                    OrderStatus::Cancelled => Ok(order),
+                    status => Err(OrderError::Conflict(format!(
+                        "a {status} order cannot be cancelled"
+                    ))),
+                }
+            }
+            other => other?,
+        }
     }
 
     /// The order if `buyer` placed it; others' orders do not exist for them.
@@ -295,6 +326,31 @@ impl Orders {
             Ok(CallResult::Success(result)) => result,
             _ => Err(OrderError::Unavailable),
         }
+    }
+
+    /// Asks the saga of a live order, following it if it is restarted.
+    /// `Finished` means the order ended before the request was handled.
+    async fn ask<T: Send + 'static>(
+        &self,
+        order_id: &str,
+        msg: impl Fn(RpcReplyPort<T>) -> SagaMsg,
+    ) -> Result<T, Asked> {
+        let timeout = self.inner.deps.settings.reply_timeout();
+        for _ in 0..3 {
+            let saga = self.saga(order_id, None).await?;
+            match saga.call(&msg, Some(timeout)).await {
+                Ok(CallResult::Success(answer)) => return Ok(answer),
+                Ok(CallResult::Timeout) => return Err(OrderError::Unavailable.into()),
+                // The saga stopped: finished, or crashed and restarting.
+                Ok(CallResult::SenderError) | Err(_) => {
+                    let order = self.inner.deps.store.order(order_id).await.map_err(OrderError::from)?;
+                    if order.is_none_or(|o| o.step == Step::Done) {
+                        return Err(Asked::Finished);
+                    }
+                }
+            }
+        }
+        Err(OrderError::Unavailable.into())
     }
 
     async fn call<T: Send + 'static>(

@@ -125,7 +125,15 @@ impl Actor for OrderSaga {
         st: &mut State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            SagaMsg::Advance => st.advance(&myself).await?,
+            SagaMsg::Advance => {
+                // A step that failed on the store did not change the order
+                // (transitions apply in memory only after they commit), so
+                // it is simply taken again later.
+                if let Err(e) = st.advance(&myself).await {
+                    tracing::warn!(order = %st.order.id, step = %st.order.step, error = %e, "saga step failed; retrying");
+                    st.retry(&myself, e.to_string())?;
+                }
+            }
             SagaMsg::AwaitPlaced(reply) => match &st.order.response {
                 Some(answer) => {
                     let _ = reply.send(answer.clone());

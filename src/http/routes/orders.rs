@@ -177,7 +177,7 @@ fn order_path(id: &str) -> Result<&str, ApiError> {
     responses(
         (status = 200, body = OrderView),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
-        (status = 402, description = "`PAYMENT_DECLINED`, `PAYMENT_TIMED_OUT`: the order is cancelled", body = Problem),
+        (status = 402, description = "`PAYMENT_DECLINED`, `PAYMENT_TIMED_OUT`, `PAYMENT_EXPIRED`: the order is cancelled", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
         (status = 404, description = "`NOT_FOUND`", body = Problem),
         (status = 409, description = "`CONFLICT`: not awaiting payment", body = Problem),
@@ -193,12 +193,12 @@ pub async fn pay(
 ) -> Result<HttpResponse, ApiError> {
     let order = state.orders.pay(buyer.id(), order_path(&id)?).await?;
     if order.status == OrderStatus::Cancelled {
-        let reason = order.reason.as_deref().unwrap_or_default();
-        return Err(ApiError::PaymentFailed(match reason {
-            "PAYMENT_TIMED_OUT" => "PAYMENT_TIMED_OUT",
-            "PAYMENT_EXPIRED" => "PAYMENT_EXPIRED",
-            _ => "PAYMENT_DECLINED",
-        }));
+        return Err(match order.reason.as_deref().unwrap_or_default() {
+            "PAYMENT_DECLINED" => ApiError::PaymentFailed("PAYMENT_DECLINED"),
+            "PAYMENT_TIMED_OUT" => ApiError::PaymentFailed("PAYMENT_TIMED_OUT"),
+            "PAYMENT_EXPIRED" => ApiError::PaymentFailed("PAYMENT_EXPIRED"),
+            other => ApiError::Conflict(format!("the order was cancelled ({other})")),
+        });
     }
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
