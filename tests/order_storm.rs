@@ -60,7 +60,7 @@ struct Outcome {
 fn storm_body(i: usize, skus: &[i64]) -> Value {
     let first = skus[i % SKUS];
     let mut items = vec![json!({"sku_id": first, "quantity": 1 + (i % 2)})];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         items.push(json!({"sku_id": skus[(i + 1) % SKUS], "quantity": 1}));
     }
     let mut body = json!({"items": items, "shipping_address": format!("Storm street {i}")});
@@ -109,7 +109,10 @@ async fn one_buyer(app: &TestApp, token: &str, i: usize, skus: &[i64]) -> Outcom
             let code = res.status().as_u16();
             let text = res.text().await.unwrap_or_default();
             // 503: still processing under the storm; the saga goes on.
-            assert!([200, 402, 409, 503].contains(&code), "{action} {id}: {code} {text}");
+            assert!(
+                [200, 402, 409, 503].contains(&code),
+                "{action} {id}: {code} {text}"
+            );
             return Outcome {
                 status,
                 order_id,
@@ -213,9 +216,7 @@ async fn storm(db: TestDb, orders: usize) {
     let s = storm_settings(&db);
     let app = spawn_app_with(db, s).await;
     let (_, seller) = app.user("seller").await;
-    let skus = app
-        .product(&seller, &vec![(1_000, STOCK); SKUS], None)
-        .await;
+    let skus = app.product(&seller, &[(1_000, STOCK); SKUS], None).await;
     let buyers: Vec<String> = futures::stream::iter(0..100)
         .map(|_| app.user("customer"))
         .buffer_unordered(8)
@@ -254,17 +255,19 @@ async fn storm(db: TestDb, orders: usize) {
     assert_eq!(rows, orders as i64);
     // Retries of the unanswered get their final answer, never a new order.
     let mut retried: HashMap<u16, usize> = HashMap::new();
-    for (i, o) in outcomes.iter().enumerate().filter(|(_, o)| o.status == 503) {
+    for (i, _) in outcomes.iter().enumerate().filter(|(_, o)| o.status == 503) {
         let token = &buyers[i % buyers.len()];
         let (status, answer) = place(&app, token, i, &storm_body(i, &skus)).await;
         *retried.entry(status).or_default() += 1;
         match status {
             201 => acknowledged.push(answer["order_id"].as_str().expect("id").to_string()),
             409 => {}
-            503 => assert_eq!(answer["detail"], "the order could not be processed in time; nothing was reserved", "{answer}"),
+            503 => assert_eq!(
+                answer["detail"], "the order could not be processed in time; nothing was reserved",
+                "{answer}"
+            ),
             other => panic!("retry of {i}: {other} {answer}"),
         }
-        let _ = o;
     }
     eprintln!("storm: retries of the unanswered {retried:?}");
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")

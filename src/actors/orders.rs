@@ -343,7 +343,13 @@ impl Orders {
                 Ok(CallResult::Timeout) => return Err(OrderError::Unavailable.into()),
                 // The saga stopped: finished, or crashed and restarting.
                 Ok(CallResult::SenderError) | Err(_) => {
-                    let order = self.inner.deps.store.order(order_id).await.map_err(OrderError::from)?;
+                    let order = self
+                        .inner
+                        .deps
+                        .store
+                        .order(order_id)
+                        .await
+                        .map_err(OrderError::from)?;
                     if order.is_none_or(|o| o.step == Step::Done) {
                         return Err(Asked::Finished);
                     }
