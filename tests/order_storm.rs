@@ -7,11 +7,10 @@
 
 mod common;
 
-use common::{TestApp, TestDb, app_settings, fast_orders, spawn_app_with};
+use common::{TestApp, TestDb, app_settings, books, fast_orders, spawn_app_with};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -127,91 +126,6 @@ async fn one_buyer(app: &TestApp, token: &str, i: usize, skus: &[i64]) -> Outcom
     }
 }
 
-/// Waits until no saga has work left.
-async fn until_all_final(app: &TestApp) {
-    for _ in 0..1_500 {
-        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE step <> 'done'")
-            .fetch_one(app.store.pool())
-            .await
-            .expect("count");
-        if live == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("orders still live after 30 s");
-}
-
-/// Checks stock, orders and the payment provider's books against each other.
-async fn assert_books_balance(app: &TestApp, skus: &[i64], acknowledged: &[String]) {
-    let pool = app.store.pool();
-    for id in acknowledged {
-        let found: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?")
-            .bind(id.clone())
-            .fetch_optional(pool)
-            .await
-            .expect("order");
-        assert!(found.is_some(), "acknowledged order {id} is lost");
-    }
-    let rows = sqlx::query(
-        "SELECT i.sku_id, o.status, CAST(SUM(i.quantity) AS SIGNED) FROM order_items i \
-         JOIN orders o ON o.id = i.order_id GROUP BY i.sku_id, o.status",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("order lines");
-    let mut delivered: HashMap<i64, i64> = HashMap::new();
-    for row in &rows {
-        let status: String = row.get(1);
-        assert!(
-            ["DELIVERED", "CANCELLED", "REJECTED"].contains(&status.as_str()),
-            "a live order remained: {status}"
-        );
-        if status == "DELIVERED" {
-            *delivered.entry(row.get(0)).or_default() += row.get::<i64, _>(2);
-        }
-    }
-    for sku in skus {
-        let a = app
-            .get_json(&format!("/api/v1/skus/{sku}/availability"), None)
-            .await;
-        let (available, reserved, sold) = (
-            a["available"].as_i64().expect("available"),
-            a["reserved"].as_i64().expect("reserved"),
-            a["sold"].as_i64().expect("sold"),
-        );
-        assert_eq!(available + reserved + sold, STOCK, "SKU {sku}: {a}");
-        assert_eq!(reserved, 0, "SKU {sku}: stock held past every order's end");
-        assert_eq!(
-            sold,
-            delivered.get(sku).copied().unwrap_or(0),
-            "SKU {sku}: sold units differ from delivered orders"
-        );
-    }
-    // Money: delivered orders were captured; no other order holds any.
-    let money = sqlx::query(
-        "SELECT o.status, p.state, COUNT(*) FROM orders o \
-         LEFT JOIN simulated_payments p ON p.order_id = o.id GROUP BY o.status, p.state",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("payments");
-    for row in &money {
-        let status: String = row.get(0);
-        let state: Option<String> = row.get(1);
-        let held = matches!(state.as_deref(), Some("authorized" | "captured"));
-        if status == "DELIVERED" {
-            assert_eq!(
-                state.as_deref(),
-                Some("captured"),
-                "delivered but not captured"
-            );
-        } else {
-            assert!(!held, "a {status} order holds money ({state:?})");
-        }
-    }
-}
-
 async fn storm(db: TestDb, orders: usize) {
     let s = storm_settings(&db);
     let app = spawn_app_with(db, s).await;
@@ -246,7 +160,7 @@ async fn storm(db: TestDb, orders: usize) {
     let mut acknowledged: Vec<String> =
         outcomes.iter().filter_map(|o| o.order_id.clone()).collect();
 
-    until_all_final(&app).await;
+    books::until_all_final(&app.store).await;
     // Every request inserted exactly one order, whatever it was answered.
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
         .fetch_one(app.store.pool())
@@ -277,7 +191,7 @@ async fn storm(db: TestDb, orders: usize) {
     assert_eq!(rows, orders as i64, "retries created no order");
     // Late authorisations land within `late_callback_ms` of their timeout.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_books_balance(&app, &skus, &acknowledged).await;
+    books::assert_books_balance(&app.address, &app.store, &skus, STOCK, &acknowledged).await;
 
     let pool = app.store.pool();
     let reasons: Vec<(String, i64)> = sqlx::query_as(
@@ -362,8 +276,8 @@ async fn sagas_resume_after_a_restart(db: TestDb) {
             assert_eq!(res.status(), 200, "{id}");
         }
     }
-    until_all_final(&app).await;
-    assert_books_balance(&app, &skus, &ids).await;
+    books::until_all_final(&app.store).await;
+    books::assert_books_balance(&app.address, &app.store, &skus, STOCK, &ids).await;
     let delivered: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'DELIVERED'")
             .fetch_one(app.store.pool())

@@ -3,6 +3,8 @@
 //! settings.
 #![allow(dead_code, unused_macros)]
 
+pub mod books;
+
 use sqlx::Row;
 use stampede::config::{AckMode, InventorySettings};
 use stampede::domain::ids::{ReservationId, SkuId};

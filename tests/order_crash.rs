@@ -1,0 +1,205 @@
+//! SIGKILL mid-saga. The real binary takes a burst of orders (some paying
+//! at once, some declined, some left unpaid), is killed with SIGKILL while
+//! sagas are in flight, and is started again on the same database. Every
+//! order that was answered 201 must still exist, every order must end in
+//! exactly one final state, and stock, orders and money must agree.
+
+mod common;
+
+use common::{TestDb, books};
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+const STOCK: i64 = 150;
+const ADMIN_EMAIL: &str = "ops@crash.test";
+const ADMIN_PASSWORD: &str = "crash-test-admin-1";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+async fn start(db: &TestDb, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .env("STAMPEDE_BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &db.url)
+        .env("STAMPEDE_JWT_SECRET", "crash-access-secret-0123456789")
+        .env(
+            "STAMPEDE_REFRESH_TOKEN_SECRET",
+            "crash-refresh-secret-0123456789",
+        )
+        .env("STAMPEDE_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("STAMPEDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        // Slow enough that sagas are mid-flight when the kill lands.
+        .env("STAMPEDE_PAYMENTS_LATENCY_MS", "30")
+        .env("STAMPEDE_PAYMENTS_DECLINE_RATE", "0.1")
+        .env("STAMPEDE_SHIPMENTS_LATENCY_MS", "30")
+        .env("STAMPEDE_SHIPMENTS_SHIP_AFTER_MS", "200")
+        .env("STAMPEDE_SHIPMENTS_DELIVER_AFTER_MS", "400")
+        .env("STAMPEDE_ORDERS_TRACK_INTERVAL_MS", "50")
+        .env("STAMPEDE_ORDERS_PAYMENT_WINDOW_MS", "2000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn stampede");
+    let client = reqwest::Client::new();
+    for _ in 0..150 {
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("stampede did not come up on port {port}");
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.expect("request");
+    assert!(res.status().is_success(), "{}", res.status());
+    res.json().await.expect("json")
+}
+
+async fn account(client: &reqwest::Client, base: &str, email: &str, role: &str) -> String {
+    let password = "crash-drop-2026";
+    post(
+        client,
+        format!("{base}/api/v1/auth/signup"),
+        None,
+        json!({"email": email, "password": password, "name": "Crash", "role": role}),
+    )
+    .await;
+    let tokens = post(
+        client,
+        format!("{base}/api/v1/auth/login"),
+        None,
+        json!({"email": email, "password": password}),
+    )
+    .await;
+    tokens["access_token"].as_str().expect("token").to_string()
+}
+
+async fn crash_mid_saga(db: TestDb) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start(&db, port).await;
+    let client = reqwest::Client::new();
+    let seller = account(&client, &base, "seller@crash.test", "seller").await;
+    let product = post(
+        &client,
+        format!("{base}/api/v1/products"),
+        Some(&seller),
+        json!({"name": "Crash drop", "category": "drops", "skus": [
+            {"sku_code": "A", "option": "a", "price": 1000, "stock": STOCK},
+            {"sku_code": "B", "option": "b", "price": 2000, "stock": STOCK}]}),
+    )
+    .await;
+    let skus: Vec<i64> = product["skus"]
+        .as_array()
+        .expect("skus")
+        .iter()
+        .map(|s| s["id"].as_i64().expect("id"))
+        .collect();
+    let mut buyers = Vec::new();
+    for i in 0..10 {
+        buyers.push(account(&client, &base, &format!("buyer{i}@crash.test"), "customer").await);
+    }
+
+    // The burst runs in the background; the kill lands in the middle.
+    let burst = {
+        let (client, base, skus, buyers) =
+            (client.clone(), base.clone(), skus.clone(), buyers.clone());
+        tokio::spawn(async move {
+            let orders = (0..300).map(|i| {
+                let (client, base, skus, token) = (
+                    client.clone(),
+                    base.clone(),
+                    skus.clone(),
+                    buyers[i % buyers.len()].clone(),
+                );
+                async move {
+                    let mut body = json!({"items": [{"sku_id": skus[i % 2], "quantity": 1}],
+                                          "shipping_address": "Crash alley"});
+                    if i % 4 != 0 {
+                        body["payment"] = json!({"method": "card"});
+                    }
+                    let res = client
+                        .post(format!("{base}/api/v1/orders"))
+                        .bearer_auth(&token)
+                        .header("Idempotency-Key", format!("crash-{i}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    match res {
+                        Ok(r) if r.status() == 201 => {
+                            let v: Value = r.json().await.ok()?;
+                            v["order_id"].as_str().map(str::to_string)
+                        }
+                        _ => None,
+                    }
+                }
+            });
+            futures::future::join_all(orders).await
+        })
+    };
+    // Kill as soon as a good number of sagas are between payment steps.
+    let store = db.store().await;
+    for _ in 0..500 {
+        let in_flight: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE step NOT IN ('done', 'await_payment')",
+        )
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+        if in_flight >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.start_kill().expect("SIGKILL");
+    server.wait().await.expect("reaped");
+    let acknowledged: Vec<String> = burst.await.expect("burst").into_iter().flatten().collect();
+    assert!(
+        !acknowledged.is_empty(),
+        "some orders were answered before the kill"
+    );
+
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders WHERE step NOT IN ('done', 'await_payment')",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("count");
+    assert!(
+        live > 0,
+        "the kill landed mid-saga (no saga was between steps)"
+    );
+
+    let mut server = start(&db, port).await;
+    books::until_all_final(&store).await;
+    books::assert_books_balance(&base, &store, &skus, STOCK, &acknowledged).await;
+    let delivered: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'DELIVERED'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+    assert!(
+        delivered > 0,
+        "orders resumed after the crash and were delivered"
+    );
+    server.start_kill().expect("kill");
+    let _ = server.wait().await;
+}
+
+on_both_stores!(crash_mid_saga);
