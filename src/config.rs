@@ -79,6 +79,9 @@ pub struct OrderSettings {
     /// An order not paid this long after placement is cancelled and its
     /// stock released. Must be shorter than the reservation TTL.
     pub payment_window_ms: u64,
+    /// How long a new order keeps retrying its reservations while the
+    /// inventory answers `UNAVAILABLE`/`OVERLOADED` before it gives up.
+    pub reserve_timeout_ms: u64,
     /// A provider call with no answer after this long counts as timed out.
     pub provider_timeout_ms: u64,
     /// First retry delay of a failing step; doubles up to 5 s.
@@ -96,6 +99,7 @@ impl Default for OrderSettings {
     fn default() -> Self {
         Self {
             payment_window_ms: 5 * 60 * 1000,
+            reserve_timeout_ms: 60_000,
             provider_timeout_ms: 2_000,
             retry_backoff_ms: 50,
             max_attempts: 5,
@@ -108,6 +112,9 @@ impl Default for OrderSettings {
 impl OrderSettings {
     pub fn payment_window(&self) -> Duration {
         Duration::from_millis(self.payment_window_ms)
+    }
+    pub fn reserve_timeout(&self) -> Duration {
+        Duration::from_millis(self.reserve_timeout_ms)
     }
     pub fn provider_timeout(&self) -> Duration {
         Duration::from_millis(self.provider_timeout_ms)

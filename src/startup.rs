@@ -10,6 +10,7 @@ use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
 use crate::actors::saga::SagaDeps;
+use crate::actors::transition_writer::TransitionWriter;
 use crate::actors::{Inventory, Orders};
 use crate::config::Settings;
 use crate::domain::email::Email;
@@ -98,6 +99,8 @@ impl Application {
                 store.clone(),
             )),
             settings: settings.orders.clone(),
+            // Ends by itself once every saga and handle has let go of it.
+            writer: TransitionWriter::start(store.clone()).0,
         })
         .await?;
         let state = web::Data::new(AppState {
@@ -127,7 +130,10 @@ impl Application {
                 .app_data(state.clone())
                 .configure(http::configure)
         })
-        .shutdown_timeout(10);
+        .shutdown_timeout(10)
+        // A drop queues thousands of requests at once; the default 5 s to
+        // read a request would answer some of them a bare 408.
+        .client_request_timeout(Duration::from_secs(30));
         if let Some(workers) = settings.http_workers {
             server = server.workers(workers);
         }

@@ -25,6 +25,9 @@ fn storm_settings(db: &TestDb) -> stampede::config::Settings {
     s.payments.timeout_rate = 0.05;
     s.payments.late_callback_rate = 0.5;
     s.orders.payment_window_ms = 4_000;
+    // Under the storm the providers' own books queue behind thousands of
+    // orders; only the simulated timeouts should count as timeouts.
+    s.orders.provider_timeout_ms = 15_000;
     s
 }
 
@@ -161,12 +164,15 @@ async fn storm(db: TestDb, orders: usize) {
         outcomes.iter().filter_map(|o| o.order_id.clone()).collect();
 
     books::until_all_final(&app.store).await;
-    // Every request inserted exactly one order, whatever it was answered.
+    // At most one order per request (a 503 may have come before the insert).
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
         .fetch_one(app.store.pool())
         .await
         .expect("count");
-    assert_eq!(rows, orders as i64);
+    assert!(
+        rows <= orders as i64,
+        "{rows} orders from {orders} requests"
+    );
     // Retries of the unanswered get their final answer, never a new order.
     let mut retried: HashMap<u16, usize> = HashMap::new();
     for (i, _) in outcomes.iter().enumerate().filter(|(_, o)| o.status == 503) {
@@ -176,10 +182,8 @@ async fn storm(db: TestDb, orders: usize) {
         match status {
             201 => acknowledged.push(answer["order_id"].as_str().expect("id").to_string()),
             409 => {}
-            503 => assert_eq!(
-                answer["detail"], "the order could not be processed in time; nothing was reserved",
-                "{answer}"
-            ),
+            // The order gave up reserving in time: its final answer.
+            503 => assert_eq!(answer["code"], "UNAVAILABLE", "{answer}"),
             other => panic!("retry of {i}: {other} {answer}"),
         }
     }
@@ -188,7 +192,8 @@ async fn storm(db: TestDb, orders: usize) {
         .fetch_one(app.store.pool())
         .await
         .expect("count");
-    assert_eq!(rows, orders as i64, "retries created no order");
+    assert_eq!(rows, orders as i64, "one order per key, however often sent");
+    books::until_all_final(&app.store).await;
     // Late authorisations land within `late_callback_ms` of their timeout.
     tokio::time::sleep(Duration::from_millis(300)).await;
     books::assert_books_balance(&app.address, &app.store, &skus, STOCK, &acknowledged).await;

@@ -548,7 +548,32 @@ async fn a_panicking_saga_is_restarted(db: TestDb) {
     app.stop().await;
 }
 
+async fn purchases_are_rate_limited_per_user(db: TestDb) {
+    let app = app_with(db, |s| {
+        s.rate_limit.purchase_per_second = 1;
+        s.rate_limit.purchase_burst = 2;
+    })
+    .await;
+    let (_, seller) = app.user("seller").await;
+    let (_, greedy) = app.user("customer").await;
+    let (_, patient) = app.user("customer").await;
+    let sku = app.product(&seller, &[(500, 100)], None).await[0];
+    for key in ["r1", "r2"] {
+        placed(&app, &greedy, key, one_line(sku, 1)).await;
+    }
+    let res = place(&app, &greedy, "r3", one_line(sku, 1)).await;
+    let retry_after = res.headers().get("retry-after").cloned();
+    assert_problem(res, 429, "RATE_LIMITED").await;
+    assert!(retry_after.is_some(), "Retry-After on 429");
+    // Another buyer has a budget of their own.
+    placed(&app, &patient, "r1", one_line(sku, 1)).await;
+    // Refused requests reserved nothing.
+    assert_eq!(availability(&app, sku).await["reserved"], 3);
+    app.stop().await;
+}
+
 on_both_stores!(
+    purchases_are_rate_limited_per_user,
     happy_path_to_delivery,
     all_lines_or_none,
     idempotency_follows_stripe,

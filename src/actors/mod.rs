@@ -15,6 +15,7 @@ pub mod saga;
 pub mod saga_supervisor;
 pub mod sku;
 pub mod supervisor;
+pub mod transition_writer;
 pub mod views;
 
 pub use error::InventoryError;

@@ -16,6 +16,7 @@ use super::error::InventoryError;
 use super::inventory::Inventory;
 use super::order_error::OrderError;
 use super::order_views::{OrderView, SagaView};
+use super::transition_writer::TransitionWriter;
 use crate::config::OrderSettings;
 use crate::domain::ids::ReservationId;
 use crate::domain::ledger::{LedgerError, Rejection};
@@ -33,6 +34,7 @@ pub struct SagaDeps {
     pub payments: Arc<dyn PaymentProvider>,
     pub shipments: Arc<dyn ShipmentProvider>,
     pub settings: OrderSettings,
+    pub writer: TransitionWriter,
 }
 
 /// The first answer to `POST /orders`: HTTP status and JSON body.
@@ -207,7 +209,7 @@ const UNAVAILABLE: &str = "UNAVAILABLE";
 #[derive(Debug, Clone, Copy)]
 enum Why {
     Rejected(RejectReason),
-    /// Stock could not be reserved before the payment window closed.
+    /// Stock could not be reserved within `reserve_timeout_ms`.
     Unavailable,
     Cancelled(CancelReason),
 }
@@ -250,6 +252,10 @@ impl State {
     /// Reserves every line, in SKU order; one refusal undoes them all.
     async fn reserve(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
         let rid = self.rid()?;
+        let reserve_deadline = self
+            .order
+            .created_at
+            .plus(self.deps.settings.reserve_timeout());
         for line in self.order.lines.clone() {
             let qty = Quantity::new(i64::from(line.quantity))?;
             let result = self
@@ -266,7 +272,7 @@ impl State {
                         .compensate_for(myself, reason, Some(format!("SKU {}: {r}", line.sku)))
                         .await;
                 }
-                Err(e) if is_transient(&e) && Timestamp::now() < self.order.payment_due_at => {
+                Err(e) if is_transient(&e) && Timestamp::now() < reserve_deadline => {
                     return self.retry(myself, e.to_string());
                 }
                 Err(e) => {
@@ -697,6 +703,7 @@ impl State {
         }
         let step_changed = step != self.order.step;
         let t = Transition {
+            seq: self.order.last_seq + 1,
             status,
             step,
             reason: self.order.reason.clone(),
@@ -710,6 +717,7 @@ impl State {
             .store
             .record_transition(&self.order.id, &t)
             .await?;
+        self.order.last_seq = t.seq;
         self.order.status = status;
         self.order.step = step;
         self.order.tracking = t.tracking;

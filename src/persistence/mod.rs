@@ -60,6 +60,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A part of ours that writes to the store has stopped.
+    #[error("{0}")]
+    Unavailable(String),
     /// A unique key refused the row: `what` names the taken value.
     #[error("{0} is already taken")]
     Duplicate(&'static str),

@@ -63,11 +63,15 @@ pub struct OrderRecord {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub lines: Vec<OrderLine>,
+    /// Number of the order's latest event.
+    pub last_seq: i64,
 }
 
 /// One saga step taken: the new row values and the event that explains it.
 #[derive(Debug, Clone)]
 pub struct Transition {
+    /// Number of the event this step appends (the previous one's + 1).
+    pub seq: i64,
     pub status: OrderStatus,
     pub step: Step,
     pub reason: Option<String>,
@@ -90,7 +94,8 @@ pub struct OrderEventRecord {
 
 const ORDER_COLUMNS: &str = "id, buyer_id, request_hash, status, step, reason, total, currency, \
      shipping_address, pay_on_place, payment_due_at, tracking, attempts, response_status, \
-     response_body, created_at, updated_at";
+     response_body, created_at, updated_at, \
+     (SELECT MAX(seq) FROM order_events e WHERE e.order_id = orders.id) AS last_seq";
 
 impl Store {
     /// What each SKU sells for, for the SKUs that are on live products.
@@ -162,6 +167,7 @@ impl Store {
         append_event(
             &mut tx,
             &order.id,
+            1,
             now,
             "placed",
             OrderStatus::Pending,
@@ -216,29 +222,19 @@ impl Store {
 
     /// Applies one saga step: row and event together, or neither.
     pub async fn record_transition(&self, id: &str, t: &Transition) -> Result<(), StoreError> {
+        self.record_transitions(&[(id, t)]).await
+    }
+
+    /// Applies steps of several orders in one transaction (group commit).
+    pub async fn record_transitions(
+        &self,
+        steps: &[(&str, &Transition)],
+    ) -> Result<(), StoreError> {
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
-        let (status, body) = match &t.response {
-            Some((s, b)) => (Some(i64::from(*s)), Some(b.clone())),
-            None => (None, None),
-        };
-        sqlx::query(
-            "UPDATE orders SET status = ?, step = ?, reason = ?, tracking = ?, attempts = ?, \
-             response_status = COALESCE(response_status, ?), \
-             response_body = COALESCE(response_body, ?), updated_at = ? WHERE id = ?",
-        )
-        .bind(t.status.as_str())
-        .bind(t.step.as_str())
-        .bind(t.reason.clone())
-        .bind(t.tracking.clone())
-        .bind(i64::from(t.attempts))
-        .bind(status)
-        .bind(body)
-        .bind(now)
-        .bind(id.to_owned())
-        .execute(&mut *tx)
-        .await?;
-        append_event(&mut tx, id, now, t.kind, t.status, t.step, t.detail.clone()).await?;
+        for (id, t) in steps {
+            apply_transition(&mut tx, id, t, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -286,11 +282,7 @@ impl Store {
             .bind(buyer.0)
             .fetch_one(&self.pool)
             .await?;
-        let mut orders = Vec::with_capacity(rows.len());
-        for row in &rows {
-            orders.push(self.order_from_row(row).await?);
-        }
-        Ok((orders, total))
+        Ok((self.orders_from_rows(&rows).await?, total))
     }
 
     /// A page of the orders holding at least one of `seller`'s SKUs.
@@ -317,11 +309,18 @@ impl Store {
         .bind(seller.0)
         .fetch_one(&self.pool)
         .await?;
+        Ok((self.orders_from_rows(&rows).await?, total))
+    }
+
+    async fn orders_from_rows(
+        &self,
+        rows: &[sqlx::any::AnyRow],
+    ) -> Result<Vec<OrderRecord>, StoreError> {
         let mut orders = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             orders.push(self.order_from_row(row).await?);
         }
-        Ok((orders, total))
+        Ok(orders)
     }
 
     async fn order_from_row(&self, row: &sqlx::any::AnyRow) -> Result<OrderRecord, StoreError> {
@@ -373,32 +372,76 @@ impl Store {
             created_at: Timestamp::from_millis(row.try_get("created_at")?),
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
             lines,
+            last_seq: row.try_get::<Option<i64>, _>("last_seq")?.unwrap_or(0),
             id,
         })
     }
 }
 
+async fn apply_transition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    t: &Transition,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (status, body) = match &t.response {
+        Some((s, b)) => (Some(i64::from(*s)), Some(b.clone())),
+        None => (None, None),
+    };
+    sqlx::query(
+        "UPDATE orders SET status = ?, step = ?, reason = ?, tracking = ?, attempts = ?, \
+         response_status = COALESCE(response_status, ?), \
+         response_body = COALESCE(response_body, ?), updated_at = ? WHERE id = ?",
+    )
+    .bind(t.status.as_str())
+    .bind(t.step.as_str())
+    .bind(t.reason.clone())
+    .bind(t.tracking.clone())
+    .bind(i64::from(t.attempts))
+    .bind(status)
+    .bind(body)
+    .bind(now)
+    .bind(id.to_owned())
+    .execute(&mut **tx)
+    .await?;
+    append_event(
+        tx,
+        id,
+        t.seq,
+        now,
+        t.kind,
+        t.status,
+        t.step,
+        t.detail.clone(),
+    )
+    .await
+}
+
+/// Appends event `seq` of an order. The saga numbers its events itself
+/// (it is the order's only writer), so no locking read of the log is
+/// needed, and the primary key refuses a second writer of the same `seq`.
+#[allow(clippy::too_many_arguments)]
 async fn append_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: &str,
+    seq: i64,
     at: i64,
     kind: &str,
     status: OrderStatus,
     step: Step,
     detail: Option<String>,
 ) -> Result<(), StoreError> {
-    // One saga per order is the only writer, so MAX+1 cannot race.
     sqlx::query(
         "INSERT INTO order_events (order_id, seq, at, kind, status, step, detail) \
-         SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM order_events WHERE order_id = ?",
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.to_owned())
+    .bind(seq)
     .bind(at)
     .bind(kind.to_owned())
     .bind(status.as_str())
     .bind(step.as_str())
     .bind(detail)
-    .bind(id.to_owned())
     .execute(&mut **tx)
     .await?;
     Ok(())

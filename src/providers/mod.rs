@@ -28,6 +28,14 @@ pub enum ProviderError {
     Unavailable(String),
 }
 
+/// The simulated providers keep their books in our store; when it fails,
+/// the provider is unreachable as far as the caller can tell.
+impl From<crate::persistence::StoreError> for ProviderError {
+    fn from(e: crate::persistence::StoreError) -> Self {
+        ProviderError::Unavailable(e.to_string())
+    }
+}
+
 /// Money movements for one order, keyed by the order id.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {

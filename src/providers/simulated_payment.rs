@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::dice::roll;
 use super::{PaymentProvider, ProviderError};
 use crate::config::PaymentSimSettings;
-use crate::persistence::{SimLedger, Store, StoreError};
+use crate::persistence::{SimLedger, Store};
 
 pub struct SimulatedPayments {
     settings: PaymentSimSettings,
@@ -20,10 +20,6 @@ pub struct SimulatedPayments {
 }
 
 const LEDGER: SimLedger = SimLedger::Payments;
-
-fn unavailable(e: StoreError) -> ProviderError {
-    ProviderError::Unavailable(e.to_string())
-}
 
 impl SimulatedPayments {
     pub fn new(settings: PaymentSimSettings, store: Store) -> Self {
@@ -47,12 +43,7 @@ impl SimulatedPayments {
 impl PaymentProvider for SimulatedPayments {
     async fn authorize(&self, order: &str, amount: i64) -> Result<(), ProviderError> {
         self.latency().await;
-        if let Some(known) = self
-            .store
-            .sim_record(LEDGER, order)
-            .await
-            .map_err(unavailable)?
-        {
+        if let Some(known) = self.store.sim_record(LEDGER, order).await? {
             return Self::answer(&known.state);
         }
         let s = &self.settings;
@@ -61,8 +52,7 @@ impl PaymentProvider for SimulatedPayments {
             let state = self
                 .store
                 .sim_insert(LEDGER, order, amount, "declined")
-                .await
-                .map_err(unavailable)?;
+                .await?;
             return Self::answer(&state);
         }
         if fate < s.decline_rate + s.timeout_rate {
@@ -84,8 +74,7 @@ impl PaymentProvider for SimulatedPayments {
         let state = self
             .store
             .sim_insert(LEDGER, order, amount, "authorized")
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Self::answer(&state)
     }
 
@@ -93,14 +82,8 @@ impl PaymentProvider for SimulatedPayments {
         self.latency().await;
         self.store
             .sim_transition(LEDGER, order, "authorized", "captured")
-            .await
-            .map_err(unavailable)?;
-        match self
-            .store
-            .sim_record(LEDGER, order)
-            .await
-            .map_err(unavailable)?
-        {
+            .await?;
+        match self.store.sim_record(LEDGER, order).await? {
             Some(r) if r.state == "captured" => Ok(()),
             Some(r) => Err(ProviderError::Declined(format!(
                 "cannot capture a {} payment",
@@ -114,21 +97,14 @@ impl PaymentProvider for SimulatedPayments {
         self.latency().await;
         let store = &self.store;
         loop {
-            let state = store
-                .sim_insert(LEDGER, order, 0, "voided")
-                .await
-                .map_err(unavailable)?;
+            let state = store.sim_insert(LEDGER, order, 0, "voided").await?;
             let (from, to) = match state.as_str() {
                 "authorized" => ("authorized", "voided"),
                 "captured" => ("captured", "refunded"),
                 _ => return Ok(()),
             };
             // Lost only to a capture racing this refund: then look again.
-            if store
-                .sim_transition(LEDGER, order, from, to)
-                .await
-                .map_err(unavailable)?
-            {
+            if store.sim_transition(LEDGER, order, from, to).await? {
                 return Ok(());
             }
         }

@@ -9,7 +9,7 @@ use super::dice::roll;
 use super::{Parcel, ProviderError, ShipmentProvider};
 use crate::config::ShipmentSimSettings;
 use crate::domain::time::Timestamp;
-use crate::persistence::{SimLedger, Store, StoreError};
+use crate::persistence::{SimLedger, Store};
 
 pub struct SimulatedShipments {
     settings: ShipmentSimSettings,
@@ -17,10 +17,6 @@ pub struct SimulatedShipments {
 }
 
 const LEDGER: SimLedger = SimLedger::Shipments;
-
-fn unavailable(e: StoreError) -> ProviderError {
-    ProviderError::Unavailable(e.to_string())
-}
 
 impl SimulatedShipments {
     pub fn new(settings: ShipmentSimSettings, store: Store) -> Self {
@@ -50,35 +46,18 @@ impl ShipmentProvider for SimulatedShipments {
         self.latency().await;
         let s = &self.settings;
         let tracking = format!("SIM-{order}");
-        if self
-            .store
-            .sim_record(LEDGER, order)
-            .await
-            .map_err(unavailable)?
-            .is_none()
-        {
+        if self.store.sim_record(LEDGER, order).await?.is_none() {
             let fate = roll(s.seed, order, "ship");
             if fate < s.failure_rate {
-                self.store
-                    .sim_insert(LEDGER, order, 0, "failed")
-                    .await
-                    .map_err(unavailable)?;
+                self.store.sim_insert(LEDGER, order, 0, "failed").await?;
             } else if fate < s.failure_rate + s.timeout_rate {
                 tokio::time::sleep(Duration::from_millis(s.timeout_ms)).await;
                 return Err(ProviderError::TimedOut);
             } else {
-                self.store
-                    .sim_insert(LEDGER, order, 0, "booked")
-                    .await
-                    .map_err(unavailable)?;
+                self.store.sim_insert(LEDGER, order, 0, "booked").await?;
             }
         }
-        match self
-            .store
-            .sim_record(LEDGER, order)
-            .await
-            .map_err(unavailable)?
-        {
+        match self.store.sim_record(LEDGER, order).await? {
             Some(r) if r.state == "booked" => Ok(tracking),
             Some(r) => Err(ProviderError::Declined(format!("shipment {}", r.state))),
             None => Err(ProviderError::Unavailable(
@@ -89,12 +68,7 @@ impl ShipmentProvider for SimulatedShipments {
 
     async fn track(&self, order: &str) -> Result<Parcel, ProviderError> {
         self.latency().await;
-        match self
-            .store
-            .sim_record(LEDGER, order)
-            .await
-            .map_err(unavailable)?
-        {
+        match self.store.sim_record(LEDGER, order).await? {
             Some(r) if r.state == "booked" => Ok(self.parcel(r.updated_at)),
             Some(r) if r.state == "cancelled" => Ok(Parcel::Cancelled),
             Some(r) => Err(ProviderError::Declined(format!("shipment {}", r.state))),
@@ -106,21 +80,12 @@ impl ShipmentProvider for SimulatedShipments {
         self.latency().await;
         // Leaves a tombstone when nothing was booked, so a booking retried
         // later finds the order cancelled.
-        self.store
-            .sim_insert(LEDGER, order, 0, "cancelled")
-            .await
-            .map_err(unavailable)?;
-        match self
-            .store
-            .sim_record(LEDGER, order)
-            .await
-            .map_err(unavailable)?
-        {
+        self.store.sim_insert(LEDGER, order, 0, "cancelled").await?;
+        match self.store.sim_record(LEDGER, order).await? {
             Some(r) if r.state == "booked" && self.parcel(r.updated_at) == Parcel::Preparing => {
                 self.store
                     .sim_transition(LEDGER, order, "booked", "cancelled")
-                    .await
-                    .map_err(unavailable)?;
+                    .await?;
                 Ok(())
             }
             Some(r) if r.state == "booked" => Err(ProviderError::Declined(
