@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
+use crate::actors::order_writer::OrderWriter;
 use crate::actors::saga::SagaDeps;
-use crate::actors::transition_writer::TransitionWriter;
 use crate::actors::{Inventory, Orders};
 use crate::config::Settings;
 use crate::domain::email::Email;
@@ -100,7 +100,7 @@ impl Application {
             )),
             settings: settings.orders.clone(),
             // Ends by itself once every saga and handle has let go of it.
-            writer: TransitionWriter::start(store.clone()).0,
+            writer: OrderWriter::start(store.clone()).0,
         })
         .await?;
         let state = web::Data::new(AppState {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod inventory;
 pub mod order_error;
 pub mod order_views;
+pub mod order_writer;
 pub mod orders;
 pub mod persister;
 pub mod registry;
@@ -15,7 +16,6 @@ pub mod saga;
 pub mod saga_supervisor;
 pub mod sku;
 pub mod supervisor;
-pub mod transition_writer;
 pub mod views;
 
 pub use error::InventoryError;

@@ -165,7 +165,7 @@ impl Orders {
             payment_due_at: Timestamp::now().plus(settings.payment_window()),
             lines,
         };
-        match store.insert_order(&order).await {
+        match self.inner.deps.writer.insert(order.clone()).await {
             Ok(()) => {}
             // A concurrent request with the same key won the insert.
             Err(StoreError::Duplicate(_)) => {
@@ -177,11 +177,9 @@ impl Orders {
             }
             Err(e) => return Err(e.into()),
         }
-        let record = store
-            .order(&order.id)
-            .await?
-            .ok_or(OrderError::Unavailable)?;
-        let saga = self.saga(&order.id, Some(record)).await?;
+        // The saga starts from what was just written, without reading it back.
+        let record = OrderRecord::placed(order, Timestamp::now());
+        let saga = self.saga(&record.id.clone(), Some(record)).await?;
         self.call(&saga, SagaMsg::AwaitPlaced).await
     }
 

@@ -16,7 +16,7 @@ use super::error::InventoryError;
 use super::inventory::Inventory;
 use super::order_error::OrderError;
 use super::order_views::{OrderView, SagaView};
-use super::transition_writer::TransitionWriter;
+use super::order_writer::OrderWriter;
 use crate::config::OrderSettings;
 use crate::domain::ids::ReservationId;
 use crate::domain::ledger::{LedgerError, Rejection};
@@ -34,7 +34,7 @@ pub struct SagaDeps {
     pub payments: Arc<dyn PaymentProvider>,
     pub shipments: Arc<dyn ShipmentProvider>,
     pub settings: OrderSettings,
-    pub writer: TransitionWriter,
+    pub writer: OrderWriter,
 }
 
 /// The first answer to `POST /orders`: HTTP status and JSON body.
@@ -713,10 +713,7 @@ impl State {
             detail: extra.detail,
             response: extra.response,
         };
-        self.deps
-            .store
-            .record_transition(&self.order.id, &t)
-            .await?;
+        self.deps.writer.record(&self.order.id, t.clone()).await?;
         self.order.last_seq = t.seq;
         self.order.status = status;
         self.order.step = step;

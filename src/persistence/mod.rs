@@ -19,7 +19,9 @@ mod write_set;
 
 pub use catalog::{PatchOutcome, ProductPage};
 pub use inventory::StoredSku;
-pub use orders::{NewOrder, OrderEventRecord, OrderLine, OrderRecord, SkuOffer, Transition};
+pub use orders::{
+    NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, SkuOffer, Transition,
+};
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
 pub use simulated::{SimLedger, SimRecord};

@@ -67,6 +67,39 @@ pub struct OrderRecord {
     pub last_seq: i64,
 }
 
+/// A write the order writer group-commits.
+#[derive(Debug, Clone)]
+pub enum OrderWrite {
+    Insert(NewOrder),
+    Transition { order_id: String, step: Transition },
+}
+
+impl OrderRecord {
+    /// A just-placed order, as `OrderWrite::Insert` records it.
+    pub fn placed(order: NewOrder, at: Timestamp) -> Self {
+        Self {
+            id: order.id,
+            buyer: order.buyer,
+            request_hash: order.request_hash,
+            status: OrderStatus::Pending,
+            step: Step::Reserve,
+            reason: None,
+            total: order.total,
+            currency: order.currency,
+            shipping_address: order.shipping_address,
+            pay_on_place: order.pay_on_place,
+            payment_due_at: order.payment_due_at,
+            tracking: None,
+            attempts: 0,
+            response: None,
+            created_at: at,
+            updated_at: at,
+            lines: order.lines,
+            last_seq: 1,
+        }
+    }
+}
+
 /// One saga step taken: the new row values and the event that explains it.
 #[derive(Debug, Clone)]
 pub struct Transition {
@@ -123,58 +156,21 @@ impl Store {
         Ok(offers)
     }
 
-    /// Records a new order (PENDING, step `reserve`) with its lines and its
-    /// first event. A second order under the same buyer and idempotency key
-    /// is refused as `Duplicate`.
-    pub async fn insert_order(&self, order: &NewOrder) -> Result<(), StoreError> {
+    /// Applies order writes in one transaction (group commit): a new order
+    /// is PENDING at step `reserve` with its lines and first event, and a
+    /// taken idempotency key fails the whole call as `Duplicate`; a saga
+    /// step updates the row and appends its event together.
+    pub async fn write_orders(&self, writes: &[&OrderWrite]) -> Result<(), StoreError> {
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, \
-             total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        )
-        .bind(order.id.clone())
-        .bind(order.buyer.0)
-        .bind(order.idempotency_key.clone())
-        .bind(order.request_hash.clone())
-        .bind(OrderStatus::Pending.as_str())
-        .bind(Step::Reserve.as_str())
-        .bind(order.total)
-        .bind(order.currency.clone())
-        .bind(order.shipping_address.clone())
-        .bind(i64::from(order.pay_on_place))
-        .bind(order.payment_due_at.millis())
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        inserted.map_err(|e| StoreError::unique(e, "idempotency key"))?;
-        for line in &order.lines {
-            sqlx::query(
-                "INSERT INTO order_items (order_id, sku_id, product_id, seller_id, quantity, \
-                 unit_price) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(order.id.clone())
-            .bind(line.sku.0)
-            .bind(line.product_id)
-            .bind(line.seller_id.0)
-            .bind(i64::from(line.quantity))
-            .bind(line.unit_price)
-            .execute(&mut *tx)
-            .await?;
+        for write in writes {
+            match write {
+                OrderWrite::Insert(order) => apply_insert(&mut tx, order, now).await?,
+                OrderWrite::Transition { order_id, step } => {
+                    apply_transition(&mut tx, order_id, step, now).await?
+                }
+            }
         }
-        append_event(
-            &mut tx,
-            &order.id,
-            1,
-            now,
-            "placed",
-            OrderStatus::Pending,
-            Step::Reserve,
-            None,
-        )
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -218,25 +214,6 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         )
-    }
-
-    /// Applies one saga step: row and event together, or neither.
-    pub async fn record_transition(&self, id: &str, t: &Transition) -> Result<(), StoreError> {
-        self.record_transitions(&[(id, t)]).await
-    }
-
-    /// Applies steps of several orders in one transaction (group commit).
-    pub async fn record_transitions(
-        &self,
-        steps: &[(&str, &Transition)],
-    ) -> Result<(), StoreError> {
-        let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
-        for (id, t) in steps {
-            apply_transition(&mut tx, id, t, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     pub async fn order_events(&self, id: &str) -> Result<Vec<OrderEventRecord>, StoreError> {
@@ -376,6 +353,59 @@ impl Store {
             id,
         })
     }
+}
+
+async fn apply_insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    order: &NewOrder,
+    now: i64,
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, \
+         total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+    )
+    .bind(order.id.clone())
+    .bind(order.buyer.0)
+    .bind(order.idempotency_key.clone())
+    .bind(order.request_hash.clone())
+    .bind(OrderStatus::Pending.as_str())
+    .bind(Step::Reserve.as_str())
+    .bind(order.total)
+    .bind(order.currency.clone())
+    .bind(order.shipping_address.clone())
+    .bind(i64::from(order.pay_on_place))
+    .bind(order.payment_due_at.millis())
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await;
+    inserted.map_err(|e| StoreError::unique(e, "idempotency key"))?;
+    for line in &order.lines {
+        sqlx::query(
+            "INSERT INTO order_items (order_id, sku_id, product_id, seller_id, quantity, \
+             unit_price) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(order.id.clone())
+        .bind(line.sku.0)
+        .bind(line.product_id)
+        .bind(line.seller_id.0)
+        .bind(i64::from(line.quantity))
+        .bind(line.unit_price)
+        .execute(&mut **tx)
+        .await?;
+    }
+    append_event(
+        tx,
+        &order.id,
+        1,
+        now,
+        "placed",
+        OrderStatus::Pending,
+        Step::Reserve,
+        None,
+    )
+    .await
 }
 
 async fn apply_transition(
