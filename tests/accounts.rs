@@ -479,6 +479,32 @@ async fn revocations_are_mirrored_to_redis() {
     app.stop().await;
 }
 
+/// Behind a trusted proxy each forwarded client has its own bucket; by
+/// default the header is ignored, so a client cannot pick a fresh bucket.
+#[tokio::test]
+async fn forwarded_for_is_trusted_only_when_configured() {
+    for trusted in [false, true] {
+        let db = TestDb::sqlite().await;
+        let mut s = app_settings(&db);
+        s.rate_limit.auth_per_second = 1;
+        s.rate_limit.auth_burst = 1;
+        s.rate_limit.trust_forwarded_for = trusted;
+        let app = spawn_app_with(db, s).await;
+        let from = |ip: &str| {
+            app.client
+                .post(app.url(REFRESH))
+                .header("x-forwarded-for", ip)
+                .json(&json!({"refresh_token": "garbage"}))
+                .send()
+        };
+        assert_eq!(from("203.0.113.1").await.expect("send").status(), 401);
+        let second = from("203.0.113.2").await.expect("send").status();
+        let expected = if trusted { 401 } else { 429 };
+        assert_eq!(second, expected, "trusted: {trusted}");
+        app.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_fails_startup() {
     let db = TestDb::sqlite().await;

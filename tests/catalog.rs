@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestApp, TestDb, assert_problem, id, qty, spawn_app};
+use common::{TestApp, TestDb, assert_problem, id, qty, sku_ids, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 use stampede::actors::InventoryError;
@@ -33,15 +33,6 @@ async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     let res = app.post_json("/api/v1/products", Some(token), body).await;
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     res.json().await.expect("product")
-}
-
-fn sku_ids(product: &Value) -> Vec<i64> {
-    product["skus"]
-        .as_array()
-        .expect("skus")
-        .iter()
-        .map(|s| s["id"].as_i64().expect("sku id"))
-        .collect()
 }
 
 fn names(list: &Value) -> Vec<String> {

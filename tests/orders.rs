@@ -585,3 +585,22 @@ on_both_stores!(
     roles_and_views,
     a_panicking_saga_is_restarted,
 );
+
+/// Settings that would break the saga's promises are refused at start-up.
+#[tokio::test]
+async fn unsafe_order_settings_are_refused() {
+    let tunes: [fn(&mut stampede::config::Settings); 2] = [
+        |s| s.orders.payment_window_ms = s.inventory.reservation_ttl_ms,
+        |s| s.payments.decline_rate = 1.5,
+    ];
+    for tune in tunes {
+        let db = TestDb::sqlite().await;
+        let mut s = app_settings(&db);
+        tune(&mut s);
+        let err = stampede::startup::Application::build(s)
+            .await
+            .err()
+            .expect("start-up must refuse");
+        assert!(err.to_string().contains("invalid configuration"), "{err}");
+    }
+}

@@ -19,7 +19,7 @@ use super::order_views::{OrderView, SagaView};
 use super::order_writer::OrderWriter;
 use crate::config::OrderSettings;
 use crate::domain::ids::ReservationId;
-use crate::domain::ledger::{LedgerError, Rejection};
+use crate::domain::ledger::LedgerError;
 use crate::domain::order::{CancelReason, OrderStatus, RejectReason, Step};
 use crate::domain::quantity::Quantity;
 use crate::domain::time::Timestamp;
@@ -191,17 +191,6 @@ impl From<ProviderError> for Trouble {
     }
 }
 
-impl RejectReason {
-    fn from_rejection(r: &Rejection) -> Option<Self> {
-        match r {
-            Rejection::OutOfStock { .. } => Some(RejectReason::OutOfStock),
-            Rejection::NotOnSale { .. } => Some(RejectReason::NotOnSale),
-            Rejection::LimitExceeded { .. } => Some(RejectReason::PurchaseLimitExceeded),
-            Rejection::IdReused => None,
-        }
-    }
-}
-
 /// The reason code of a placement that failed for a reason of ours.
 const UNAVAILABLE: &str = "UNAVAILABLE";
 
@@ -291,9 +280,9 @@ impl State {
         } else {
             Step::AwaitPayment
         };
-        let mut placed = self.order.clone();
-        placed.status = OrderStatus::AwaitingPayment;
-        let body = serde_json::to_string(&OrderView::from(&placed))?;
+        let mut view = OrderView::from(&self.order);
+        view.status = OrderStatus::AwaitingPayment;
+        let body = serde_json::to_string(&view)?;
         let extra = Extra {
             response: Some((201, body)),
             ..Extra::default()
@@ -713,14 +702,15 @@ impl State {
             detail: extra.detail,
             response: extra.response,
         };
-        self.deps.writer.record(&self.order.id, t.clone()).await?;
-        self.order.last_seq = t.seq;
+        let (seq, tracking, response) = (t.seq, t.tracking.clone(), t.response.clone());
+        self.deps.writer.record(&self.order.id, t).await?;
+        self.order.last_seq = seq;
         self.order.status = status;
         self.order.step = step;
-        self.order.tracking = t.tracking;
+        self.order.tracking = tracking;
         self.order.updated_at = Timestamp::now();
         if self.order.response.is_none() {
-            self.order.response = t.response;
+            self.order.response = response;
         }
         if step_changed {
             self.attempts = 0;
@@ -737,8 +727,7 @@ impl State {
             }
         }
         let o = &self.order;
-        let paid_or_failed =
-            o.status != OrderStatus::AwaitingPayment && !(o.step == Step::Compensate);
+        let paid_or_failed = o.status != OrderStatus::AwaitingPayment && o.step != Step::Compensate;
         if paid_or_failed || o.step == Step::Done {
             for reply in self.paying.drain(..) {
                 let _ = reply.send(Ok(o.clone()));

@@ -9,6 +9,8 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+
+use super::ledger::Rejection;
 use std::fmt;
 use utoipa::ToSchema;
 
@@ -120,6 +122,17 @@ impl RejectReason {
 
     pub fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The order-level reason for a SKU's refusal; a reused reservation id
+    /// is not a business refusal (the order id is fresh, so it is a bug).
+    pub fn from_rejection(r: &Rejection) -> Option<Self> {
+        match r {
+            Rejection::OutOfStock { .. } => Some(RejectReason::OutOfStock),
+            Rejection::NotOnSale { .. } => Some(RejectReason::NotOnSale),
+            Rejection::LimitExceeded { .. } => Some(RejectReason::PurchaseLimitExceeded),
+            Rejection::IdReused => None,
+        }
     }
 
     pub fn detail(self) -> &'static str {

@@ -302,12 +302,7 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 201, "create product");
         let product: serde_json::Value = res.json().await.expect("product");
-        product["skus"]
-            .as_array()
-            .expect("skus")
-            .iter()
-            .map(|s| s["id"].as_i64().expect("sku id"))
-            .collect()
+        sku_ids(&product)
     }
 
     /// GETs `path` (with a bearer token if given) and parses the JSON body.
@@ -336,6 +331,16 @@ impl TestApp {
         self.stopped.await.expect("join").expect("server");
         self.db
     }
+}
+
+/// The `skus[].id` of a product answer.
+pub fn sku_ids(product: &serde_json::Value) -> Vec<i64> {
+    product["skus"]
+        .as_array()
+        .expect("skus")
+        .iter()
+        .map(|s| s["id"].as_i64().expect("sku id"))
+        .collect()
 }
 
 /// Asserts a problem+json answer with `status` and `code`.
