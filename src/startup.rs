@@ -11,7 +11,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::actors::order_writer::OrderWriter;
 use crate::actors::saga::SagaDeps;
-use crate::actors::{Inventory, Orders};
+use crate::actors::{Inventory, Orders, StockPort};
 use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
@@ -56,6 +56,17 @@ impl Application {
     /// the listener. Must run inside the main tokio runtime: the actors are
     /// spawned here, never from a request handler.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_stock(settings, None).await
+    }
+
+    /// Like [`Application::build`], with the stock decisions of orders and
+    /// availability reads taken by `stock` instead of the SKU actors. Only the
+    /// flash-sale load tool uses this, to measure the classic designs through
+    /// the same HTTP stack.
+    pub async fn build_with_stock(
+        settings: Settings,
+        stock: Option<Arc<dyn StockPort>>,
+    ) -> Result<Self, StartupError> {
         let store =
             Store::connect(&settings.database_url, settings.database_max_connections).await?;
         store.migrate().await?;
@@ -87,9 +98,10 @@ impl Application {
             revocations,
         );
         check_order_settings(&settings)?;
+        let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
         let orders = Orders::start(SagaDeps {
             store: store.clone(),
-            inventory: inventory.clone(),
+            inventory: Arc::clone(&stock),
             payments: Arc::new(SimulatedPayments::new(
                 settings.payments.clone(),
                 store.clone(),
@@ -105,6 +117,7 @@ impl Application {
         .await?;
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
+            stock,
             orders: orders.clone(),
             store: store.clone(),
             tokens,

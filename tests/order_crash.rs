@@ -6,88 +6,30 @@
 
 mod common;
 
-use common::{TestDb, books};
+use common::process::{account, free_port, post};
+use common::{TestDb, books, process};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const STOCK: i64 = 150;
-const ADMIN_EMAIL: &str = "ops@crash.test";
-const ADMIN_PASSWORD: &str = "crash-test-admin-1";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 async fn start(db: &TestDb, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .env("STAMPEDE_BIND", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &db.url)
-        .env("STAMPEDE_JWT_SECRET", "crash-access-secret-0123456789")
-        .env(
-            "STAMPEDE_REFRESH_TOKEN_SECRET",
-            "crash-refresh-secret-0123456789",
-        )
-        .env("STAMPEDE_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("STAMPEDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        // Slow enough that sagas are mid-flight when the kill lands.
-        .env("STAMPEDE_PAYMENTS_LATENCY_MS", "30")
-        .env("STAMPEDE_PAYMENTS_DECLINE_RATE", "0.1")
-        .env("STAMPEDE_SHIPMENTS_LATENCY_MS", "30")
-        .env("STAMPEDE_SHIPMENTS_SHIP_AFTER_MS", "200")
-        .env("STAMPEDE_SHIPMENTS_DELIVER_AFTER_MS", "400")
-        .env("STAMPEDE_ORDERS_TRACK_INTERVAL_MS", "50")
-        .env("STAMPEDE_ORDERS_PAYMENT_WINDOW_MS", "2000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn stampede");
-    let client = reqwest::Client::new();
-    for _ in 0..150 {
-        let ready = client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("stampede did not come up on port {port}");
-}
-
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
-    let mut req = client.post(url).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.expect("request");
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.expect("json")
-}
-
-async fn account(client: &reqwest::Client, base: &str, email: &str, role: &str) -> String {
-    let password = "crash-drop-2026";
-    post(
-        client,
-        format!("{base}/api/v1/auth/signup"),
-        None,
-        json!({"email": email, "password": password, "name": "Crash", "role": role}),
+    process::start_binary(
+        &db.url,
+        port,
+        &[
+            // Slow enough that sagas are mid-flight when the kill lands.
+            ("STAMPEDE_PAYMENTS_LATENCY_MS", "30"),
+            ("STAMPEDE_PAYMENTS_DECLINE_RATE", "0.1"),
+            ("STAMPEDE_SHIPMENTS_LATENCY_MS", "30"),
+            ("STAMPEDE_SHIPMENTS_SHIP_AFTER_MS", "200"),
+            ("STAMPEDE_SHIPMENTS_DELIVER_AFTER_MS", "400"),
+            ("STAMPEDE_ORDERS_TRACK_INTERVAL_MS", "50"),
+            ("STAMPEDE_ORDERS_PAYMENT_WINDOW_MS", "2000"),
+        ],
     )
-    .await;
-    let tokens = post(
-        client,
-        format!("{base}/api/v1/auth/login"),
-        None,
-        json!({"email": email, "password": password}),
-    )
-    .await;
-    tokens["access_token"].as_str().expect("token").to_string()
+    .await
 }
 
 async fn crash_mid_saga(db: TestDb) {

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod saga;
 pub mod saga_supervisor;
 pub mod sku;
+pub mod stock_port;
 pub mod supervisor;
 pub mod views;
 
@@ -22,3 +23,4 @@ pub use error::InventoryError;
 pub use inventory::Inventory;
 pub use order_error::OrderError;
 pub use orders::Orders;
+pub use stock_port::StockPort;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::InventoryError;
-use super::inventory::Inventory;
+use super::stock_port::StockPort;
 use super::order_error::OrderError;
 use super::order_views::{OrderView, SagaView};
 use super::order_writer::OrderWriter;
@@ -30,7 +30,8 @@ use crate::providers::{Parcel, PaymentProvider, ProviderError, ShipmentProvider}
 /// Everything a saga needs, shared by all of them.
 pub struct SagaDeps {
     pub store: Store,
-    pub inventory: Inventory,
+    /// The stock decisions: the SKU actors, or a benchmark's alternative.
+    pub inventory: Arc<dyn StockPort>,
     pub payments: Arc<dyn PaymentProvider>,
     pub shipments: Arc<dyn ShipmentProvider>,
     pub settings: OrderSettings,

@@ -1,6 +1,7 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
-use crate::actors::{Inventory, Orders};
+use crate::actors::{Inventory, Orders, StockPort};
+use std::sync::Arc;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
 use crate::http::rate_limit::RateLimits;
@@ -8,7 +9,10 @@ use crate::http::sessions::Sessions;
 use crate::persistence::Store;
 
 pub struct AppState {
+    /// The SKU actors: restock, sale rules and the admin views.
     pub inventory: Inventory,
+    /// Where orders and buyers' availability reads get their stock answers.
+    pub stock: Arc<dyn StockPort>,
     pub orders: Orders,
     pub store: Store,
     pub tokens: TokenKeys,

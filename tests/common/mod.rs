@@ -4,6 +4,8 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod books;
+pub mod private_mariadb;
+pub mod process;
 
 use sqlx::Row;
 use stampede::config::{AckMode, InventorySettings};

@@ -492,7 +492,7 @@ fn parse_patch(req: &PatchProductRequest) -> Result<ProductPatch, ValidationErro
 
 /// The product with every SKU's availability, asked of the actors at once.
 async fn with_availability(state: &AppState, product: &Product) -> Result<ProductView, ApiError> {
-    let live = try_join_all(product.skus.iter().map(|s| state.inventory.snapshot(s.id))).await?;
+    let live = try_join_all(product.skus.iter().map(|s| state.stock.snapshot(s.id))).await?;
     Ok(ProductView {
         id: product.id,
         seller_id: product.seller_id,

@@ -28,7 +28,7 @@ pub async fn availability(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = state.inventory.snapshot(SkuId(id.into_inner())).await?;
+    let snapshot = state.stock.snapshot(SkuId(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(snapshot))
 }
 

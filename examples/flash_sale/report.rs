@@ -1,0 +1,214 @@
+//! What a run measured and what it proved: throughput, latency
+//! percentiles, answers by status and problem code, and the read-back from
+//! the API that shows nothing was oversold and every 201 order exists.
+
+use futures::{StreamExt, stream};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::drop::Drop;
+use crate::fire::Burst;
+
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// One variant's figures, as printed and as written to the results file.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    pub variant: String,
+    pub label: String,
+    pub purchases: usize,
+    pub connections: usize,
+    pub warm_connections: usize,
+    pub answered: usize,
+    pub drained_ms: f64,
+    pub requests_per_sec: f64,
+    /// From the opening to each answer (what a buyer saw).
+    pub latency: Latency,
+    /// From sending to each answer (the server's share).
+    pub service: Latency,
+    /// `"201"`, `"409 OUT_OF_STOCK"`, `"no answer: connect error"`, …
+    pub answers: BTreeMap<String, usize>,
+    pub stock: i64,
+    pub created: usize,
+    /// Read back from `GET /skus/{id}/availability`.
+    pub reserved: i64,
+    pub sold: i64,
+    pub available: i64,
+    /// Orders answered 201 that `GET /orders/{id}` still shows.
+    pub orders_found: usize,
+    pub oversold: bool,
+}
+
+impl Outcome {
+    /// Every purchase answered, exactly the stock taken, no 201 lost.
+    pub fn checks(&self) -> Vec<(String, bool)> {
+        let taken = self.reserved + self.sold;
+        vec![
+            (
+                format!("answered {}/{}", self.answered, self.purchases),
+                self.answered == self.purchases,
+            ),
+            (
+                format!("201s {} = stock {}", self.created, self.stock),
+                i64::try_from(self.created).is_ok_and(|c| c == self.stock),
+            ),
+            (
+                format!("taken (reserved+sold) {taken} = 201s {}", self.created),
+                i64::try_from(self.created).is_ok_and(|c| c == taken),
+            ),
+            (format!("not oversold ({taken} <= {})", self.stock), !self.oversold),
+            (
+                format!("201 orders found {}/{}", self.orders_found, self.created),
+                self.orders_found == self.created,
+            ),
+        ]
+    }
+}
+
+fn latency(samples: impl Iterator<Item = Duration>) -> anyhow::Result<Latency> {
+    let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    for d in samples {
+        h.saturating_record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Ok(Latency {
+        p50_ms: ms(h.value_at_quantile(0.50)),
+        p90_ms: ms(h.value_at_quantile(0.90)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        max_ms: ms(h.max()),
+    })
+}
+
+/// Reads the SKU's levels and every 201 order back through the API.
+pub async fn outcome(
+    client: &reqwest::Client,
+    base: &str,
+    variant: (&str, &str),
+    drop: &Drop,
+    burst: &Burst,
+    connections: usize,
+) -> anyhow::Result<Outcome> {
+    let mut answers = BTreeMap::new();
+    for a in &burst.answers {
+        let key = match (a.status, &a.code) {
+            (Some(s), Some(code)) => format!("{s} {code}"),
+            (Some(s), None) => s.to_string(),
+            (None, code) => format!("no answer: {}", code.as_deref().unwrap_or("?")),
+        };
+        *answers.entry(key).or_insert(0) += 1;
+    }
+    let created: Vec<_> = burst
+        .answers
+        .iter()
+        .filter(|a| a.status == Some(201))
+        .collect();
+    let level: serde_json::Value = client
+        .get(format!("{base}/api/v1/skus/{}/availability", drop.sku_id))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let field = |k: &str| level[k].as_i64().unwrap_or(-1);
+    let (reserved, sold) = (field("reserved"), field("sold"));
+    let found: Vec<bool> = stream::iter(created.iter())
+        .map(|a| async move {
+            let Some(id) = &a.order_id else { return false };
+            client
+                .get(format!("{base}/api/v1/orders/{id}"))
+                .bearer_auth(&drop.buyers[a.buyer])
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let answered = burst.answers.iter().filter(|a| a.status.is_some()).count();
+    let secs = burst.drained.as_secs_f64().max(1e-9);
+    Ok(Outcome {
+        variant: variant.0.into(),
+        label: variant.1.into(),
+        purchases: burst.answers.len(),
+        connections,
+        warm_connections: burst.warm_connections,
+        answered,
+        drained_ms: burst.drained.as_secs_f64() * 1000.0,
+        requests_per_sec: burst.answers.len() as f64 / secs,
+        latency: latency(burst.answers.iter().map(|a| a.since_open))?,
+        service: latency(burst.answers.iter().map(|a| a.service))?,
+        answers,
+        stock: drop.stock,
+        created: created.len(),
+        reserved,
+        sold,
+        available: field("available"),
+        orders_found: found.into_iter().filter(|f| *f).count(),
+        oversold: reserved + sold > drop.stock || reserved < 0,
+    })
+}
+
+pub fn print(o: &Outcome) {
+    println!("\n== {} ({})", o.label, o.variant);
+    println!(
+        "   {} purchases over {} connections ({} warm) | drained in {:.0} ms | {:.0} req/s",
+        o.purchases, o.connections, o.warm_connections, o.drained_ms, o.requests_per_sec
+    );
+    let l = &o.latency;
+    println!(
+        "   latency from opening: p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+    );
+    let s = &o.service;
+    println!(
+        "   server time per request: p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms
+    );
+    for (answer, n) in &o.answers {
+        println!("   {n:>7}  {answer}");
+    }
+    println!(
+        "   stock {} | reserved {} sold {} available {} (read back from the API)",
+        o.stock, o.reserved, o.sold, o.available
+    );
+    for (check, ok) in o.checks() {
+        println!("   [{}] {check}", if ok { "ok" } else { "FAIL" });
+    }
+}
+
+/// The comparison table, each variant against the baseline (first row
+/// whose variant is `baseline`, else the first row).
+pub fn table(outcomes: &[Outcome], baseline: &str) -> String {
+    let base = outcomes
+        .iter()
+        .find(|o| o.variant == baseline)
+        .or(outcomes.first())
+        .map_or(1.0, |o| o.requests_per_sec);
+    let mut t = String::from(
+        "| stock decision | req/s | vs row lock | p50 ms | p99 ms | max ms | drained ms | 201s | oversold |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for o in outcomes {
+        t.push_str(&format!(
+            "| {} | {:.0} | {:.1}x | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |\n",
+            o.label,
+            o.requests_per_sec,
+            o.requests_per_sec / base,
+            o.latency.p50_ms,
+            o.latency.p99_ms,
+            o.latency.max_ms,
+            o.drained_ms,
+            o.created,
+            if o.oversold { "YES" } else { "no" },
+        ));
+    }
+    t
+}

@@ -1,0 +1,59 @@
+//! The inventory port: the stock decisions an order saga needs (reserve,
+//! commit, release) and the live levels buyers read. The service always
+//! wires in [`Inventory`], the SKU actors; the flash-sale load tool wires in
+//! the classic designs (a row lock per purchase, a Redis script) behind the
+//! same port, so a comparison swaps the stock decision and nothing else.
+
+use async_trait::async_trait;
+
+use super::error::InventoryError;
+use super::inventory::Inventory;
+use super::sku::SkuSnapshot;
+use crate::domain::ids::{ReservationId, SkuId, UserId};
+use crate::domain::quantity::Quantity;
+
+#[async_trait]
+pub trait StockPort: Send + Sync + 'static {
+    /// Holds `quantity` units for `user` under the order's id. Retrying with
+    /// the same id must return the first answer.
+    async fn reserve(
+        &self,
+        sku: SkuId,
+        id: ReservationId,
+        user: UserId,
+        quantity: Quantity,
+    ) -> Result<(), InventoryError>;
+    /// Turns a held reservation into a sale.
+    async fn commit(&self, sku: SkuId, id: ReservationId) -> Result<(), InventoryError>;
+    /// Gives a reservation's units back.
+    async fn release(&self, sku: SkuId, id: ReservationId) -> Result<(), InventoryError>;
+    /// Live levels and sale state of one SKU.
+    async fn snapshot(&self, sku: SkuId) -> Result<SkuSnapshot, InventoryError>;
+}
+
+#[async_trait]
+impl StockPort for Inventory {
+    async fn reserve(
+        &self,
+        sku: SkuId,
+        id: ReservationId,
+        user: UserId,
+        quantity: Quantity,
+    ) -> Result<(), InventoryError> {
+        Inventory::reserve(self, sku, id, user, quantity)
+            .await
+            .map(drop)
+    }
+
+    async fn commit(&self, sku: SkuId, id: ReservationId) -> Result<(), InventoryError> {
+        Inventory::commit(self, sku, id).await.map(drop)
+    }
+
+    async fn release(&self, sku: SkuId, id: ReservationId) -> Result<(), InventoryError> {
+        Inventory::release(self, sku, id).await.map(drop)
+    }
+
+    async fn snapshot(&self, sku: SkuId) -> Result<SkuSnapshot, InventoryError> {
+        Inventory::snapshot(self, sku).await
+    }
+}
