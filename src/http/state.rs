@@ -6,6 +6,7 @@ use crate::http::catalog_cache::CatalogCache;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::persistence::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 pub struct AppState {
     pub inventory: Inventory,
@@ -16,4 +17,6 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Catalog reads, invalidated by every catalog write.
     pub catalog: CatalogCache,
+    /// The process-wide Prometheus recorder, rendered by `GET /metrics`.
+    pub metrics: PrometheusHandle,
 }
