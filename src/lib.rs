@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod persistence;
+pub mod prometheus;
 pub mod providers;
 pub mod startup;
 pub mod telemetry;

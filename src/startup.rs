@@ -3,7 +3,7 @@
 //! lives here too: stop accepting requests, then flush every batch.
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, middleware, web};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +38,8 @@ pub enum StartupError {
     Orders(#[from] crate::actors::orders::OrdersStartError),
     #[error(transparent)]
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
+    #[error(transparent)]
+    Metrics(#[from] crate::prometheus::RecorderError),
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -67,6 +69,7 @@ impl Application {
         settings: Settings,
         stock: Option<Arc<dyn StockPort>>,
     ) -> Result<Self, StartupError> {
+        let metrics = crate::prometheus::install()?;
         let store =
             Store::connect(&settings.database_url, settings.database_max_connections).await?;
         store.migrate().await?;
@@ -124,6 +127,7 @@ impl Application {
             sessions,
             limits: RateLimits::new(&settings.rate_limit),
             catalog: CatalogCache::default(),
+            metrics,
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
@@ -139,6 +143,7 @@ impl Application {
             .port();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(middleware::from_fn(http::metrics::record))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .configure(http::configure)

@@ -197,6 +197,7 @@ async fn openapi_lists_every_route(db: TestDb) {
     let expected = [
         ("/health/live", "get"),
         ("/health/ready", "get"),
+        ("/metrics", "get"),
         ("/openapi.json", "get"),
         ("/api/v1/auth/signup", "post"),
         ("/api/v1/auth/login", "post"),

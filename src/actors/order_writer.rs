@@ -5,10 +5,12 @@
 //! hand their writes to this writer and await the commit; whatever queued
 //! while one batch committed goes into the next, in one transaction.
 
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::persistence::{NewOrder, OrderWrite, Store, StoreError, Transition};
+use crate::prometheus::{BATCH_SIZE, FLUSH_DURATION};
 
 /// Most writes one batch holds.
 const BATCH_MAX: usize = 512;
@@ -44,6 +46,11 @@ impl OrderWriter {
         self.write(OrderWrite::Transition { order_id, step }).await
     }
 
+    /// Writes handed over and not yet taken into a batch.
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     async fn write(&self, write: OrderWrite) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let gone = || StoreError::Unavailable("the order writer has stopped".into());
@@ -58,6 +65,7 @@ impl OrderWriter {
 async fn run(store: Store, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let (started, size) = (Instant::now(), batch.len());
         let writes: Vec<&OrderWrite> = batch.iter().map(|j| &j.write).collect();
         match store.write_orders(&writes).await {
             Ok(()) => {
@@ -77,5 +85,9 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Job>) {
                 }
             }
         }
+        // The one-by-one fallback is part of the flush: callers waited for it.
+        metrics::histogram!(BATCH_SIZE, "writer" => "orders").record(size as f64);
+        metrics::histogram!(FLUSH_DURATION, "writer" => "orders")
+            .record(started.elapsed().as_secs_f64());
     }
 }

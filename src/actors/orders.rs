@@ -286,6 +286,16 @@ impl Orders {
         views
     }
 
+    /// Sagas running right now; cheap enough for every scrape.
+    pub fn live_saga_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Order writes waiting for the order writer's next batch.
+    pub fn writes_queued(&self) -> usize {
+        self.inner.deps.writer.queued()
+    }
+
     /// Makes the saga of `order_id` panic (fault injection for tests).
     pub fn inject_panic(&self, order_id: &str) -> bool {
         self.inner

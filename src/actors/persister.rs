@@ -18,6 +18,7 @@ use super::registry::SkuStats;
 use crate::domain::ledger::Change;
 use crate::domain::time::Timestamp;
 use crate::persistence::{Store, WriteSet};
+use crate::prometheus::{BATCH_SIZE, FLUSH_DURATION};
 
 const BACKOFF_START: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -362,8 +363,14 @@ impl State {
         g.failing.store(false, Ordering::Relaxed);
         g.last_flush_ms.store(now, Ordering::Relaxed);
         g.last_flush_size.store(changes, Ordering::Relaxed);
+        let took = started.elapsed();
         g.last_flush_micros
-            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .store(took.as_micros() as u64, Ordering::Relaxed);
+        // A flush holding only barriers wrote nothing: not a batch.
+        if changes > 0 {
+            metrics::histogram!(BATCH_SIZE, "writer" => "inventory").record(changes as f64);
+            metrics::histogram!(FLUSH_DURATION, "writer" => "inventory").record(took.as_secs_f64());
+        }
         for ack in self.buffer.drain(..).filter_map(|e| e.ack) {
             ack(Ok(()));
         }

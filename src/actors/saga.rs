@@ -25,6 +25,7 @@ use crate::domain::quantity::Quantity;
 use crate::domain::time::Timestamp;
 use crate::http::problem::Problem;
 use crate::persistence::{OrderRecord, Store, Transition};
+use crate::prometheus::SAGA_TRANSITIONS;
 use crate::providers::{Parcel, PaymentProvider, ProviderError, ShipmentProvider};
 
 /// Everything a saga needs, shared by all of them.
@@ -705,6 +706,8 @@ impl State {
         };
         let (seq, tracking, response) = (t.seq, t.tracking.clone(), t.response.clone());
         self.deps.writer.record(&self.order.id, t).await?;
+        let (from, to) = (self.order.status.as_str(), status.as_str());
+        metrics::counter!(SAGA_TRANSITIONS, "from" => from, "to" => to).increment(1);
         self.order.last_seq = seq;
         self.order.status = status;
         self.order.step = step;

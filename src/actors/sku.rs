@@ -23,11 +23,12 @@ use super::persister::{Ack, PersisterHandle};
 use super::registry::{Registry, SkuStats};
 use crate::config::{AckMode, InventorySettings};
 use crate::domain::ids::{ReservationId, SkuId};
-use crate::domain::ledger::{Ledger, Levels, Outcome, Reservation, ReserveRequest};
+use crate::domain::ledger::{Ledger, Levels, Outcome, Rejection, Reservation, ReserveRequest};
 use crate::domain::quantity::Quantity;
 use crate::domain::rules::SaleRules;
 use crate::domain::time::Timestamp;
 use crate::persistence::Store;
+use crate::prometheus::RESERVES;
 
 /// Time a retired actor keeps answering `Retired` before it stops.
 const RETIRE_GRACE: Duration = Duration::from_secs(2);
@@ -197,21 +198,29 @@ impl State {
         let now = Timestamp::now();
         self.last_request = now;
         if self.retired {
+            // Not counted: the `Inventory` handle retries it on a fresh actor.
             return refuse(msg, || InventoryError::Retired);
         }
         self.expire_due(now);
         let sku = self.args.sku;
         let Some(ledger) = self.ledger.as_mut() else {
+            if matches!(msg, SkuMsg::Reserve(..)) {
+                count_reserve("unknown_sku");
+            }
             return refuse(msg, || InventoryError::UnknownSku(sku));
         };
         let mutating = !matches!(msg, SkuMsg::Snapshot(_));
         if mutating && !self.args.persister.has_room() {
+            if matches!(msg, SkuMsg::Reserve(..)) {
+                count_reserve("overloaded");
+            }
             return refuse(msg, || InventoryError::Overloaded);
         }
         match msg {
             SkuMsg::Reserve(req, reply) => {
-                let result = ledger.reserve(&req, now).map_err(InventoryError::from);
-                self.answer(result, reply);
+                let result = ledger.reserve(&req, now);
+                count_reserve(reserve_outcome(&result));
+                self.answer(result.map_err(InventoryError::from), reply);
             }
             SkuMsg::Commit(id, reply) => {
                 let result = ledger.commit(&id, now).map_err(InventoryError::from);
@@ -317,6 +326,25 @@ impl State {
             myself.send_after(RETIRE_GRACE, || SkuMsg::Stop);
         }
     }
+}
+
+/// The `outcome` label of a reserve decision. A replayed refusal counts as
+/// that refusal again: the ledger answers it the same way.
+fn reserve_outcome(result: &Result<Outcome<Reservation>, Rejection>) -> &'static str {
+    match result {
+        Ok(Outcome {
+            change: Some(_), ..
+        }) => "reserved",
+        Ok(Outcome { change: None, .. }) => "replayed",
+        Err(Rejection::OutOfStock { .. }) => "out_of_stock",
+        Err(Rejection::NotOnSale { .. }) => "not_on_sale",
+        Err(Rejection::LimitExceeded { .. }) => "limit_exceeded",
+        Err(Rejection::IdReused) => "id_reused",
+    }
+}
+
+fn count_reserve(outcome: &'static str) {
+    metrics::counter!(RESERVES, "outcome" => outcome).increment(1);
 }
 
 /// Answers a request without touching the ledger.

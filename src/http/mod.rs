@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalog_cache;
+pub mod metrics;
 pub mod openapi;
 pub mod passwords;
 pub mod problem;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(problem::query_config())
         .service(routes::health::live)
         .service(routes::health::ready)
+        .service(routes::metrics::scrape)
         .service(openapi::document)
         .service(
             web::scope("/api/v1")

@@ -5,14 +5,16 @@ use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{admin, auth, health, orders, orders_seller, products, skus, users, wishlist};
+use super::routes::{
+    admin, auth, health, metrics, orders, orders_seller, products, skus, users, wishlist,
+};
 
 /// The whole document: ops routes at the root, the API nested under the
 /// same `/api/v1` scope `http::configure` mounts it at.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "stampede", description = "Commerce backend built for the preorder drop."),
-    paths(health::live, health::ready, document),
+    paths(health::live, health::ready, metrics::scrape, document),
     nest((path = "/api/v1", api = ApiV1)),
     modifiers(&BearerAuth),
 )]

@@ -7,6 +7,7 @@ use crate::http::catalog_cache::CatalogCache;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::persistence::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 pub struct AppState {
     /// The SKU actors: restock, sale rules and the admin views.
@@ -20,4 +21,6 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Catalog reads, invalidated by every catalog write.
     pub catalog: CatalogCache,
+    /// The process-wide Prometheus recorder, rendered by `GET /metrics`.
+    pub metrics: PrometheusHandle,
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod metrics;
 pub mod orders;
 pub mod orders_seller;
 pub mod products;
