@@ -194,6 +194,30 @@ async fn openapi_lists_every_route(db: TestDb) {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let paths = doc["paths"].as_object().expect("paths");
+    // Errors are documented with the media type they are sent with.
+    let conflict = &paths["/api/v1/auth/signup"]["post"]["responses"]["409"]["content"];
+    assert!(
+        conflict["application/problem+json"]["schema"].is_object(),
+        "{conflict}"
+    );
+    assert!(conflict.get("application/json").is_none(), "{conflict}");
+    // A documented path called with another method: 405 naming the others.
+    let res = app
+        .client
+        .put(app.url("/api/v1/products/7"))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(
+        res.headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+        "GET, DELETE, PATCH"
+    );
+    assert_problem(res, 405, "METHOD_NOT_ALLOWED").await;
+    let res = app.get("/api/v1/no/such/route", None).await;
+    assert_problem(res, 404, "NOT_FOUND").await;
     let expected = [
         ("/health/live", "get"),
         ("/health/ready", "get"),

@@ -66,5 +66,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::admin::sagas)
                 .service(routes::admin::saga),
         )
-        .default_service(web::to(problem::not_found));
+        .default_service(web::to(problem::no_route));
 }

@@ -1,7 +1,10 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations.
+//! The OpenAPI 3 document, generated from the handlers' annotations. The
+//! router also asks it which methods a path has, to answer 405 with `Allow`.
 
 use actix_web::{HttpResponse, get};
 use std::sync::LazyLock;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -16,7 +19,7 @@ use super::routes::{
     info(title = "stampede", description = "Commerce backend built for the preorder drop."),
     paths(health::live, health::ready, metrics::scrape, document),
     nest((path = "/api/v1", api = ApiV1)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemJson),
 )]
 pub struct ApiDoc;
 
@@ -79,6 +82,82 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// Error answers are sent as `application/problem+json` (see `problem.rs`);
+/// utoipa documents every `body = Problem` as `application/json`, so this
+/// renames that media type on each response whose schema is `Problem`.
+struct ProblemJson;
+
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+
+impl Modify for ProblemJson {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                for response in operation.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let is_problem = response.content.get("application/json").is_some_and(|c| {
+                        matches!(&c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF))
+                    });
+                    if is_problem
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response
+                            .content
+                            .insert("application/problem+json".into(), content);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// The methods documented for the route `path` matches (its `{param}`
+/// segments match any one segment), e.g. `"GET, POST"`; `None` when no
+/// documented route matches it.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let item = DOCUMENT.paths.paths.iter().find_map(|(template, item)| {
+        let parts: Vec<&str> = template.split('/').collect();
+        let matches = parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s);
+        matches.then_some(item)
+    })?;
+    let methods: Vec<&str> = [
+        ("GET", &item.get),
+        ("PUT", &item.put),
+        ("POST", &item.post),
+        ("DELETE", &item.delete),
+        ("OPTIONS", &item.options),
+        ("HEAD", &item.head),
+        ("PATCH", &item.patch),
+        ("TRACE", &item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(name, op)| op.as_ref().map(|_| name))
+    .collect();
+    Some(methods.join(", "))
 }
 
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);

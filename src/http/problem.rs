@@ -48,6 +48,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
+    /// The route exists with other methods; they are listed in `Allow`.
+    #[error("this route answers only {0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
     #[error("this Idempotency-Key was used with a different request")]
@@ -86,6 +89,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::IdempotencyKeyReused => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
@@ -154,6 +158,11 @@ impl ResponseError for ApiError {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        if let ApiError::MethodNotAllowed(allow) = self
+            && let Ok(allow) = HeaderValue::from_str(allow)
+        {
+            res.insert_header((header::ALLOW, allow));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
@@ -161,8 +170,14 @@ impl ResponseError for ApiError {
     }
 }
 
-pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+/// Requests no route took: 405 with `Allow` when the path is a documented
+/// route (only the method is wrong), else 404.
+pub async fn no_route(req: HttpRequest) -> HttpResponse {
+    match super::openapi::allowed_methods(req.path()) {
+        Some(allow) => ApiError::MethodNotAllowed(allow),
+        None => ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())),
+    }
+    .error_response()
 }
 
 pub fn json_config() -> web::JsonConfig {

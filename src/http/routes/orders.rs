@@ -31,6 +31,7 @@ const MAX_LINE_QUANTITY: i64 = 1_000;
 pub struct OrderItemRequest {
     pub sku_id: i64,
     /// 1 to 1,000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -46,6 +47,7 @@ pub struct PaymentRequest {
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderRequest {
     /// 1 to 50 lines, each SKU at most once.
+    #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<OrderItemRequest>,
     /// 1 to 500 characters.
     pub shipping_address: String,
@@ -124,7 +126,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     tag = "orders",
     security(("bearer" = [])),
     request_body = PlaceOrderRequest,
-    params(("Idempotency-Key" = String, Header, description = "Client-chosen key, 1 to 255 visible ASCII characters, unique per intended order")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "Client-chosen key, 1 to 255 visible ASCII characters, unique per intended order")),
     responses(
         (status = 201, body = OrderView, description = "Reserved; `AWAITING_PAYMENT` until paid or `payment_due_at`"),
         (status = 400, description = "`VALIDATION_FAILED` (missing Idempotency-Key, bad items)", body = Problem),
@@ -214,6 +216,7 @@ pub async fn pay(
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
         (status = 404, description = "`NOT_FOUND`", body = Problem),
         (status = 409, description = "`CONFLICT`: shipped or already final", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
         (status = 503, description = "`UNAVAILABLE`: still processing", body = Problem),
     )
 )]
@@ -231,8 +234,10 @@ pub async fn cancel(
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// From 1; default 1.
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     pub page: Option<i64>,
     /// 1 to 100; default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 
@@ -265,6 +270,7 @@ impl OrderPage {
         (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
     )
 )]
 #[get("")]
@@ -291,6 +297,7 @@ pub async fn list(
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
         (status = 404, description = "`NOT_FOUND`", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
     )
 )]
 #[get("/{id}")]
@@ -313,6 +320,7 @@ pub async fn detail(
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
         (status = 404, description = "`NOT_FOUND`", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
     )
 )]
 #[get("/{id}/events")]

@@ -38,6 +38,7 @@ pub struct CreateProductRequest {
     /// 1 to 50 characters, matched exactly by the `category` filter.
     pub category: String,
     /// 1 to 100 SKUs with distinct `sku_code`s and one currency.
+    #[schema(min_items = 1, max_items = 100)]
     pub skus: Vec<NewSkuRequest>,
     /// Sale window and per-buyer limit, applied to every SKU.
     #[serde(default)]
@@ -52,12 +53,14 @@ pub struct NewSkuRequest {
     /// The option label, e.g. "Black / 256GB": 1 to 100 characters.
     pub option: String,
     /// Minor units of `currency`, 0 to 10^12.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub price: i64,
     /// ISO 4217 code; `KRW` when absent.
     #[serde(default)]
-    #[schema(example = "KRW")]
+    #[schema(example = "KRW", pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// Units on hand at creation, 0 to 1,000,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub stock: i64,
 }
 
@@ -72,6 +75,7 @@ pub struct SaleRequest {
     pub closes_at: Option<Timestamp>,
     /// Units one buyer may hold at once, 1 to 1,000,000,000.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub per_user_limit: Option<i64>,
 }
 
@@ -102,8 +106,9 @@ pub struct PatchProductRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = String, required = false)]
     pub category: Option<Option<String>>,
-    /// New prices of some of the product's SKUs.
+    /// New prices of some of the product's SKUs, at most 100.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub skus: Vec<SkuPricePatch>,
     /// Replaces the sale rules of every SKU; `null` removes them.
     #[serde(default, deserialize_with = "present")]
@@ -117,6 +122,7 @@ pub struct SkuPricePatch {
     /// A SKU of this product.
     pub id: i64,
     /// Minor units of the SKU's currency, 0 to 10^12.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub price: i64,
 }
 
@@ -173,8 +179,10 @@ pub struct ListQuery {
     pub category: Option<String>,
     pub seller_id: Option<i64>,
     /// From 1; default 1.
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     pub page: Option<i64>,
     /// 1 to 100; default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

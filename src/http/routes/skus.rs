@@ -36,6 +36,7 @@ pub async fn availability(
 #[serde(deny_unknown_fields)]
 pub struct RestockRequest {
     /// Units to add, 1 to 1,000,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
 }
 

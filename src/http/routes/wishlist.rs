@@ -20,8 +20,10 @@ use crate::persistence::WishlistAdd;
 #[into_params(parameter_in = Query)]
 pub struct WishlistQuery {
     /// From 1; default 1.
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     pub page: Option<i64>,
     /// 1 to 100; default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 
