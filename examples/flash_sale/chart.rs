@@ -44,7 +44,10 @@ pub fn draw(outcomes: &[Outcome], title: &str, path: &Path) -> anyhow::Result<()
         .draw()?;
     chart.draw_series(outcomes.iter().enumerate().map(|(i, o)| {
         let x = i as f64;
-        Rectangle::new([(x - 0.3, 0.0), (x + 0.3, o.requests_per_sec)], BAR.filled())
+        Rectangle::new(
+            [(x - 0.3, 0.0), (x + 0.3, o.requests_per_sec)],
+            BAR.filled(),
+        )
     }))?;
     chart.draw_series(outcomes.iter().enumerate().map(|(i, o)| {
         Text::new(
@@ -54,10 +57,16 @@ pub fn draw(outcomes: &[Outcome], title: &str, path: &Path) -> anyhow::Result<()
         )
     }))?;
 
-    let top = outcomes.iter().map(|o| o.latency.p99_ms).fold(1.0, f64::max);
+    let top = outcomes
+        .iter()
+        .map(|o| o.latency.p99_ms)
+        .fold(1.0, f64::max);
     let mut chart = ChartBuilder::on(&right)
         .margin(15)
-        .caption("latency from the opening, ms (p50, p99)", ("sans-serif", 16))
+        .caption(
+            "latency from the opening, ms (p50, p99)",
+            ("sans-serif", 16),
+        )
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top * 1.15)?;

@@ -26,7 +26,13 @@ pub async fn buyers(
     run: &str,
     buyers: usize,
 ) -> anyhow::Result<(String, Vec<String>)> {
-    let seller = account(client, base, &format!("seller-{run}@flash-sale.test"), "seller").await?;
+    let seller = account(
+        client,
+        base,
+        &format!("seller-{run}@flash-sale.test"),
+        "seller",
+    )
+    .await?;
     let tokens: Vec<anyhow::Result<String>> = stream::iter(0..buyers)
         .map(|i| {
             let email = format!("buyer{i}-{run}@flash-sale.test");
@@ -53,7 +59,15 @@ pub async fn list_product(
         "skus": [{"sku_code": "DROP-1", "option": "one size", "price": 129_000, "stock": stock}],
         "sale": {"opens_at": opens_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)},
     });
-    let product = post(client, base, "/api/v1/products", Some(seller_token), &body, 201).await?;
+    let product = post(
+        client,
+        base,
+        "/api/v1/products",
+        Some(seller_token),
+        &body,
+        201,
+    )
+    .await?;
     let sku_id = product["skus"][0]["id"]
         .as_i64()
         .context("product answer lacks skus[0].id")?;

@@ -65,12 +65,14 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let args = Args::parse();
-    anyhow::ensure!(args.buyers > 0 && args.purchases > 0, "need buyers and purchases");
+    anyhow::ensure!(
+        args.buyers > 0 && args.purchases > 0,
+        "need buyers and purchases"
+    );
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(120))

@@ -64,7 +64,10 @@ impl Outcome {
                 format!("taken (reserved+sold) {taken} = 201s {}", self.created),
                 i64::try_from(self.created).is_ok_and(|c| c == taken),
             ),
-            (format!("not oversold ({taken} <= {})", self.stock), !self.oversold),
+            (
+                format!("not oversold ({taken} <= {})", self.stock),
+                !self.oversold,
+            ),
             (
                 format!("201 orders found {}/{}", self.orders_found, self.created),
                 self.orders_found == self.created,

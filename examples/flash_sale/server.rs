@@ -78,7 +78,10 @@ pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<R
             let url = format!("sqlite://{}", dir.path().join("drop.db").display());
             (url, Some(dir))
         }
-        _ => (fresh_mysql_database(cfg.mysql_url, variant.slug()).await?, None),
+        _ => (
+            fresh_mysql_database(cfg.mysql_url, variant.slug()).await?,
+            None,
+        ),
     };
     let stock: Option<Arc<dyn StockPort>> = match variant {
         Variant::Stampede | Variant::StampedeSqlite => None,

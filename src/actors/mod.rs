@@ -11,6 +11,7 @@ pub mod order_views;
 pub mod order_writer;
 pub mod orders;
 pub mod persister;
+pub mod placing;
 pub mod registry;
 pub mod saga;
 pub mod saga_supervisor;

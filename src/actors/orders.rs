@@ -12,13 +12,15 @@ use std::time::Duration;
 
 use super::order_error::OrderError;
 use super::order_views::SagaView;
+use super::placing::{self, Reserved};
 use super::saga::{Placement, SagaDeps, SagaMsg};
 use super::saga_supervisor::{self, SagaRegistry, SagaSupervisor, SagaSupervisorMsg};
-use crate::domain::ids::{SkuId, UserId};
+use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::order::{OrderStatus, Step};
 use crate::domain::quantity::Quantity;
 use crate::domain::time::Timestamp;
-use crate::persistence::{NewOrder, OrderLine, OrderRecord, StoreError};
+use crate::persistence::{NewOrder, OrderLine, OrderRecord, Outcome, StoreError};
+use crate::prometheus::SAGA_TRANSITIONS;
 
 /// A validated order request.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -119,13 +121,82 @@ impl Orders {
         key: &str,
         request: PlaceOrder,
     ) -> Result<Placement, OrderError> {
-        let store = &self.inner.deps.store;
+        let deps = &self.inner.deps;
         let fingerprint = request.fingerprint();
-        if let Some(existing) = store.order_by_key(buyer, key).await? {
+        if let Some(existing) = deps.store.order_by_key(buyer, key).await? {
             return self.replay(existing, &fingerprint).await;
         }
+        let (lines, total, currency) = self.price(&request).await?;
+        let now = Timestamp::now();
+        let mut order = NewOrder {
+            id: placing::order_id(buyer, key),
+            buyer,
+            idempotency_key: key.to_string(),
+            request_hash: fingerprint.clone(),
+            total,
+            currency,
+            shipping_address: request.shipping_address,
+            pay_on_place: request.pay_now,
+            payment_due_at: now.plus(deps.settings.payment_window()),
+            lines,
+            created_at: now,
+            outcome: Outcome::default(),
+        };
+        let rid = ReservationId::parse(order.id.clone())
+            .map_err(|e| OrderError::Invalid(e.to_string()))?;
+        let answer = match placing::reserve_all(&*deps.inventory, &request.items, &rid, buyer).await
+        {
+            Reserved::Held => placing::accept(&mut order)?,
+            Reserved::Refused(reason, detail) => {
+                let answer = placing::refuse(&mut order, reason, detail)?;
+                // Nothing is held, so nothing waits on this write: the
+                // refusal is answered now and its record lands behind.
+                count_transition(OrderStatus::Rejected);
+                let writer = deps.writer.clone();
+                tokio::spawn(async move {
+                    match writer.insert(order).await {
+                        Ok(()) | Err(StoreError::Duplicate(_)) => {}
+                        Err(e) => tracing::warn!(error = %e, "could not record a refused order"),
+                    }
+                });
+                return Ok(answer);
+            }
+            Reserved::KeyReused => return Err(OrderError::KeyReused),
+            // What is held stays held: a retry with the same key reuses it.
+            Reserved::Unavailable(e) => {
+                tracing::debug!(error = %e, "placing: stock undecided");
+                return Err(OrderError::Unavailable);
+            }
+        };
+        match deps.writer.insert(order.clone()).await {
+            Ok(()) => {}
+            // A concurrent request with the same key won the insert; both
+            // reserved under the same id, so the units are held once.
+            Err(StoreError::Duplicate(_)) => {
+                let existing = deps
+                    .store
+                    .order_by_key(buyer, key)
+                    .await?
+                    .ok_or(OrderError::Unavailable)?;
+                return self.replay(existing, &fingerprint).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        count_transition(OrderStatus::AwaitingPayment);
+        // The saga takes the order from what was just written.
+        let record = OrderRecord::placed(order);
+        self.saga(&record.id.clone(), Some(record)).await?;
+        Ok(answer)
+    }
+
+    /// Prices the request at the offers of the moment: its lines, total and
+    /// currency.
+    async fn price(
+        &self,
+        request: &PlaceOrder,
+    ) -> Result<(Vec<OrderLine>, i64, String), OrderError> {
         let skus: Vec<SkuId> = request.items.iter().map(|(s, _)| *s).collect();
-        let offers = store.sku_offers(&skus).await?;
+        let offers = self.inner.deps.store.sku_offers(&skus).await?;
         let mut lines = Vec::with_capacity(request.items.len());
         let mut currency = None;
         let mut total: i64 = 0;
@@ -152,38 +223,12 @@ impl Orders {
                 unit_price: offer.price,
             });
         }
-        let settings = &self.inner.deps.settings;
-        let order = NewOrder {
-            id: uuid::Uuid::new_v4().to_string(),
-            buyer,
-            idempotency_key: key.to_string(),
-            request_hash: fingerprint.clone(),
-            total,
-            currency: currency.unwrap_or_else(|| "KRW".into()),
-            shipping_address: request.shipping_address,
-            pay_on_place: request.pay_now,
-            payment_due_at: Timestamp::now().plus(settings.payment_window()),
-            lines,
-        };
-        match self.inner.deps.writer.insert(order.clone()).await {
-            Ok(()) => {}
-            // A concurrent request with the same key won the insert.
-            Err(StoreError::Duplicate(_)) => {
-                let existing = store
-                    .order_by_key(buyer, key)
-                    .await?
-                    .ok_or(OrderError::Unavailable)?;
-                return self.replay(existing, &fingerprint).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        // The saga starts from what was just written, without reading it back.
-        let record = OrderRecord::placed(order, Timestamp::now());
-        let saga = self.saga(&record.id.clone(), Some(record)).await?;
-        self.call(&saga, SagaMsg::AwaitPlaced).await
+        Ok((lines, total, currency.unwrap_or_else(|| "KRW".into())))
     }
 
     /// The first answer of an existing order, waiting for it if needed.
+    /// A live order's saga is (re)started, so a retry after a crash or an
+    /// outage also sets its order moving again.
     async fn replay(
         &self,
         existing: OrderRecord,
@@ -192,10 +237,15 @@ impl Orders {
         if existing.request_hash != fingerprint {
             return Err(OrderError::KeyReused);
         }
-        if let Some(answer) = existing.response {
+        if existing.step == Step::Done
+            && let Some(answer) = existing.response
+        {
             return Ok(answer);
         }
         let saga = self.saga(&existing.id, None).await?;
+        if let Some(answer) = existing.response {
+            return Ok(answer);
+        }
         self.call(&saga, SagaMsg::AwaitPlaced).await
     }
 
@@ -379,4 +429,10 @@ impl Orders {
             _ => Err(OrderError::Unavailable),
         }
     }
+}
+
+/// Counts the transition out of PENDING that placing an order decided.
+fn count_transition(to: OrderStatus) {
+    metrics::counter!(SAGA_TRANSITIONS, "from" => OrderStatus::Pending.as_str(), "to" => to.as_str())
+        .increment(1);
 }

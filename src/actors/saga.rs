@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::InventoryError;
-use super::stock_port::StockPort;
 use super::order_error::OrderError;
 use super::order_views::{OrderView, SagaView};
 use super::order_writer::OrderWriter;
+use super::stock_port::StockPort;
 use crate::config::OrderSettings;
 use crate::domain::ids::ReservationId;
 use crate::domain::ledger::LedgerError;
@@ -180,7 +180,12 @@ impl Actor for OrderSaga {
 
 /// A step outcome that needs a decision: retry later, or give up.
 enum Trouble {
+    /// No answer in time: the call may have taken effect.
     Transient(String),
+    /// The provider (or our record of it) could not be reached: nothing
+    /// happened, so the step is retried for as long as that lasts. An
+    /// outage of a few seconds must not cancel paid orders.
+    Unreachable(String),
     Definite(String),
 }
 
@@ -188,7 +193,8 @@ impl From<ProviderError> for Trouble {
     fn from(e: ProviderError) -> Self {
         match e {
             ProviderError::Declined(why) => Trouble::Definite(why),
-            other => Trouble::Transient(other.to_string()),
+            e @ ProviderError::Unavailable(_) => Trouble::Unreachable(e.to_string()),
+            e @ ProviderError::TimedOut => Trouble::Transient(e.to_string()),
         }
     }
 }
@@ -318,6 +324,7 @@ impl State {
                 )
                 .await
             }
+            Err(Trouble::Unreachable(why)) => self.retry(myself, why),
             // A timeout is final for authorisation: the buyer is told, and
             // the refund in compensation voids a late authorisation.
             Err(Trouble::Transient(why)) => {
@@ -353,6 +360,7 @@ impl State {
                 )
                 .await
             }
+            Err(Trouble::Unreachable(why)) => self.retry(myself, why),
             Err(Trouble::Transient(why)) => {
                 self.retry_or(myself, why, CancelReason::PaymentTimedOut)
                     .await
@@ -377,6 +385,9 @@ impl State {
                         )
                         .await;
                 }
+                // The units are held and paid for: wait out an outage of
+                // the store instead of cancelling a paid order.
+                Err(e) if is_transient(&e) => return self.retry(myself, e.to_string()),
                 Err(e) => {
                     return self
                         .retry_or(myself, e.to_string(), CancelReason::StockLost)
@@ -424,6 +435,7 @@ impl State {
                 )
                 .await
             }
+            Err(Trouble::Unreachable(why)) => self.retry(myself, why),
             Err(Trouble::Transient(why)) => {
                 self.retry_or(myself, why, CancelReason::ShipmentFailed)
                     .await
@@ -471,7 +483,9 @@ impl State {
                 tracing::error!(order = %self.order.id, "the carrier lost a booked shipment");
                 self.last_error = Some("the carrier no longer knows this shipment".into());
             }
-            Err(Trouble::Transient(why)) => self.last_error = Some(why),
+            Err(Trouble::Transient(why) | Trouble::Unreachable(why)) => {
+                self.last_error = Some(why);
+            }
         }
         myself.send_after(again, || SagaMsg::Track);
         Ok(())
@@ -540,7 +554,7 @@ impl State {
                     let _ = reply.send(Err(OrderError::Conflict(why)));
                     return Ok(());
                 }
-                Err(Trouble::Transient(_)) => {
+                Err(Trouble::Transient(_) | Trouble::Unreachable(_)) => {
                     let _ = reply.send(Err(OrderError::Unavailable));
                     return Ok(());
                 }
@@ -583,13 +597,13 @@ impl State {
         let deps = Arc::clone(&self.deps);
         // A PENDING order never reached the payment provider.
         if self.order.status != OrderStatus::Pending
-            && let Err(Trouble::Transient(why) | Trouble::Definite(why)) =
+            && let Err(Trouble::Transient(why) | Trouble::Unreachable(why) | Trouble::Definite(why)) =
                 self.provider(deps.payments.refund(&self.order.id)).await
         {
             return self.retry(myself, why);
         }
         if self.order.tracking.is_some()
-            && let Err(Trouble::Transient(why)) =
+            && let Err(Trouble::Transient(why) | Trouble::Unreachable(why)) =
                 self.provider(deps.shipments.cancel(&self.order.id)).await
         {
             return self.retry(myself, why);

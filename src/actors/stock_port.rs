@@ -10,12 +10,14 @@ use super::error::InventoryError;
 use super::inventory::Inventory;
 use super::sku::SkuSnapshot;
 use crate::domain::ids::{ReservationId, SkuId, UserId};
+use crate::domain::ledger::{LedgerError, ReservationStatus};
 use crate::domain::quantity::Quantity;
 
 #[async_trait]
 pub trait StockPort: Send + Sync + 'static {
     /// Holds `quantity` units for `user` under the order's id. Retrying with
-    /// the same id must return the first answer.
+    /// the same id must return the first answer; `Ok` means the units are
+    /// held now, so a retry of a reservation since given back is an error.
     async fn reserve(
         &self,
         sku: SkuId,
@@ -40,9 +42,11 @@ impl StockPort for Inventory {
         user: UserId,
         quantity: Quantity,
     ) -> Result<(), InventoryError> {
-        Inventory::reserve(self, sku, id, user, quantity)
-            .await
-            .map(drop)
+        let r = Inventory::reserve(self, sku, id, user, quantity).await?;
+        match r.status {
+            ReservationStatus::Reserved | ReservationStatus::Committed => Ok(()),
+            status => Err(LedgerError::NotCommittable { id: r.id, status }.into()),
+        }
     }
 
     async fn commit(&self, sku: SkuId, id: ReservationId) -> Result<(), InventoryError> {

@@ -1,13 +1,13 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
 use crate::actors::{Inventory, Orders, StockPort};
-use std::sync::Arc;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::persistence::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
 
 pub struct AppState {
     /// The SKU actors: restock, sale rules and the admin views.

@@ -20,7 +20,7 @@ mod write_set;
 pub use catalog::{PatchOutcome, ProductPage};
 pub use inventory::StoredSku;
 pub use orders::{
-    NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, SkuOffer, Transition,
+    NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SkuOffer, Transition,
 };
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};

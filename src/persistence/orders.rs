@@ -41,6 +41,37 @@ pub struct NewOrder {
     pub pay_on_place: bool,
     pub payment_due_at: Timestamp,
     pub lines: Vec<OrderLine>,
+    pub created_at: Timestamp,
+    /// What placing decided, written with the order in one go.
+    pub outcome: Outcome,
+}
+
+/// The decision taken before an order is written: its stock reserved (or
+/// refused), and the first answer given to the buyer. The default is the
+/// undecided PENDING order, before its stock was asked for.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: OrderStatus,
+    pub step: Step,
+    /// The reject code, e.g. `OUT_OF_STOCK`.
+    pub reason: Option<String>,
+    /// Kind of the event after `placed`, e.g. `reserved` or `rejected`.
+    pub kind: &'static str,
+    pub detail: Option<String>,
+    pub response: (u16, String),
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            status: OrderStatus::Pending,
+            step: Step::Reserve,
+            reason: None,
+            kind: "placed",
+            detail: None,
+            response: (0, String::new()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -76,14 +107,16 @@ pub enum OrderWrite {
 
 impl OrderRecord {
     /// A just-placed order, as `OrderWrite::Insert` records it.
-    pub fn placed(order: NewOrder, at: Timestamp) -> Self {
+    /// The order exactly as [`Store::write_orders`] writes `order`.
+    pub fn placed(order: NewOrder) -> Self {
+        let at = order.created_at;
         Self {
             id: order.id,
             buyer: order.buyer,
             request_hash: order.request_hash,
-            status: OrderStatus::Pending,
-            step: Step::Reserve,
-            reason: None,
+            status: order.outcome.status,
+            step: order.outcome.step,
+            reason: order.outcome.reason,
             total: order.total,
             currency: order.currency,
             shipping_address: order.shipping_address,
@@ -91,11 +124,11 @@ impl OrderRecord {
             payment_due_at: order.payment_due_at,
             tracking: None,
             attempts: 0,
-            response: None,
+            response: Some(order.outcome.response),
             created_at: at,
             updated_at: at,
             lines: order.lines,
-            last_seq: 1,
+            last_seq: 2,
         }
     }
 }
@@ -163,12 +196,21 @@ impl Store {
     pub async fn write_orders(&self, writes: &[&OrderWrite]) -> Result<(), StoreError> {
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
+        let inserts: Vec<&NewOrder> = writes
+            .iter()
+            .filter_map(|w| match w {
+                OrderWrite::Insert(order) => Some(order),
+                OrderWrite::Transition { .. } => None,
+            })
+            .collect();
+        // A drop inserts thousands of orders a second: a few multi-row
+        // statements per batch instead of a round trip per row.
+        for chunk in inserts.chunks(INSERT_CHUNK) {
+            insert_orders(&mut tx, chunk).await?;
+        }
         for write in writes {
-            match write {
-                OrderWrite::Insert(order) => apply_insert(&mut tx, order, now).await?,
-                OrderWrite::Transition { order_id, step } => {
-                    apply_transition(&mut tx, order_id, step, now).await?
-                }
+            if let OrderWrite::Transition { order_id, step } = write {
+                apply_transition(&mut tx, order_id, step, now).await?;
             }
         }
         tx.commit().await?;
@@ -355,57 +397,103 @@ impl Store {
     }
 }
 
-async fn apply_insert(
+/// Orders per multi-row INSERT: 15 values a row stays far below the
+/// 32,766 bound values SQLite allows (and MySQL's 65,535).
+const INSERT_CHUNK: usize = 500;
+
+/// `(?, ?, …)` rows of `width` placeholders, `n` times.
+fn placeholders(width: usize, n: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; n].join(", ")
+}
+
+/// Inserts orders with their lines and their first two events (`placed`,
+/// then the outcome), three statements for the lot.
+async fn insert_orders(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    order: &NewOrder,
-    now: i64,
+    orders: &[&NewOrder],
 ) -> Result<(), StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, \
+    let sql = format!(
+        "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, reason, \
          total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-    )
-    .bind(order.id.clone())
-    .bind(order.buyer.0)
-    .bind(order.idempotency_key.clone())
-    .bind(order.request_hash.clone())
-    .bind(OrderStatus::Pending.as_str())
-    .bind(Step::Reserve.as_str())
-    .bind(order.total)
-    .bind(order.currency.clone())
-    .bind(order.shipping_address.clone())
-    .bind(i64::from(order.pay_on_place))
-    .bind(order.payment_due_at.millis())
-    .bind(now)
-    .bind(now)
-    .execute(&mut **tx)
-    .await;
-    inserted.map_err(|e| StoreError::unique(e, "idempotency key"))?;
-    for line in &order.lines {
-        sqlx::query(
-            "INSERT INTO order_items (order_id, sku_id, product_id, seller_id, quantity, \
-             unit_price) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(order.id.clone())
-        .bind(line.sku.0)
-        .bind(line.product_id)
-        .bind(line.seller_id.0)
-        .bind(i64::from(line.quantity))
-        .bind(line.unit_price)
-        .execute(&mut **tx)
-        .await?;
+         response_status, response_body, created_at, updated_at) VALUES {}",
+        placeholders(17, orders.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for o in orders {
+        let at = o.created_at.millis();
+        q = q
+            .bind(o.id.clone())
+            .bind(o.buyer.0)
+            .bind(o.idempotency_key.clone())
+            .bind(o.request_hash.clone())
+            .bind(o.outcome.status.as_str())
+            .bind(o.outcome.step.as_str())
+            .bind(o.outcome.reason.clone())
+            .bind(o.total)
+            .bind(o.currency.clone())
+            .bind(o.shipping_address.clone())
+            .bind(i64::from(o.pay_on_place))
+            .bind(o.payment_due_at.millis())
+            .bind(0_i64)
+            .bind(i64::from(o.outcome.response.0))
+            .bind(o.outcome.response.1.clone())
+            .bind(at)
+            .bind(at);
     }
-    append_event(
-        tx,
-        &order.id,
-        1,
-        now,
-        "placed",
-        OrderStatus::Pending,
-        Step::Reserve,
-        None,
-    )
-    .await
+    q.execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::unique(e, "idempotency key"))?;
+
+    let lines: Vec<(&NewOrder, &OrderLine)> = orders
+        .iter()
+        .flat_map(|o| o.lines.iter().map(move |l| (*o, l)))
+        .collect();
+    // An order has up to 50 lines: they get chunks of their own.
+    for chunk in lines.chunks(INSERT_CHUNK * 2) {
+        let sql = format!(
+            "INSERT INTO order_items (order_id, sku_id, product_id, seller_id, quantity, \
+             unit_price) VALUES {}",
+            placeholders(6, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (o, line) in chunk {
+            q = q
+                .bind(o.id.clone())
+                .bind(line.sku.0)
+                .bind(line.product_id)
+                .bind(line.seller_id.0)
+                .bind(i64::from(line.quantity))
+                .bind(line.unit_price);
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    let sql = format!(
+        "INSERT INTO order_events (order_id, seq, at, kind, status, step, detail) VALUES {}",
+        placeholders(7, orders.len() * 2)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for o in orders {
+        let at = o.created_at.millis();
+        q = q
+            .bind(o.id.clone())
+            .bind(1_i64)
+            .bind(at)
+            .bind("placed")
+            .bind(OrderStatus::Pending.as_str())
+            .bind(Step::Reserve.as_str())
+            .bind(None::<String>)
+            .bind(o.id.clone())
+            .bind(2_i64)
+            .bind(at)
+            .bind(o.outcome.kind)
+            .bind(o.outcome.status.as_str())
+            .bind(o.outcome.step.as_str())
+            .bind(o.outcome.detail.clone());
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
 }
 
 async fn apply_transition(

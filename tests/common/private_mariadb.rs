@@ -72,8 +72,14 @@ impl PrivateMariaDb {
         let child = Command::new(program(&["mariadbd", "mysqld"]))
             .arg("--no-defaults")
             .arg(format!("--datadir={}", self.path().join("data").display()))
-            .arg(format!("--socket={}", self.path().join("mysqld.sock").display()))
-            .arg(format!("--pid-file={}", self.path().join("mysqld.pid").display()))
+            .arg(format!(
+                "--socket={}",
+                self.path().join("mysqld.sock").display()
+            ))
+            .arg(format!(
+                "--pid-file={}",
+                self.path().join("mysqld.pid").display()
+            ))
             .arg(format!("--port={}", self.port))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--user={}", user()))

@@ -56,7 +56,12 @@ pub async fn wait_ready(port: u16) {
     panic!("stampede on port {port} did not become ready");
 }
 
-pub async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+pub async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> Value {
     let mut req = client.post(url).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);

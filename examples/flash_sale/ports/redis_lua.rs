@@ -19,15 +19,17 @@ use stampede::domain::time::Timestamp;
 use stampede::persistence::Store;
 
 /// Answers `{0}` taken, `{1, available}` out of stock, `{2}` not on sale,
-/// `{3, limit, held}` over the limit, `{4}` id reused, `{5}` SKU not seeded.
+/// `{3, limit, held}` over the limit, `{4}` id reused, `{5}` SKU not seeded,
+/// `{6}` a retry of a reservation since given back.
 const RESERVE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {5} end
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
 if prior then
-  if string.sub(prior, 1, #ARGV[2] + #ARGV[3] + 2) == ARGV[2] .. '|' .. ARGV[3] .. '|' then
-    return {0}
+  if string.sub(prior, 1, #ARGV[2] + #ARGV[3] + 2) ~= ARGV[2] .. '|' .. ARGV[3] .. '|' then
+    return {4}
   end
-  return {4}
+  if string.match(prior, '|reserved$') or string.match(prior, '|committed$') then return {0} end
+  return {6}
 end
 local s = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved', 'sold', 'opens_at', 'closes_at', 'limit')
 local now, qty = tonumber(ARGV[4]), tonumber(ARGV[3])
@@ -199,6 +201,11 @@ impl StockPort for RedisLuaStock {
                 }
                 .into()),
                 [4] => Err(Rejection::IdReused.into()),
+                [6] => Err(LedgerError::NotCommittable {
+                    id,
+                    status: ReservationStatus::Released,
+                }
+                .into()),
                 [5] => {
                     self.seed(sku).await?;
                     continue;

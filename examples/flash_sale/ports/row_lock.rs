@@ -169,12 +169,19 @@ impl StockPort for RowLockStock {
         let now = Timestamp::now();
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = lock_row(&mut tx, sku).await?;
-        if let Some((owner, held, _)) = reservation(&mut tx, sku, &id).await? {
+        if let Some((owner, held, status)) = reservation(&mut tx, sku, &id).await? {
             // A retry of the same purchase answers what the first one got.
-            return if owner == user.0 && held == quantity.as_i64() {
-                Ok(())
-            } else {
-                Err(Rejection::IdReused.into())
+            return match (
+                owner == user.0 && held == quantity.as_i64(),
+                status.as_str(),
+            ) {
+                (false, _) => Err(Rejection::IdReused.into()),
+                (true, "reserved" | "committed") => Ok(()),
+                (true, other) => Err(LedgerError::NotCommittable {
+                    id,
+                    status: ReservationStatus::parse(other).unwrap_or(ReservationStatus::Released),
+                }
+                .into()),
             };
         }
         let held: i64 = match row.rules.per_user_limit {
@@ -190,13 +197,15 @@ impl StockPort for RowLockStock {
             .map_err(unavailable)?,
         };
         row.decide(quantity.as_i64(), held, now)?;
-        sqlx::query("UPDATE sku_stock SET reserved = reserved + ?, updated_at = ? WHERE sku_id = ?")
-            .bind(quantity.as_i64())
-            .bind(now.millis())
-            .bind(sku.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query(
+            "UPDATE sku_stock SET reserved = reserved + ?, updated_at = ? WHERE sku_id = ?",
+        )
+        .bind(quantity.as_i64())
+        .bind(now.millis())
+        .bind(sku.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO reservations \
              (sku_id, reservation_id, user_id, quantity, status, expires_at, updated_at) \

@@ -99,6 +99,7 @@ impl From<OrderError> for ApiError {
             OrderError::Conflict(why) => ApiError::Conflict(why),
             OrderError::Unavailable => ApiError::StillProcessing,
             OrderError::Store(e) => ApiError::Store(e),
+            e @ OrderError::Render(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
