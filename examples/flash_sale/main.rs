@@ -53,6 +53,9 @@ struct Args {
     /// Connection pool of the row-lock variant (a seed's Hikari pool).
     #[arg(long, default_value_t = 64)]
     row_lock_connections: u32,
+    /// Connection pool of the service's store (the service's default is 16).
+    #[arg(long, default_value_t = 16)]
+    db_connections: u32,
     /// Time from listing the product to its opening.
     #[arg(long, default_value_t = 3_000)]
     lead_ms: u64,
@@ -89,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
                 mysql_url: &args.mysql_url,
                 redis_url: &args.redis_url,
                 row_lock_connections: args.row_lock_connections,
+                db_connections: args.db_connections,
                 buyers: args.buyers,
                 purchases: args.purchases,
             };

@@ -67,6 +67,8 @@ pub struct ServerConfig<'a> {
     pub mysql_url: &'a str,
     pub redis_url: &'a str,
     pub row_lock_connections: u32,
+    /// Pool of stampede's own store (orders, accounts, catalog).
+    pub db_connections: u32,
     pub buyers: usize,
     pub purchases: usize,
 }
@@ -100,6 +102,7 @@ pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<R
         refresh_token_secret: Some(format!("flash-sale-refresh-{}", uuid::Uuid::new_v4())),
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        database_max_connections: cfg.db_connections,
         ..Settings::default()
     };
     // The tool signs up every buyer from one address, and each buyer fires

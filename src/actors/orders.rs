@@ -115,6 +115,12 @@ impl Orders {
     }
 
     /// Places an order, or replays the answer given to the same key.
+    ///
+    /// The key's row is not looked up first: the order id (and so the
+    /// reservation id) comes from buyer and key, so a repeated request finds
+    /// its reservation in the SKU actor, and its insert meets the existing
+    /// row. A refusal the actor decides afresh is answered as such; within
+    /// the idempotency window the actor remembers every id it answered.
     pub async fn place(
         &self,
         buyer: UserId,
@@ -123,9 +129,6 @@ impl Orders {
     ) -> Result<Placement, OrderError> {
         let deps = &self.inner.deps;
         let fingerprint = request.fingerprint();
-        if let Some(existing) = deps.store.order_by_key(buyer, key).await? {
-            return self.replay(existing, &fingerprint).await;
-        }
         let (lines, total, currency) = self.price(&request).await?;
         let now = Timestamp::now();
         let mut order = NewOrder {
@@ -161,6 +164,13 @@ impl Orders {
                 });
                 return Ok(answer);
             }
+            // Only an earlier request with this key explains this.
+            Reserved::GivenBack => {
+                return match deps.store.order_by_key(buyer, key).await? {
+                    Some(existing) => self.replay(existing, &fingerprint).await,
+                    None => Err(OrderError::Unavailable),
+                };
+            }
             Reserved::KeyReused => return Err(OrderError::KeyReused),
             // What is held stays held: a retry with the same key reuses it.
             Reserved::Unavailable(e) => {
@@ -170,14 +180,26 @@ impl Orders {
         };
         match deps.writer.insert(order.clone()).await {
             Ok(()) => {}
-            // A concurrent request with the same key won the insert; both
-            // reserved under the same id, so the units are held once.
+            // An earlier or concurrent request with this key has the order.
             Err(StoreError::Duplicate(_)) => {
                 let existing = deps
                     .store
                     .order_by_key(buyer, key)
                     .await?
                     .ok_or(OrderError::Unavailable)?;
+                // Both reserved under the same id: what the existing order
+                // holds is held once. Anything else we took is given back.
+                let holds = !matches!(
+                    existing.status,
+                    OrderStatus::Rejected | OrderStatus::Cancelled
+                );
+                let ours: Vec<_> = request
+                    .items
+                    .iter()
+                    .filter(|(sku, _)| !holds || !existing.lines.iter().any(|l| l.sku == *sku))
+                    .copied()
+                    .collect();
+                placing::give_back(&*deps.inventory, &ours, &rid).await;
                 return self.replay(existing, &fingerprint).await;
             }
             Err(e) => return Err(e.into()),

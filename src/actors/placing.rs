@@ -35,7 +35,10 @@ pub enum Reserved {
     Held,
     /// A line was refused; the lines held before it were given back.
     Refused(RejectReason, String),
-    /// The same key bought with another body, in a race the row lookup missed.
+    /// A reservation under this id exists but was given back: an earlier
+    /// request with this key was refused or cancelled, or expired unpaid.
+    GivenBack,
+    /// The same key was used with another quantity of a SKU.
     KeyReused,
     /// No decision in time; what is held stays held for a retry (or expires).
     Unavailable(InventoryError),
@@ -55,20 +58,26 @@ pub async fn reserve_all(
                 Some(reason) => (reason, format!("SKU {sku}: {r}")),
                 None => return Reserved::KeyReused,
             },
-            // A retry of a purchase whose reservation was since given back
-            // (refused on another line, or expired unpaid): it stays over.
-            Err(InventoryError::Ledger(e)) => (RejectReason::OutOfStock, format!("SKU {sku}: {e}")),
+            Err(InventoryError::Ledger(_)) => {
+                give_back(stock, &items[..i], rid).await;
+                return Reserved::GivenBack;
+            }
             Err(e) => return Reserved::Unavailable(e),
         };
-        for (held, _) in &items[..i] {
-            if let Err(e) = stock.release(*held, rid.clone()).await {
-                // Left held, it expires with the reservation TTL.
-                tracing::warn!(sku = %held, error = %e, "could not give back a line of a refused order");
-            }
-        }
+        give_back(stock, &items[..i], rid).await;
         return Reserved::Refused(refusal.0, refusal.1);
     }
     Reserved::Held
+}
+
+/// Releases what `rid` holds on `skus`. Best effort: what stays held
+/// expires with the reservation TTL.
+pub async fn give_back(stock: &dyn StockPort, items: &[(SkuId, Quantity)], rid: &ReservationId) {
+    for (sku, _) in items {
+        if let Err(e) = stock.release(*sku, rid.clone()).await {
+            tracing::warn!(%sku, error = %e, "could not give back a reservation");
+        }
+    }
 }
 
 /// Sets the outcome of an order whose stock is held: awaiting payment (or

@@ -289,6 +289,7 @@ impl Store {
             }
         }
         tx.commit().await?;
+        self.offers.invalidate();
         Ok(PatchOutcome::Updated)
     }
 
@@ -304,6 +305,7 @@ impl Store {
         .bind(id.0)
         .execute(&self.pool)
         .await?;
+        self.offers.invalidate();
         Ok(done.rows_affected() > 0)
     }
 }

@@ -9,6 +9,7 @@
 
 mod catalog;
 mod inventory;
+mod offer_cache;
 mod orders;
 pub mod revocations;
 mod sessions;
@@ -29,9 +30,11 @@ pub use users::UserRecord;
 pub use wishlist::{WishlistAdd, WishlistEntry};
 pub use write_set::WriteSet;
 
+use offer_cache::OfferCache;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyPool, Executor};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database a URL points at.
@@ -85,6 +88,7 @@ impl StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    offers: Arc<OfferCache>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -126,7 +130,11 @@ impl Store {
             Any::create_database(&url).await?;
         }
         let pool = options.connect(&url).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            offers: Arc::default(),
+        })
     }
 
     /// Brings the schema up to date; safe to run on every start.

@@ -168,6 +168,11 @@ impl Store {
     pub async fn sku_offers(&self, skus: &[SkuId]) -> Result<Vec<SkuOffer>, StoreError> {
         let mut offers = Vec::with_capacity(skus.len());
         for sku in skus {
+            if let Some(offer) = self.offers.get(*sku) {
+                offers.push(offer);
+                continue;
+            }
+            let seen = self.offers.generation();
             let row = sqlx::query(
                 "SELECT s.id, s.product_id, p.seller_id, s.price, s.currency \
                  FROM skus s JOIN products p ON p.id = s.product_id \
@@ -177,22 +182,25 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
             if let Some(row) = row {
-                offers.push(SkuOffer {
+                let offer = SkuOffer {
                     sku: SkuId(row.try_get(0)?),
                     product_id: row.try_get(1)?,
                     seller_id: UserId(row.try_get(2)?),
                     price: row.try_get(3)?,
                     currency: row.try_get(4)?,
-                });
+                };
+                self.offers.put(seen, offer.clone());
+                offers.push(offer);
             }
         }
         Ok(offers)
     }
 
     /// Applies order writes in one transaction (group commit): a new order
-    /// is PENDING at step `reserve` with its lines and first event, and a
-    /// taken idempotency key fails the whole call as `Duplicate`; a saga
-    /// step updates the row and appends its event together.
+    /// is written with its lines, its `placed` event and the event of its
+    /// outcome, and a taken idempotency key fails the whole call as
+    /// `Duplicate`; a saga step updates the row and appends its event
+    /// together.
     pub async fn write_orders(&self, writes: &[&OrderWrite]) -> Result<(), StoreError> {
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
