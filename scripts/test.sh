@@ -534,6 +534,19 @@ run_extra_checks() {
   run_schemathesis admin
   note "schemathesis took $((SECONDS - started)) s"
   stop_server
+  run_flash_sale_smoke
+}
+
+# A small drop through the load tool, every variant: proves the tool, the
+# alternative stock ports and the read-back checks still work (it exits
+# non-zero when a check fails). The figures of a debug build mean nothing.
+run_flash_sale_smoke() {
+  header "flash-sale smoke run (1,000 purchases, stock 100, every variant)"
+  cargo run --quiet --example flash-sale -- \
+    --purchases 1000 --stock 100 --buyers 20 --connections 100 --lead-ms 1500 \
+    --variants stampede,stampede-sqlite,row-lock,redis-lua \
+    --mysql-url "$STAMPEDE_TEST_MYSQL_URL" --redis-url "$STAMPEDE_TEST_REDIS_URL" \
+    --out target/flash-sale-smoke
 }
 
 # ------------------------------------------------------------------- main --
