@@ -247,6 +247,9 @@ impl State {
     }
 
     /// Reserves every line, in SKU order; one refusal undoes them all.
+    /// New orders arrive with their stock already reserved (see
+    /// `placing.rs`); this step finishes orders that an earlier release
+    /// wrote PENDING, so a database carried over from it still resumes.
     async fn reserve(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
         let rid = self.rid()?;
         let reserve_deadline = self
