@@ -1,6 +1,8 @@
 //! Draws the comparison as an SVG: throughput per stock decision on the
 //! left, latency from the opening (p50 and p99) on the right.
 
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -29,19 +31,7 @@ pub fn draw(outcomes: &[Outcome], title: &str, path: &Path) -> anyhow::Result<()
         .iter()
         .map(|o| o.requests_per_sec)
         .fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(&left)
-        .margin(15)
-        .caption("purchases answered per second", ("sans-serif", 16))
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top * 1.15)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n * 4)
-        .x_label_formatter(&label)
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .draw()?;
+    let mut chart = panel(&left, "purchases answered per second", n, top, &label)?;
     chart.draw_series(outcomes.iter().enumerate().map(|(i, o)| {
         let x = i as f64;
         Rectangle::new(
@@ -61,22 +51,13 @@ pub fn draw(outcomes: &[Outcome], title: &str, path: &Path) -> anyhow::Result<()
         .iter()
         .map(|o| o.latency.p99_ms)
         .fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(&right)
-        .margin(15)
-        .caption(
-            "latency from the opening, ms (p50, p99)",
-            ("sans-serif", 16),
-        )
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top * 1.15)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n * 4)
-        .x_label_formatter(&label)
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .draw()?;
+    let mut chart = panel(
+        &right,
+        "latency from the opening, ms (p50, p99)",
+        n,
+        top,
+        &label,
+    )?;
     chart
         .draw_series(outcomes.iter().enumerate().map(|(i, o)| {
             let x = i as f64;
@@ -98,6 +79,32 @@ pub fn draw(outcomes: &[Outcome], title: &str, path: &Path) -> anyhow::Result<()
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+type Panel<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One bar panel: a slot per variant on x (named by `label`), 0 to `top` on y.
+fn panel<'a>(
+    area: &DrawingArea<SVGBackend<'a>, Shift>,
+    caption: &str,
+    n: usize,
+    top: f64,
+    label: &dyn Fn(&f64) -> String,
+) -> anyhow::Result<Panel<'a>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(15)
+        .caption(caption, ("sans-serif", 16))
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top * 1.15)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n * 4)
+        .x_label_formatter(label)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()?;
+    Ok(chart)
 }
 
 fn short(variant: &str) -> String {

@@ -63,6 +63,8 @@ pub async fn fire(
             .collect(),
     );
     let next = Arc::new(AtomicUsize::new(0));
+    // One list for every worker: a copy each would be 1,000 copies of 500 tokens.
+    let tokens: Arc<[String]> = drop.buyers.clone().into();
     let workers = connections.clamp(1, purchases.max(1));
     let warm = Arc::new(AtomicUsize::new(0));
     let tasks = (0..workers).map(|_| {
@@ -74,7 +76,7 @@ pub async fn fire(
             Arc::clone(&next),
             Arc::clone(&warm),
         );
-        let tokens = drop.buyers.clone();
+        let tokens = Arc::clone(&tokens);
         let health = format!("{base}/health/live");
         tokio::spawn(async move {
             // Opens this worker's connection before the opening.

@@ -147,38 +147,40 @@ impl Orders {
         };
         let rid = ReservationId::parse(order.id.clone())
             .map_err(|e| OrderError::Invalid(e.to_string()))?;
-        let answer = match placing::reserve_all(&*deps.inventory, &request.items, &rid, buyer).await
-        {
-            Reserved::Held => placing::accept(&mut order)?,
-            Reserved::Refused(reason, detail) => {
-                let answer = placing::refuse(&mut order, reason, detail)?;
-                // Nothing is held, so nothing waits on this write: the
-                // refusal is answered now and its record lands behind.
-                count_transition(OrderStatus::Rejected);
-                let writer = deps.writer.clone();
-                tokio::spawn(async move {
-                    match writer.insert(order).await {
-                        Ok(()) | Err(StoreError::Duplicate(_)) => {}
-                        Err(e) => tracing::warn!(error = %e, "could not record a refused order"),
-                    }
-                });
-                return Ok(answer);
-            }
-            // Only an earlier request with this key explains this.
-            Reserved::GivenBack => {
-                return match deps.store.order_by_key(buyer, key).await? {
-                    Some(existing) => self.replay(existing, &fingerprint).await,
-                    None => Err(OrderError::Unavailable),
-                };
-            }
-            Reserved::KeyReused => return Err(OrderError::KeyReused),
-            // What is held stays held: a retry with the same key reuses it.
-            Reserved::Unavailable(e) => {
-                tracing::debug!(error = %e, "placing: stock undecided");
-                return Err(OrderError::Unavailable);
-            }
-        };
-        match deps.writer.insert(order.clone()).await {
+        let (answer, record) =
+            match placing::reserve_all(&*deps.inventory, &request.items, &rid, buyer).await {
+                Reserved::Held => placing::accept(&mut order)?,
+                Reserved::Refused(reason, detail) => {
+                    let answer = placing::refuse(&mut order, reason, detail)?;
+                    // Nothing is held, so nothing waits on this write: the
+                    // refusal is answered now and its record lands behind.
+                    count_transition(OrderStatus::Rejected);
+                    let writer = deps.writer.clone();
+                    tokio::spawn(async move {
+                        match writer.insert(order).await {
+                            Ok(()) | Err(StoreError::Duplicate(_)) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not record a refused order")
+                            }
+                        }
+                    });
+                    return Ok(answer);
+                }
+                // Only an earlier request with this key explains this.
+                Reserved::GivenBack => {
+                    return match deps.store.order_by_key(buyer, key).await? {
+                        Some(existing) => self.replay(existing, &fingerprint).await,
+                        None => Err(OrderError::Unavailable),
+                    };
+                }
+                Reserved::KeyReused => return Err(OrderError::KeyReused),
+                // What is held stays held: a retry with the same key reuses it.
+                Reserved::Unavailable(e) => {
+                    tracing::debug!(error = %e, "placing: stock undecided");
+                    return Err(OrderError::Unavailable);
+                }
+            };
+        match deps.writer.insert(order).await {
             Ok(()) => {}
             // An earlier or concurrent request with this key has the order.
             Err(StoreError::Duplicate(_)) => {
@@ -206,7 +208,6 @@ impl Orders {
         }
         count_transition(OrderStatus::AwaitingPayment);
         // The saga takes the order from what was just written.
-        let record = OrderRecord::placed(order);
         self.saga(&record.id.clone(), Some(record)).await?;
         Ok(answer)
     }

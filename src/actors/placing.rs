@@ -81,8 +81,9 @@ pub async fn give_back(stock: &dyn StockPort, items: &[(SkuId, Quantity)], rid: 
 }
 
 /// Sets the outcome of an order whose stock is held: awaiting payment (or
-/// paying at once), answered 201 with the order as written.
-pub fn accept(order: &mut NewOrder) -> Result<Placement, serde_json::Error> {
+/// paying at once), answered 201 with the order as written. Also answers
+/// that order as its saga starts from it, so it is built once.
+pub fn accept(order: &mut NewOrder) -> Result<(Placement, OrderRecord), serde_json::Error> {
     let step = if order.pay_on_place {
         Step::Authorize
     } else {
@@ -96,9 +97,11 @@ pub fn accept(order: &mut NewOrder) -> Result<Placement, serde_json::Error> {
         detail: None,
         response: (201, String::new()),
     };
-    let body = serde_json::to_string(&OrderView::from(&OrderRecord::placed(order.clone())))?;
+    let mut record = OrderRecord::placed(order.clone());
+    let body = serde_json::to_string(&OrderView::from(&record))?;
     order.outcome.response.1.clone_from(&body);
-    Ok((201, body))
+    record.response = Some((201, body.clone()));
+    Ok(((201, body), record))
 }
 
 /// Sets the outcome of a refused order: REJECTED, answered 409.
