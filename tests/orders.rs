@@ -580,7 +580,50 @@ async fn purchases_are_rate_limited_per_user(db: TestDb) {
     app.stop().await;
 }
 
+/// Offers are cached for placing orders; a price change or a removal
+/// through the API must reach the very next order.
+async fn orders_take_the_offer_of_the_moment(db: TestDb) {
+    let app = app_with(db, |_| {}).await;
+    let (_, seller) = app.user("seller").await;
+    let (_, buyer) = app.user("customer").await;
+    let skus = app.product(&seller, &[(1_000, 50)], None).await;
+    let first = placed(&app, &buyer, "before", one_line(skus[0], 2)).await;
+    assert_eq!(first["total"], 2_000);
+    let product = first["items"][0]["product_id"]
+        .as_i64()
+        .expect("product id");
+    let res = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/products/{product}"),
+            Some(&seller),
+            Some(json!({"skus": [{"id": skus[0], "price": 1_500}]})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let second = placed(&app, &buyer, "after", one_line(skus[0], 2)).await;
+    assert_eq!(second["total"], 3_000, "the new price, not the cached one");
+    assert_eq!(second["items"][0]["unit_price"], 1_500);
+    let res = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/products/{product}"),
+            Some(&seller),
+            None,
+        )
+        .await;
+    assert!(res.status().is_success());
+    assert_problem(
+        place(&app, &buyer, "gone", one_line(skus[0], 1)).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    app.stop().await;
+}
+
 on_both_stores!(
+    orders_take_the_offer_of_the_moment,
     purchases_are_rate_limited_per_user,
     happy_path_to_delivery,
     all_lines_or_none,
