@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
-use crate::actors::order_writer::OrderWriter;
-use crate::actors::saga::SagaDeps;
+use crate::actors::orders::writer::OrderWriter;
+use crate::actors::orders::saga::SagaDeps;
 use crate::actors::{Inventory, Orders, StockPort};
 use crate::config::Settings;
 use crate::domain::email::Email;
@@ -28,14 +28,14 @@ pub enum StartupError {
     #[error(transparent)]
     Store(#[from] crate::persistence::StoreError),
     #[error(transparent)]
-    Actors(#[from] crate::actors::inventory::StartError),
+    Actors(#[from] crate::actors::stock::inventory::StartError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
         source: std::io::Error,
     },
     #[error(transparent)]
-    Orders(#[from] crate::actors::orders::OrdersStartError),
+    Orders(#[from] crate::actors::orders::handle::OrdersStartError),
     #[error(transparent)]
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
     #[error(transparent)]

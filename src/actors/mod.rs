@@ -1,27 +1,20 @@
-//! The actor system: one [`sku::SkuActor`] per active SKU, the
-//! [`persister::Persister`] that group-commits their decisions, the
-//! [`supervisor::SkuSupervisor`] that activates and restarts SKU actors, and
-//! the [`inventory::Inventory`] handle through which the rest of the program
-//! talks to them.
+//! The actor system, in two subsystems that meet at one port.
+//!
+//! - [`stock`]: one `SkuActor` per active SKU owns its stock and decides
+//!   reserve, commit, release and restock in memory; the `Persister`
+//!   group-commits those decisions; `SkuSupervisor` activates and restarts
+//!   SKU actors. Reached through the [`Inventory`] handle.
+//! - [`orders`]: one `OrderSaga` per live order drives it through payment,
+//!   stock commit and shipment, compensating on failure; `SagaSupervisor`
+//!   starts and restarts sagas; placing reserves stock before any write.
+//!   Reached through the [`Orders`] handle.
+//!
+//! Orders cross into stock only through [`StockPort`] (reserve, commit,
+//! release, snapshot), so the flash-sale tool can swap the stock decision
+//! and nothing else. Stock never calls into orders.
 
-pub mod error;
-pub mod inventory;
-pub mod order_error;
-pub mod order_views;
-pub mod order_writer;
 pub mod orders;
-pub mod persister;
-pub mod placing;
-pub mod registry;
-pub mod saga;
-pub mod saga_supervisor;
-pub mod sku;
-pub mod stock_port;
-pub mod supervisor;
-pub mod views;
+pub mod stock;
 
-pub use error::InventoryError;
-pub use inventory::Inventory;
-pub use order_error::OrderError;
-pub use orders::Orders;
-pub use stock_port::StockPort;
+pub use orders::{OrderError, Orders};
+pub use stock::{Inventory, InventoryError, SkuSnapshot, StockPort};

@@ -7,7 +7,7 @@ pub mod redis_lua;
 pub mod row_lock;
 
 use stampede::actors::InventoryError;
-use stampede::actors::sku::SkuSnapshot;
+use stampede::actors::SkuSnapshot;
 use stampede::domain::ids::SkuId;
 use stampede::domain::ledger::Rejection;
 use stampede::domain::rules::SaleRules;

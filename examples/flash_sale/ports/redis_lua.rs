@@ -9,7 +9,7 @@ use redis::{AsyncCommands, Script};
 use std::collections::HashMap;
 
 use super::{Row, unavailable};
-use stampede::actors::sku::SkuSnapshot;
+use stampede::actors::SkuSnapshot;
 use stampede::actors::{InventoryError, StockPort};
 use stampede::domain::ids::{ReservationId, SkuId, UserId};
 use stampede::domain::ledger::{LedgerError, Rejection, ReservationStatus};

@@ -8,7 +8,7 @@ use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{MySql, Row as _, Transaction};
 
 use super::{Row, unavailable};
-use stampede::actors::sku::SkuSnapshot;
+use stampede::actors::SkuSnapshot;
 use stampede::actors::{InventoryError, StockPort};
 use stampede::domain::ids::{ReservationId, SkuId, UserId};
 use stampede::domain::ledger::{LedgerError, Rejection, ReservationStatus};

@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, get, web};
 
-use crate::actors::order_views::SagaView;
-use crate::actors::views::{ActorsOverview, SkuActorView};
+use crate::actors::orders::views::SagaView;
+use crate::actors::stock::views::{ActorsOverview, SkuActorView};
 use crate::domain::ids::SkuId;
 use crate::http::auth::Admin;
 use crate::http::problem::Problem;

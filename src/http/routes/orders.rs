@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::actors::OrderError;
-use crate::actors::order_views::{OrderEventView, OrderView};
-use crate::actors::orders::PlaceOrder;
+use crate::actors::orders::views::{OrderEventView, OrderView};
+use crate::actors::orders::handle::PlaceOrder;
 use crate::domain::ids::SkuId;
 use crate::domain::order::OrderStatus;
 use crate::domain::page::PageRequest;

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::actors::sku::SkuSnapshot;
+use crate::actors::SkuSnapshot;
 use crate::domain::ValidationError;
 use crate::domain::catalog::{
     self, NewProduct, NewSku, Product, ProductFilter, ProductPatch, ProductSummary,

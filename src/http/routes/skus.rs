@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::actors::sku::SkuSnapshot;
+use crate::actors::SkuSnapshot;
 use crate::domain::ids::SkuId;
 use crate::domain::quantity::Quantity;
 use crate::http::auth::Seller;

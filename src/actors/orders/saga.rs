@@ -12,11 +12,11 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::InventoryError;
-use super::order_error::OrderError;
-use super::order_views::{OrderView, SagaView};
-use super::order_writer::OrderWriter;
-use super::stock_port::StockPort;
+use crate::actors::stock::InventoryError;
+use super::error::OrderError;
+use super::views::{OrderView, SagaView};
+use super::writer::OrderWriter;
+use crate::actors::stock::StockPort;
 use crate::config::OrderSettings;
 use crate::domain::ids::ReservationId;
 use crate::domain::ledger::LedgerError;

@@ -8,7 +8,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::order_error::OrderError;
+use super::error::OrderError;
 use super::saga::{self, OrderSaga, SagaDeps, SagaMsg};
 use crate::persistence::OrderRecord;
 

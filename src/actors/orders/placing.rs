@@ -9,15 +9,15 @@
 
 use actix_web::http::StatusCode;
 
-use super::error::InventoryError;
-use super::stock_port::StockPort;
+use crate::actors::stock::InventoryError;
+use crate::actors::stock::StockPort;
 use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::order::{OrderStatus, RejectReason, Step};
 use crate::domain::quantity::Quantity;
 use crate::http::problem::Problem;
 use crate::persistence::{NewOrder, OrderRecord, Outcome};
 
-use super::order_views::OrderView;
+use super::views::OrderView;
 use super::saga::Placement;
 
 /// Orders' ids: UUIDv5 of buyer and key under this namespace.

@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::order_error::OrderError;
-use super::order_views::SagaView;
+use super::error::OrderError;
+use super::views::SagaView;
 use super::placing::{self, Reserved};
 use super::saga::{Placement, SagaDeps, SagaMsg};
-use super::saga_supervisor::{self, SagaRegistry, SagaSupervisor, SagaSupervisorMsg};
+use super::supervisor::{self, SagaRegistry, SagaSupervisor, SagaSupervisorMsg};
 use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::order::{OrderStatus, Step};
 use crate::domain::quantity::Quantity;
@@ -91,7 +91,7 @@ impl Orders {
         let (supervisor, _) = Actor::spawn(
             None,
             SagaSupervisor,
-            saga_supervisor::Arguments {
+            supervisor::Arguments {
                 deps: Arc::clone(&deps),
                 registry: Arc::clone(&registry),
             },

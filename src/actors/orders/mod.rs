@@ -1,0 +1,34 @@
+//! Orders: placing them and driving each one to delivery or cancellation.
+//!
+//! - [`placing`]: stock first. Every line is reserved (through
+//!   [`StockPort`](super::StockPort)) under the order's id before anything is
+//!   written; a refusal is answered at once and recorded behind.
+//! - [`saga::OrderSaga`]: one actor per live order. It runs the commands
+//!   `domain::saga` decides (authorize, capture, commit stock, book the
+//!   carrier, refund, release) and feeds their results back; the decisions
+//!   themselves (retry or compensate, expiry of unpaid orders, which refund)
+//!   are pure functions there, unit-tested without a runtime.
+//! - [`supervisor::SagaSupervisor`]: starts one saga per live order and
+//!   restarts a panicked saga at its recorded step.
+//! - [`writer::OrderWriter`]: group-commits new orders and saga steps.
+//! - [`handle::Orders`]: the handle HTTP and tests use to place, pay, cancel
+//!   and inspect orders.
+//!
+//! What crosses into stock: reserve, commit and release of the order's
+//! lines, keyed by the order id. The per-user limit and the sale window are
+//! enforced by the SKU actor, not here.
+//!
+//! `handle`, `saga` and `supervisor` import each other: the handle asks the
+//! supervisor for a saga's `ActorRef`, and the supervisor spawns sagas with
+//! their `Arguments`; a saga is only reachable through those handles.
+
+pub mod error;
+pub mod handle;
+pub mod placing;
+pub mod saga;
+pub mod supervisor;
+pub mod views;
+pub mod writer;
+
+pub use error::OrderError;
+pub use handle::Orders;
