@@ -7,10 +7,11 @@ use actix_web::{App, HttpServer, middleware, web};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::task::TaskTracker;
 use tracing_actix_web::TracingLogger;
 
-use crate::actors::orders::writer::OrderWriter;
 use crate::actors::orders::saga::SagaDeps;
+use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{Inventory, Orders, StockPort};
 use crate::config::Settings;
 use crate::domain::email::Email;
@@ -102,12 +103,14 @@ impl Application {
         );
         check_order_settings(&settings)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
+        let behind = TaskTracker::new();
         let orders = Orders::start(SagaDeps {
             store: store.clone(),
             inventory: Arc::clone(&stock),
             payments: Arc::new(SimulatedPayments::new(
                 settings.payments.clone(),
                 store.clone(),
+                behind.clone(),
             )),
             shipments: Arc::new(SimulatedShipments::new(
                 settings.shipments.clone(),
@@ -116,6 +119,7 @@ impl Application {
             settings: settings.orders.clone(),
             // Ends by itself once every saga and handle has let go of it.
             writer: OrderWriter::start(store.clone()).0,
+            behind,
         })
         .await?;
         let state = web::Data::new(AppState {

@@ -536,7 +536,8 @@ async fn a_panicking_saga_is_restarted(db: TestDb) {
     let sku = app.product(&seller, &[(500, 10)], None).await[0];
     let id = id_of(&placed(&app, &buyer, "p", one_line(sku, 1)).await);
     let orders = app.orders.clone();
-    assert!(orders.inject_panic(&id), "the saga runs");
+    let order = stampede::domain::ids::OrderId::parse(&id).expect("an order id");
+    assert!(orders.inject_panic(order), "the saga runs");
     let admin = app.admin_token().await;
     let mut restarted = Value::Null;
     for _ in 0..100 {

@@ -47,6 +47,50 @@ impl fmt::Display for UserId {
     }
 }
 
+/// An order: a UUID derived from the buyer and their Idempotency-Key, so
+/// every retry of one purchase names the same order (and the same
+/// reservation) without a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ToSchema)]
+#[schema(value_type = String)]
+pub struct OrderId(uuid::Uuid);
+
+/// Orders' ids are UUIDv5 of buyer and key under this namespace.
+const ORDER_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5a3c_9d1e_07b4_4f62_a8e1_3c0f_d2b7_6e95);
+
+impl OrderId {
+    /// The id of the order `buyer` places under `key`: the same every time.
+    pub fn derive(buyer: UserId, key: &str) -> Self {
+        Self(uuid::Uuid::new_v5(
+            &ORDER_NAMESPACE,
+            format!("{}\n{key}", buyer.0).as_bytes(),
+        ))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        uuid::Uuid::parse_str(raw)
+            .map(Self)
+            .map_err(|_| ValidationError::new("order_id", "must be a UUID"))
+    }
+
+    /// The order's reservations carry its id.
+    pub fn reservation(self) -> ReservationId {
+        ReservationId(self.to_string())
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl Serialize for OrderId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// The caller's name for one reservation on one SKU, unique per SKU.
 ///
 /// 1 to 64 characters of `[A-Za-z0-9._:-]`, so it is safe in logs, URLs and
@@ -105,5 +149,16 @@ mod tests {
         assert!(ReservationId::parse("a".repeat(65)).is_err());
         assert!(ReservationId::parse("a b").is_err());
         assert!(ReservationId::parse("ü").is_err());
+    }
+
+    #[test]
+    fn order_ids_come_from_buyer_and_key() {
+        let a = OrderId::derive(UserId(1), "k");
+        assert_eq!(a, OrderId::derive(UserId(1), "k"));
+        assert_ne!(a, OrderId::derive(UserId(2), "k"));
+        assert_ne!(a, OrderId::derive(UserId(1), "k2"));
+        assert_eq!(OrderId::parse(&a.to_string()), Ok(a));
+        assert!(OrderId::parse("not-a-uuid").is_err());
+        assert_eq!(ReservationId::parse(a.to_string()), Ok(a.reservation()));
     }
 }

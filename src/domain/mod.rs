@@ -1,5 +1,5 @@
 //! Plain types and rules of the shop: ids, time, quantities, money, sale
-//! rules, the catalog and the stock ledger. Nothing here does I/O or needs a
+//! rules, the catalog, the stock ledger, and the order saga's decisions. Nothing here does I/O or needs a
 //! runtime, so every rule is unit-tested directly.
 
 pub mod catalog;
@@ -12,8 +12,10 @@ pub mod order;
 pub mod page;
 pub mod password;
 pub mod quantity;
+pub mod reason;
 pub mod role;
 pub mod rules;
+pub mod saga;
 pub mod text;
 pub mod time;
 

@@ -6,6 +6,7 @@ use std::fmt;
 use utoipa::ToSchema;
 
 use super::ValidationError;
+use super::quantity::Quantity;
 
 /// A unit price in minor units of its currency: 0 to `Price::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
@@ -29,6 +30,40 @@ impl Price {
 
     pub fn minor_units(self) -> i64 {
         self.0
+    }
+}
+
+impl Price {
+    /// The price of `qty` units; `None` beyond `Amount::MAX`.
+    pub fn times(self, qty: Quantity) -> Option<Amount> {
+        self.0.checked_mul(qty.as_i64()).and_then(Amount::new)
+    }
+}
+
+/// A sum of money in minor units, such as an order's total: 0 to
+/// `Amount::MAX`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, ToSchema,
+)]
+#[serde(transparent)]
+pub struct Amount(i64);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(0);
+    /// 10^15 minor units: a thousand times the dearest price, still far from
+    /// the `i64` limit.
+    pub const MAX: i64 = 1_000_000_000_000_000;
+
+    pub fn new(amount: i64) -> Option<Self> {
+        (0..=Self::MAX).contains(&amount).then_some(Self(amount))
+    }
+
+    pub fn minor_units(self) -> i64 {
+        self.0
+    }
+
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).and_then(Amount::new)
     }
 }
 
@@ -95,6 +130,20 @@ mod tests {
         );
         assert!(Price::new(-1).is_err());
         assert!(Price::new(Price::MAX + 1).is_err());
+    }
+
+    #[test]
+    fn totals_are_bounded_sums() {
+        let price = Price::new(1_000).unwrap();
+        let three = Quantity::new(3).unwrap();
+        assert_eq!(price.times(three).map(Amount::minor_units), Some(3_000));
+        let dear = Price::new(Price::MAX).unwrap();
+        let many = Quantity::new(i64::from(Quantity::MAX)).unwrap();
+        assert_eq!(dear.times(many), None);
+        let big = Amount::new(Amount::MAX).unwrap();
+        assert_eq!(big.checked_add(Amount::new(1).unwrap()), None);
+        assert_eq!(Amount::ZERO.checked_add(big), Some(big));
+        assert_eq!(Amount::new(-1), None);
     }
 
     #[test]

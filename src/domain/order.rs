@@ -10,7 +10,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ledger::Rejection;
 use std::fmt;
 use utoipa::ToSchema;
 
@@ -92,94 +91,6 @@ impl OrderStatus {
 impl fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Why an order was refused at placement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RejectReason {
-    OutOfStock,
-    NotOnSale,
-    PurchaseLimitExceeded,
-}
-
-impl RejectReason {
-    const ALL: [RejectReason; 3] = [
-        RejectReason::OutOfStock,
-        RejectReason::NotOnSale,
-        RejectReason::PurchaseLimitExceeded,
-    ];
-
-    /// The stable problem code, also stored as the order's reason.
-    pub fn code(self) -> &'static str {
-        match self {
-            RejectReason::OutOfStock => "OUT_OF_STOCK",
-            RejectReason::NotOnSale => "NOT_ON_SALE",
-            RejectReason::PurchaseLimitExceeded => "PURCHASE_LIMIT_EXCEEDED",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == code)
-    }
-
-    /// The order-level reason for a SKU's refusal; a reused reservation id
-    /// is not a business refusal (the order id is fresh, so it is a bug).
-    pub fn from_rejection(r: &Rejection) -> Option<Self> {
-        match r {
-            Rejection::OutOfStock { .. } => Some(RejectReason::OutOfStock),
-            Rejection::NotOnSale { .. } => Some(RejectReason::NotOnSale),
-            Rejection::LimitExceeded { .. } => Some(RejectReason::PurchaseLimitExceeded),
-            Rejection::IdReused => None,
-        }
-    }
-
-    pub fn detail(self) -> &'static str {
-        match self {
-            RejectReason::OutOfStock => "not enough stock for this order",
-            RejectReason::NotOnSale => "an item is not on sale now",
-            RejectReason::PurchaseLimitExceeded => "the order exceeds a per-buyer limit",
-        }
-    }
-}
-
-/// Why a placed order ended without delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CancelReason {
-    BuyerCancelled,
-    PaymentDeclined,
-    PaymentTimedOut,
-    /// Not paid by `payment_due_at`.
-    PaymentExpired,
-    ShipmentFailed,
-    /// The reservation could not become a sale (it expired first).
-    StockLost,
-}
-
-impl CancelReason {
-    pub fn code(self) -> &'static str {
-        match self {
-            CancelReason::BuyerCancelled => "BUYER_CANCELLED",
-            CancelReason::PaymentDeclined => "PAYMENT_DECLINED",
-            CancelReason::PaymentTimedOut => "PAYMENT_TIMED_OUT",
-            CancelReason::PaymentExpired => "PAYMENT_EXPIRED",
-            CancelReason::ShipmentFailed => "SHIPMENT_FAILED",
-            CancelReason::StockLost => "STOCK_LOST",
-        }
-    }
-
-    /// The event logged when compensation for this reason starts.
-    pub fn event(self) -> &'static str {
-        match self {
-            CancelReason::BuyerCancelled => "cancel_requested",
-            CancelReason::PaymentDeclined => "payment_declined",
-            CancelReason::PaymentTimedOut => "payment_timed_out",
-            CancelReason::PaymentExpired => "payment_expired",
-            CancelReason::ShipmentFailed => "shipment_failed",
-            CancelReason::StockLost => "stock_lost",
-        }
     }
 }
 
@@ -306,14 +217,6 @@ mod tests {
             assert_eq!(Step::parse(step.as_str()), Some(step));
         }
         assert_eq!(OrderStatus::parse("paid"), None);
-        for r in RejectReason::ALL {
-            assert_eq!(RejectReason::parse(r.code()), Some(r));
-            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
-        }
-        assert_eq!(
-            serde_json::to_value(CancelReason::PaymentTimedOut).unwrap(),
-            CancelReason::PaymentTimedOut.code()
-        );
     }
 
     #[test]

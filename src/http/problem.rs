@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use crate::actors::InventoryError;
 use crate::domain::ValidationError;
-use crate::domain::ledger::{LedgerError, Rejection};
+use crate::domain::ledger::LedgerError;
+use crate::domain::reason::{CancelReason, RejectReason};
 use crate::persistence::StoreError;
 
 /// The body of every error answer.
@@ -59,8 +60,14 @@ pub enum ApiError {
     #[error("still processing; retry with the same Idempotency-Key or read the order")]
     StillProcessing,
     /// The payment failed and the order was cancelled; the code says how.
-    #[error("the payment failed ({0}); the order is cancelled and its stock released")]
-    PaymentFailed(&'static str),
+    #[error("the payment failed ({}); the order is cancelled and its stock released", .0.code())]
+    PaymentFailed(CancelReason),
+    /// An order refused at placement; the code says why.
+    #[error("{}", .0.detail())]
+    Refused(RejectReason),
+    /// An order whose stock could not be decided in time; nothing is held.
+    #[error("the order could not be processed in time; nothing was reserved")]
+    NotPlaced,
     #[error("too many requests; retry in {} s", .0.as_secs())]
     RateLimited(std::time::Duration),
     #[error(transparent)]
@@ -95,20 +102,18 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
             }
             ApiError::StillProcessing => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
-            ApiError::PaymentFailed(code) => (StatusCode::PAYMENT_REQUIRED, code),
+            ApiError::PaymentFailed(reason) => (StatusCode::PAYMENT_REQUIRED, reason.code()),
+            ApiError::Refused(reason) => (StatusCode::CONFLICT, reason.code()),
+            ApiError::NotPlaced => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::Inventory(e) => match e {
-                I::Rejected(Rejection::OutOfStock { .. }) => (StatusCode::CONFLICT, "OUT_OF_STOCK"),
-                I::Rejected(Rejection::NotOnSale { .. }) => (StatusCode::CONFLICT, "NOT_ON_SALE"),
-                I::Rejected(Rejection::LimitExceeded { .. }) => {
-                    (StatusCode::CONFLICT, "PURCHASE_LIMIT_EXCEEDED")
-                }
-                I::Rejected(Rejection::IdReused) => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
-                }
+                I::Rejected(r) => match RejectReason::from_rejection(r) {
+                    Some(reason) => (StatusCode::CONFLICT, reason.code()),
+                    None => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"),
+                },
                 I::Ledger(LedgerError::UnknownReservation(_)) | I::UnknownSku(_) => {
                     (StatusCode::NOT_FOUND, "NOT_FOUND")
                 }

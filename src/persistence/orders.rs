@@ -5,38 +5,41 @@
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::domain::ids::{SkuId, UserId};
+use crate::domain::ids::{OrderId, ProductId, SkuId, UserId};
+use crate::domain::money::{Amount, Currency, Price};
 use crate::domain::order::{OrderStatus, Step};
+use crate::domain::quantity::Quantity;
+use crate::domain::reason::{FirstAnswer, Reason};
 use crate::domain::time::Timestamp;
 
 /// One line of an order, with the price and seller it was bought at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
     pub sku: SkuId,
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub seller_id: UserId,
-    pub quantity: u32,
-    pub unit_price: i64,
+    pub quantity: Quantity,
+    pub unit_price: Price,
 }
 
 /// A SKU as it can be ordered right now: on a live product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkuOffer {
     pub sku: SkuId,
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub seller_id: UserId,
-    pub price: i64,
-    pub currency: String,
+    pub price: Price,
+    pub currency: Currency,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewOrder {
-    pub id: String,
+    pub id: OrderId,
     pub buyer: UserId,
     pub idempotency_key: String,
     pub request_hash: String,
-    pub total: i64,
-    pub currency: String,
+    pub total: Amount,
+    pub currency: Currency,
     pub shipping_address: String,
     pub pay_on_place: bool,
     pub payment_due_at: Timestamp,
@@ -47,50 +50,35 @@ pub struct NewOrder {
 }
 
 /// The decision taken before an order is written: its stock reserved (or
-/// refused), and the first answer given to the buyer. The default is the
-/// undecided PENDING order, before its stock was asked for.
+/// refused), and the first answer given to the buyer.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub status: OrderStatus,
     pub step: Step,
-    /// The reject code, e.g. `OUT_OF_STOCK`.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// Kind of the event after `placed`, e.g. `reserved` or `rejected`.
     pub kind: &'static str,
     pub detail: Option<String>,
-    pub response: (u16, String),
-}
-
-impl Default for Outcome {
-    fn default() -> Self {
-        Self {
-            status: OrderStatus::Pending,
-            step: Step::Reserve,
-            reason: None,
-            kind: "placed",
-            detail: None,
-            response: (0, String::new()),
-        }
-    }
+    pub answer: FirstAnswer,
 }
 
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
-    pub id: String,
+    pub id: OrderId,
     pub buyer: UserId,
     pub request_hash: String,
     pub status: OrderStatus,
     pub step: Step,
-    pub reason: Option<String>,
-    pub total: i64,
-    pub currency: String,
+    pub reason: Option<Reason>,
+    pub total: Amount,
+    pub currency: Currency,
     pub shipping_address: String,
     pub pay_on_place: bool,
     pub payment_due_at: Timestamp,
     pub tracking: Option<String>,
     pub attempts: u32,
-    /// The first answer to the placing request: `(status, JSON body)`.
-    pub response: Option<(u16, String)>,
+    /// The first answer to the placing request, once it has one.
+    pub first_answer: Option<FirstAnswer>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub lines: Vec<OrderLine>,
@@ -102,11 +90,10 @@ pub struct OrderRecord {
 #[derive(Debug, Clone)]
 pub enum OrderWrite {
     Insert(NewOrder),
-    Transition { order_id: String, step: Transition },
+    Transition { order_id: OrderId, step: Transition },
 }
 
 impl OrderRecord {
-    /// A just-placed order, as `OrderWrite::Insert` records it.
     /// The order exactly as [`Store::write_orders`] writes `order`.
     pub fn placed(order: NewOrder) -> Self {
         let at = order.created_at;
@@ -124,11 +111,30 @@ impl OrderRecord {
             payment_due_at: order.payment_due_at,
             tracking: None,
             attempts: 0,
-            response: Some(order.outcome.response),
+            first_answer: Some(order.outcome.answer),
             created_at: at,
             updated_at: at,
             lines: order.lines,
             last_seq: 2,
+        }
+    }
+
+    /// The order as it stood when placed: what an accepted first answer
+    /// shows, to the buyer then and to every retry since.
+    pub fn as_placed(&self) -> Self {
+        Self {
+            status: OrderStatus::AwaitingPayment,
+            step: if self.pay_on_place {
+                Step::Authorize
+            } else {
+                Step::AwaitPayment
+            },
+            reason: None,
+            tracking: None,
+            attempts: 0,
+            updated_at: self.created_at,
+            last_seq: 2,
+            ..self.clone()
         }
     }
 }
@@ -140,12 +146,13 @@ pub struct Transition {
     pub seq: i64,
     pub status: OrderStatus,
     pub step: Step,
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     pub tracking: Option<String>,
     pub attempts: u32,
     pub kind: &'static str,
     pub detail: Option<String>,
-    pub response: Option<(u16, String)>,
+    /// The first answer, when this step gives it.
+    pub answer: Option<FirstAnswer>,
 }
 
 #[derive(Debug, Clone)]
@@ -159,8 +166,8 @@ pub struct OrderEventRecord {
 }
 
 const ORDER_COLUMNS: &str = "id, buyer_id, request_hash, status, step, reason, total, currency, \
-     shipping_address, pay_on_place, payment_due_at, tracking, attempts, response_status, \
-     response_body, created_at, updated_at, \
+     shipping_address, pay_on_place, payment_due_at, tracking, attempts, first_answer, \
+     created_at, updated_at, \
      (SELECT MAX(seq) FROM order_events e WHERE e.order_id = orders.id) AS last_seq";
 
 impl Store {
@@ -184,10 +191,10 @@ impl Store {
             if let Some(row) = row {
                 let offer = SkuOffer {
                     sku: SkuId(row.try_get(0)?),
-                    product_id: row.try_get(1)?,
+                    product_id: ProductId(row.try_get(1)?),
                     seller_id: UserId(row.try_get(2)?),
-                    price: row.try_get(3)?,
-                    currency: row.try_get(4)?,
+                    price: Price::new(row.try_get(3)?).map_err(corrupt)?,
+                    currency: Currency::parse(&row.try_get::<String, _>(4)?).map_err(corrupt)?,
                 };
                 self.offers.put(seen, offer.clone());
                 offers.push(offer);
@@ -218,17 +225,17 @@ impl Store {
         }
         for write in writes {
             if let OrderWrite::Transition { order_id, step } = write {
-                apply_transition(&mut tx, order_id, step, now).await?;
+                apply_transition(&mut tx, *order_id, step, now).await?;
             }
         }
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+    pub async fn order(&self, id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_owned())
+            .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
         match row {
@@ -257,21 +264,23 @@ impl Store {
     }
 
     /// Ids of every order whose saga has work left (resumed at start-up).
-    pub async fn live_order_ids(&self) -> Result<Vec<String>, StoreError> {
-        Ok(
+    pub async fn live_order_ids(&self) -> Result<Vec<OrderId>, StoreError> {
+        let ids: Vec<String> =
             sqlx::query_scalar("SELECT id FROM orders WHERE step <> ? ORDER BY created_at")
                 .bind(Step::Done.as_str())
                 .fetch_all(&self.pool)
-                .await?,
-        )
+                .await?;
+        ids.iter()
+            .map(|id| OrderId::parse(id).map_err(corrupt))
+            .collect()
     }
 
-    pub async fn order_events(&self, id: &str) -> Result<Vec<OrderEventRecord>, StoreError> {
+    pub async fn order_events(&self, id: OrderId) -> Result<Vec<OrderEventRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, at, kind, status, step, detail FROM order_events \
              WHERE order_id = ? ORDER BY seq",
         )
-        .bind(id.to_owned())
+        .bind(id.to_string())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -351,32 +360,39 @@ impl Store {
     }
 
     async fn order_from_row(&self, row: &sqlx::any::AnyRow) -> Result<OrderRecord, StoreError> {
-        let id: String = row.try_get("id")?;
+        let raw_id: String = row.try_get("id")?;
+        let id = OrderId::parse(&raw_id).map_err(corrupt)?;
         let status: String = row.try_get("status")?;
         let step: String = row.try_get("step")?;
-        let response = match (
-            row.try_get::<Option<i64>, _>("response_status")?,
-            row.try_get::<Option<String>, _>("response_body")?,
-        ) {
-            (Some(s), Some(b)) => Some((u16::try_from(s).unwrap_or(500), b)),
-            _ => None,
+        let first_answer = match row.try_get::<Option<String>, _>("first_answer")? {
+            Some(code) => Some(
+                FirstAnswer::parse(&code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("first answer {code}")))?,
+            ),
+            None => None,
+        };
+        let reason = match row.try_get::<Option<String>, _>("reason")? {
+            Some(code) => Some(
+                Reason::parse(&code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("order reason {code}")))?,
+            ),
+            None => None,
         };
         let lines = sqlx::query(
             "SELECT sku_id, product_id, seller_id, quantity, unit_price FROM order_items \
              WHERE order_id = ? ORDER BY sku_id",
         )
-        .bind(id.clone())
+        .bind(raw_id)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|r| {
             Ok(OrderLine {
                 sku: SkuId(r.try_get(0)?),
-                product_id: r.try_get(1)?,
+                product_id: ProductId(r.try_get(1)?),
                 seller_id: UserId(r.try_get(2)?),
-                quantity: u32::try_from(r.try_get::<i64, _>(3)?)
-                    .map_err(|_| StoreError::Corrupt(format!("quantity of order {id}")))?,
-                unit_price: r.try_get(4)?,
+                quantity: Quantity::new(r.try_get(3)?).map_err(corrupt)?,
+                unit_price: Price::new(r.try_get(4)?).map_err(corrupt)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -387,15 +403,16 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("order status {status}")))?,
             step: Step::parse(&step)
                 .ok_or_else(|| StoreError::Corrupt(format!("order step {step}")))?,
-            reason: row.try_get("reason")?,
-            total: row.try_get("total")?,
-            currency: row.try_get("currency")?,
+            reason,
+            total: Amount::new(row.try_get("total")?)
+                .ok_or_else(|| StoreError::Corrupt(format!("total of order {id}")))?,
+            currency: Currency::parse(&row.try_get::<String, _>("currency")?).map_err(corrupt)?,
             shipping_address: row.try_get("shipping_address")?,
             pay_on_place: row.try_get::<i64, _>("pay_on_place")? != 0,
             payment_due_at: Timestamp::from_millis(row.try_get("payment_due_at")?),
             tracking: row.try_get("tracking")?,
             attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-            response,
+            first_answer,
             created_at: Timestamp::from_millis(row.try_get("created_at")?),
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
             lines,
@@ -405,7 +422,11 @@ impl Store {
     }
 }
 
-/// Orders per multi-row INSERT: 15 values a row stays far below the
+fn corrupt(e: crate::domain::ValidationError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Orders per multi-row INSERT: 16 values a row stays far below the
 /// 32,766 bound values SQLite allows (and MySQL's 65,535).
 const INSERT_CHUNK: usize = 500;
 
@@ -424,28 +445,27 @@ async fn insert_orders(
     let sql = format!(
         "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, reason, \
          total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \
-         response_status, response_body, created_at, updated_at) VALUES {}",
-        placeholders(17, orders.len())
+         first_answer, created_at, updated_at) VALUES {}",
+        placeholders(16, orders.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for o in orders {
         let at = o.created_at.millis();
         q = q
-            .bind(o.id.clone())
+            .bind(o.id.to_string())
             .bind(o.buyer.0)
             .bind(o.idempotency_key.clone())
             .bind(o.request_hash.clone())
             .bind(o.outcome.status.as_str())
             .bind(o.outcome.step.as_str())
-            .bind(o.outcome.reason.clone())
-            .bind(o.total)
-            .bind(o.currency.clone())
+            .bind(o.outcome.reason.map(Reason::code))
+            .bind(o.total.minor_units())
+            .bind(o.currency.as_str().to_owned())
             .bind(o.shipping_address.clone())
             .bind(i64::from(o.pay_on_place))
             .bind(o.payment_due_at.millis())
             .bind(0_i64)
-            .bind(i64::from(o.outcome.response.0))
-            .bind(o.outcome.response.1.clone())
+            .bind(o.outcome.answer.code())
             .bind(at)
             .bind(at);
     }
@@ -467,12 +487,12 @@ async fn insert_orders(
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (o, line) in chunk {
             q = q
-                .bind(o.id.clone())
+                .bind(o.id.to_string())
                 .bind(line.sku.0)
-                .bind(line.product_id)
+                .bind(line.product_id.0)
                 .bind(line.seller_id.0)
-                .bind(i64::from(line.quantity))
-                .bind(line.unit_price);
+                .bind(line.quantity.as_i64())
+                .bind(line.unit_price.minor_units());
         }
         q.execute(&mut **tx).await?;
     }
@@ -484,15 +504,16 @@ async fn insert_orders(
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for o in orders {
         let at = o.created_at.millis();
+        let id = o.id.to_string();
         q = q
-            .bind(o.id.clone())
+            .bind(id.clone())
             .bind(1_i64)
             .bind(at)
             .bind("placed")
             .bind(OrderStatus::Pending.as_str())
             .bind(Step::Reserve.as_str())
             .bind(None::<String>)
-            .bind(o.id.clone())
+            .bind(id)
             .bind(2_i64)
             .bind(at)
             .bind(o.outcome.kind)
@@ -506,28 +527,22 @@ async fn insert_orders(
 
 async fn apply_transition(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    id: &str,
+    id: OrderId,
     t: &Transition,
     now: i64,
 ) -> Result<(), StoreError> {
-    let (status, body) = match &t.response {
-        Some((s, b)) => (Some(i64::from(*s)), Some(b.clone())),
-        None => (None, None),
-    };
     sqlx::query(
         "UPDATE orders SET status = ?, step = ?, reason = ?, tracking = ?, attempts = ?, \
-         response_status = COALESCE(response_status, ?), \
-         response_body = COALESCE(response_body, ?), updated_at = ? WHERE id = ?",
+         first_answer = COALESCE(first_answer, ?), updated_at = ? WHERE id = ?",
     )
     .bind(t.status.as_str())
     .bind(t.step.as_str())
-    .bind(t.reason.clone())
+    .bind(t.reason.map(Reason::code))
     .bind(t.tracking.clone())
     .bind(i64::from(t.attempts))
-    .bind(status)
-    .bind(body)
+    .bind(t.answer.map(FirstAnswer::code))
     .bind(now)
-    .bind(id.to_owned())
+    .bind(id.to_string())
     .execute(&mut **tx)
     .await?;
     append_event(
@@ -549,7 +564,7 @@ async fn apply_transition(
 #[allow(clippy::too_many_arguments)]
 async fn append_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    id: &str,
+    id: OrderId,
     seq: i64,
     at: i64,
     kind: &str,
@@ -561,7 +576,7 @@ async fn append_event(
         "INSERT INTO order_events (order_id, seq, at, kind, status, step, detail) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(id.to_owned())
+    .bind(id.to_string())
     .bind(seq)
     .bind(at)
     .bind(kind.to_owned())

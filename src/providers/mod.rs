@@ -11,6 +11,10 @@ pub mod simulated_shipment;
 
 use async_trait::async_trait;
 
+use crate::domain::ids::OrderId;
+use crate::domain::money::Amount;
+
+pub use crate::domain::saga::Parcel;
 pub use simulated_payment::SimulatedPayments;
 pub use simulated_shipment::SimulatedShipments;
 
@@ -39,32 +43,22 @@ impl From<crate::persistence::StoreError> for ProviderError {
 /// Money movements for one order, keyed by the order id.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {
-    /// Holds `amount` (minor units) on the buyer's payment method.
-    async fn authorize(&self, order: &str, amount: i64) -> Result<(), ProviderError>;
+    /// Holds `amount` on the buyer's payment method.
+    async fn authorize(&self, order: OrderId, amount: Amount) -> Result<(), ProviderError>;
     /// Takes the held amount.
-    async fn capture(&self, order: &str) -> Result<(), ProviderError>;
+    async fn capture(&self, order: OrderId) -> Result<(), ProviderError>;
     /// Gives back whatever the order holds: voids an authorisation, refunds
     /// a capture, and makes a late authorisation arriving afterwards void.
     /// Succeeds when there is nothing to give back.
-    async fn refund(&self, order: &str) -> Result<(), ProviderError>;
-}
-
-/// Where a parcel is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Parcel {
-    Preparing,
-    Shipped,
-    Delivered,
-    Cancelled,
+    async fn refund(&self, order: OrderId) -> Result<(), ProviderError>;
 }
 
 /// Shipments for one order, keyed by the order id.
 #[async_trait]
 pub trait ShipmentProvider: Send + Sync + 'static {
     /// Books a shipment; answers the carrier's tracking number.
-    async fn create(&self, order: &str) -> Result<String, ProviderError>;
-    async fn track(&self, order: &str) -> Result<Parcel, ProviderError>;
+    async fn create(&self, order: OrderId) -> Result<String, ProviderError>;
+    async fn track(&self, order: OrderId) -> Result<Parcel, ProviderError>;
     /// Cancels a shipment that has not left; succeeds when none exists.
-    async fn cancel(&self, order: &str) -> Result<(), ProviderError>;
+    async fn cancel(&self, order: OrderId) -> Result<(), ProviderError>;
 }

@@ -7,23 +7,33 @@
 //! arriving afterwards is void), `refunded`.
 
 use async_trait::async_trait;
+
+use crate::domain::ids::OrderId;
+use crate::domain::money::Amount;
 use std::time::Duration;
 
 use super::dice::roll;
 use super::{PaymentProvider, ProviderError};
 use crate::config::PaymentSimSettings;
 use crate::persistence::{SimLedger, Store};
+use tokio_util::task::TaskTracker;
 
 pub struct SimulatedPayments {
     settings: PaymentSimSettings,
     store: Store,
+    late: TaskTracker,
 }
 
 const LEDGER: SimLedger = SimLedger::Payments;
 
 impl SimulatedPayments {
-    pub fn new(settings: PaymentSimSettings, store: Store) -> Self {
-        Self { settings, store }
+    /// Late callbacks run on `late`, which shutdown waits for.
+    pub fn new(settings: PaymentSimSettings, store: Store, late: TaskTracker) -> Self {
+        Self {
+            settings,
+            store,
+            late,
+        }
     }
 
     async fn latency(&self) {
@@ -41,7 +51,9 @@ impl SimulatedPayments {
 
 #[async_trait]
 impl PaymentProvider for SimulatedPayments {
-    async fn authorize(&self, order: &str, amount: i64) -> Result<(), ProviderError> {
+    async fn authorize(&self, order: OrderId, amount: Amount) -> Result<(), ProviderError> {
+        let order = &order.to_string();
+        let amount = amount.minor_units();
         self.latency().await;
         if let Some(known) = self.store.sim_record(LEDGER, order).await? {
             return Self::answer(&known.state);
@@ -61,7 +73,7 @@ impl PaymentProvider for SimulatedPayments {
                 // a refund that came first has left a tombstone that wins.
                 let (store, order) = (self.store.clone(), order.to_string());
                 let late = Duration::from_millis(s.late_callback_ms);
-                tokio::spawn(async move {
+                self.late.spawn(async move {
                     tokio::time::sleep(late).await;
                     if let Err(e) = store.sim_insert(LEDGER, &order, amount, "authorized").await {
                         tracing::warn!(error = %e, order, "late authorisation not recorded");
@@ -78,7 +90,8 @@ impl PaymentProvider for SimulatedPayments {
         Self::answer(&state)
     }
 
-    async fn capture(&self, order: &str) -> Result<(), ProviderError> {
+    async fn capture(&self, order: OrderId) -> Result<(), ProviderError> {
+        let order = &order.to_string();
         self.latency().await;
         self.store
             .sim_transition(LEDGER, order, "authorized", "captured")
@@ -93,7 +106,8 @@ impl PaymentProvider for SimulatedPayments {
         }
     }
 
-    async fn refund(&self, order: &str) -> Result<(), ProviderError> {
+    async fn refund(&self, order: OrderId) -> Result<(), ProviderError> {
+        let order = &order.to_string();
         self.latency().await;
         let store = &self.store;
         loop {

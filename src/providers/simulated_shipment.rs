@@ -3,6 +3,8 @@
 //! (`booked`, `failed`, `cancelled`) is in our store, like the payments'.
 
 use async_trait::async_trait;
+
+use crate::domain::ids::OrderId;
 use std::time::Duration;
 
 use super::dice::roll;
@@ -42,7 +44,8 @@ impl SimulatedShipments {
 
 #[async_trait]
 impl ShipmentProvider for SimulatedShipments {
-    async fn create(&self, order: &str) -> Result<String, ProviderError> {
+    async fn create(&self, order: OrderId) -> Result<String, ProviderError> {
+        let order = &order.to_string();
         self.latency().await;
         let s = &self.settings;
         let tracking = format!("SIM-{order}");
@@ -66,7 +69,8 @@ impl ShipmentProvider for SimulatedShipments {
         }
     }
 
-    async fn track(&self, order: &str) -> Result<Parcel, ProviderError> {
+    async fn track(&self, order: OrderId) -> Result<Parcel, ProviderError> {
+        let order = &order.to_string();
         self.latency().await;
         match self.store.sim_record(LEDGER, order).await? {
             Some(r) if r.state == "booked" => Ok(self.parcel(r.updated_at)),
@@ -76,7 +80,8 @@ impl ShipmentProvider for SimulatedShipments {
         }
     }
 
-    async fn cancel(&self, order: &str) -> Result<(), ProviderError> {
+    async fn cancel(&self, order: OrderId) -> Result<(), ProviderError> {
+        let order = &order.to_string();
         self.latency().await;
         // Leaves a tombstone when nothing was booked, so a booking retried
         // later finds the order cancelled.

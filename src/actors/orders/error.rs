@@ -23,7 +23,4 @@ pub enum OrderError {
     Unavailable,
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The answer could not be rendered (a bug, never bad input).
-    #[error("could not render the answer: {0}")]
-    Render(#[from] serde_json::Error),
 }

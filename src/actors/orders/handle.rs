@@ -11,15 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::OrderError;
-use super::views::SagaView;
-use super::placing::{self, Reserved};
-use super::saga::{Placement, SagaDeps, SagaMsg};
+use super::placing::{self, Placement, Reserved};
+use super::saga::{SagaDeps, SagaMsg};
 use super::supervisor::{self, SagaRegistry, SagaSupervisor, SagaSupervisorMsg};
-use crate::domain::ids::{ReservationId, SkuId, UserId};
+use super::views::SagaView;
+use crate::domain::ids::{OrderId, SkuId, UserId};
+use crate::domain::money::{Amount, Currency};
 use crate::domain::order::{OrderStatus, Step};
 use crate::domain::quantity::Quantity;
 use crate::domain::time::Timestamp;
-use crate::persistence::{NewOrder, OrderLine, OrderRecord, Outcome, StoreError};
+use crate::persistence::{NewOrder, OrderLine, OrderRecord, StoreError};
 use crate::prometheus::SAGA_TRANSITIONS;
 
 /// A validated order request.
@@ -109,7 +110,7 @@ impl Orders {
             tracing::info!(count = live.len(), "resuming live orders");
         }
         for id in live {
-            orders.saga(&id, None).await?;
+            orders.saga(id, None).await?;
         }
         Ok(orders)
     }
@@ -131,8 +132,9 @@ impl Orders {
         let fingerprint = request.fingerprint();
         let (lines, total, currency) = self.price(&request).await?;
         let now = Timestamp::now();
+        let id = OrderId::derive(buyer, key);
         let mut order = NewOrder {
-            id: placing::order_id(buyer, key),
+            id,
             buyer,
             idempotency_key: key.to_string(),
             request_hash: fingerprint.clone(),
@@ -143,43 +145,43 @@ impl Orders {
             payment_due_at: now.plus(deps.settings.payment_window()),
             lines,
             created_at: now,
-            outcome: Outcome::default(),
+            outcome: placing::accepted(request.pay_now),
         };
-        let rid = ReservationId::parse(order.id.clone())
-            .map_err(|e| OrderError::Invalid(e.to_string()))?;
-        let (answer, record) =
-            match placing::reserve_all(&*deps.inventory, &request.items, &rid, buyer).await {
-                Reserved::Held => placing::accept(&mut order)?,
-                Reserved::Refused(reason, detail) => {
-                    let answer = placing::refuse(&mut order, reason, detail)?;
-                    // Nothing is held, so nothing waits on this write: the
-                    // refusal is answered now and its record lands behind.
-                    count_transition(OrderStatus::Rejected);
-                    let writer = deps.writer.clone();
-                    tokio::spawn(async move {
-                        match writer.insert(order).await {
-                            Ok(()) | Err(StoreError::Duplicate(_)) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %e, "could not record a refused order")
-                            }
+        let rid = id.reservation();
+        let record = match placing::reserve_all(&*deps.inventory, &request.items, &rid, buyer).await
+        {
+            Reserved::Held => OrderRecord::placed(order.clone()),
+            Reserved::Refused(reason, detail) => {
+                order.outcome = placing::refused(reason, detail);
+                // Nothing is held, so nothing waits on this write: the
+                // refusal is answered now and its record lands behind,
+                // on a task shutdown waits for.
+                count_transition(OrderStatus::Rejected);
+                let writer = deps.writer.clone();
+                deps.behind.spawn(async move {
+                    match writer.insert(order).await {
+                        Ok(()) | Err(StoreError::Duplicate(_)) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not record a refused order")
                         }
-                    });
-                    return Ok(answer);
-                }
-                // Only an earlier request with this key explains this.
-                Reserved::GivenBack => {
-                    return match deps.store.order_by_key(buyer, key).await? {
-                        Some(existing) => self.replay(existing, &fingerprint).await,
-                        None => Err(OrderError::Unavailable),
-                    };
-                }
-                Reserved::KeyReused => return Err(OrderError::KeyReused),
-                // What is held stays held: a retry with the same key reuses it.
-                Reserved::Unavailable(e) => {
-                    tracing::debug!(error = %e, "placing: stock undecided");
-                    return Err(OrderError::Unavailable);
-                }
-            };
+                    }
+                });
+                return Ok(Placement::Refused(reason));
+            }
+            // Only an earlier request with this key explains this.
+            Reserved::GivenBack => {
+                return match deps.store.order_by_key(buyer, key).await? {
+                    Some(existing) => self.replay(existing, &fingerprint).await,
+                    None => Err(OrderError::Unavailable),
+                };
+            }
+            Reserved::KeyReused => return Err(OrderError::KeyReused),
+            // What is held stays held: a retry with the same key reuses it.
+            Reserved::Unavailable(e) => {
+                tracing::debug!(error = %e, "placing: stock undecided");
+                return Err(OrderError::Unavailable);
+            }
+        };
         match deps.writer.insert(order).await {
             Ok(()) => {}
             // An earlier or concurrent request with this key has the order.
@@ -208,7 +210,8 @@ impl Orders {
         }
         count_transition(OrderStatus::AwaitingPayment);
         // The saga takes the order from what was just written.
-        self.saga(&record.id.clone(), Some(record)).await?;
+        let answer = Placement::Accepted(Box::new(record.clone()));
+        self.saga(id, Some(record)).await?;
         Ok(answer)
     }
 
@@ -217,36 +220,39 @@ impl Orders {
     async fn price(
         &self,
         request: &PlaceOrder,
-    ) -> Result<(Vec<OrderLine>, i64, String), OrderError> {
+    ) -> Result<(Vec<OrderLine>, Amount, Currency), OrderError> {
         let skus: Vec<SkuId> = request.items.iter().map(|(s, _)| *s).collect();
         let offers = self.inner.deps.store.sku_offers(&skus).await?;
         let mut lines = Vec::with_capacity(request.items.len());
         let mut currency = None;
-        let mut total: i64 = 0;
+        let mut total = Amount::ZERO;
         for (sku, qty) in &request.items {
             let offer = offers
                 .iter()
                 .find(|o| o.sku == *sku)
                 .ok_or(OrderError::UnknownSku(*sku))?;
-            if currency.get_or_insert_with(|| offer.currency.clone()) != &offer.currency {
+            if *currency.get_or_insert(offer.currency) != offer.currency {
                 return Err(OrderError::Invalid(
                     "items: all items of one order must share a currency".into(),
                 ));
             }
             total = offer
                 .price
-                .checked_mul(qty.as_i64())
+                .times(*qty)
                 .and_then(|line| total.checked_add(line))
                 .ok_or_else(|| OrderError::Invalid("items: the total is too large".into()))?;
             lines.push(OrderLine {
                 sku: *sku,
                 product_id: offer.product_id,
                 seller_id: offer.seller_id,
-                quantity: qty.get(),
+                quantity: *qty,
                 unit_price: offer.price,
             });
         }
-        Ok((lines, total, currency.unwrap_or_else(|| "KRW".into())))
+        // Validation lets no order without items through.
+        let currency =
+            currency.ok_or_else(|| OrderError::Invalid("items: must not be empty".into()))?;
+        Ok((lines, total, currency))
     }
 
     /// The first answer of an existing order, waiting for it if needed.
@@ -261,12 +267,12 @@ impl Orders {
             return Err(OrderError::KeyReused);
         }
         if existing.step == Step::Done
-            && let Some(answer) = existing.response
+            && let Some(answer) = Placement::of(&existing)
         {
             return Ok(answer);
         }
-        let saga = self.saga(&existing.id, None).await?;
-        if let Some(answer) = existing.response {
+        let saga = self.saga(existing.id, None).await?;
+        if let Some(answer) = Placement::of(&existing) {
             return Ok(answer);
         }
         self.call(&saga, SagaMsg::AwaitPlaced).await
@@ -274,7 +280,7 @@ impl Orders {
 
     /// Pays an `AWAITING_PAYMENT` order; answers once payment succeeded
     /// or failed.
-    pub async fn pay(&self, buyer: UserId, order_id: &str) -> Result<OrderRecord, OrderError> {
+    pub async fn pay(&self, buyer: UserId, order_id: OrderId) -> Result<OrderRecord, OrderError> {
         let order = self.owned(buyer, order_id).await?;
         if order.status != OrderStatus::AwaitingPayment {
             return Err(OrderError::Conflict(format!(
@@ -289,7 +295,11 @@ impl Orders {
     }
 
     /// Cancels an order before it ships; answers once it is CANCELLED.
-    pub async fn cancel(&self, buyer: UserId, order_id: &str) -> Result<OrderRecord, OrderError> {
+    pub async fn cancel(
+        &self,
+        buyer: UserId,
+        order_id: OrderId,
+    ) -> Result<OrderRecord, OrderError> {
         let order = self.owned(buyer, order_id).await?;
         if !order.status.buyer_may_cancel() {
             return Err(OrderError::Conflict(format!(
@@ -313,7 +323,7 @@ impl Orders {
     }
 
     /// The order if `buyer` placed it; others' orders do not exist for them.
-    pub async fn owned(&self, buyer: UserId, order_id: &str) -> Result<OrderRecord, OrderError> {
+    pub async fn owned(&self, buyer: UserId, order_id: OrderId) -> Result<OrderRecord, OrderError> {
         self.inner
             .deps
             .store
@@ -324,8 +334,8 @@ impl Orders {
     }
 
     /// The saga of an order: live state if it runs, stored state if not.
-    pub async fn saga_view(&self, order_id: &str) -> Result<SagaView, OrderError> {
-        let live = self.inner.registry.get(order_id).map(|a| a.clone());
+    pub async fn saga_view(&self, order_id: OrderId) -> Result<SagaView, OrderError> {
+        let live = self.inner.registry.get(&order_id).map(|a| a.clone());
         if let Some(saga) = live
             && let Ok(view) = self.call(&saga, SagaMsg::View).await
         {
@@ -355,7 +365,7 @@ impl Orders {
                 views.push(view);
             }
         }
-        views.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+        views.sort_by_key(|v| v.order_id);
         views
     }
 
@@ -370,31 +380,33 @@ impl Orders {
     }
 
     /// Makes the saga of `order_id` panic (fault injection for tests).
-    pub fn inject_panic(&self, order_id: &str) -> bool {
+    pub fn inject_panic(&self, order_id: OrderId) -> bool {
         self.inner
             .registry
-            .get(order_id)
+            .get(&order_id)
             .is_some_and(|a| a.send_message(SagaMsg::InjectPanic).is_ok())
     }
 
-    /// Stops every saga; each resumes from its recorded step next start.
+    /// Stops every saga (each resumes from its recorded step next start),
+    /// then waits for the writes still landing behind their answers.
     pub async fn shutdown(&self) {
         self.inner
             .supervisor
             .stop_children_and_wait(None, Some(Duration::from_secs(5)))
             .await;
         self.inner.supervisor.stop(None);
+        self.inner.deps.behind.close();
+        self.inner.deps.behind.wait().await;
     }
 
     async fn saga(
         &self,
-        order_id: &str,
+        id: OrderId,
         order: Option<OrderRecord>,
     ) -> Result<ActorRef<SagaMsg>, OrderError> {
-        if let Some(actor) = self.inner.registry.get(order_id) {
+        if let Some(actor) = self.inner.registry.get(&id) {
             return Ok(actor.clone());
         }
-        let id = order_id.to_string();
         match self
             .inner
             .supervisor
@@ -413,7 +425,7 @@ impl Orders {
     /// `Finished` means the order ended before the request was handled.
     async fn ask<T: Send + 'static>(
         &self,
-        order_id: &str,
+        order_id: OrderId,
         msg: impl Fn(RpcReplyPort<T>) -> SagaMsg,
     ) -> Result<T, Asked> {
         let timeout = self.inner.deps.settings.reply_timeout();

@@ -4,29 +4,40 @@
 //! holds its stock waits for its row to commit before its 201.
 //!
 //! The order id, and so the reservation id, is derived from the buyer and
-//! the Idempotency-Key. A retry after a timeout, a crash or a database
-//! outage finds the reservation it already made instead of taking more.
+//! the Idempotency-Key ([`OrderId::derive`]). A retry after a timeout, a
+//! crash or a database outage finds the reservation it already made
+//! instead of taking more.
 
-use actix_web::http::StatusCode;
-
-use crate::actors::stock::InventoryError;
-use crate::actors::stock::StockPort;
+use crate::actors::stock::{InventoryError, StockPort};
 use crate::domain::ids::{ReservationId, SkuId, UserId};
-use crate::domain::order::{OrderStatus, RejectReason, Step};
+use crate::domain::order::{OrderStatus, Step};
 use crate::domain::quantity::Quantity;
-use crate::http::problem::Problem;
-use crate::persistence::{NewOrder, OrderRecord, Outcome};
+use crate::domain::reason::{FirstAnswer, Reason, RejectReason};
+use crate::persistence::{OrderRecord, Outcome};
 
-use super::views::OrderView;
-use super::saga::Placement;
+#[cfg(doc)]
+use crate::domain::ids::OrderId;
 
-/// Orders' ids: UUIDv5 of buyer and key under this namespace.
-const ORDER_NAMESPACE: uuid::Uuid =
-    uuid::Uuid::from_u128(0x5a3c_9d1e_07b4_4f62_a8e1_3c0f_d2b7_6e95);
+/// The first answer to a placement, as a domain value; `http/` renders it.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    /// Created, its stock held: the order as placed.
+    Accepted(Box<OrderRecord>),
+    /// Refused for this reason; nothing is held.
+    Refused(RejectReason),
+    /// Stock could not be decided in time; nothing is held.
+    Unavailable,
+}
 
-/// The id of the order `buyer` places under `key`: the same for every retry.
-pub fn order_id(buyer: UserId, key: &str) -> String {
-    uuid::Uuid::new_v5(&ORDER_NAMESPACE, format!("{}\n{key}", buyer.0).as_bytes()).to_string()
+impl Placement {
+    /// The first answer `order` got, if it has one yet.
+    pub fn of(order: &OrderRecord) -> Option<Self> {
+        Some(match order.first_answer? {
+            FirstAnswer::Accepted => Placement::Accepted(Box::new(order.as_placed())),
+            FirstAnswer::Refused(reason) => Placement::Refused(reason),
+            FirstAnswer::Unavailable => Placement::Unavailable,
+        })
+    }
 }
 
 /// What reserving every line came to.
@@ -80,45 +91,31 @@ pub async fn give_back(stock: &dyn StockPort, items: &[(SkuId, Quantity)], rid: 
     }
 }
 
-/// Sets the outcome of an order whose stock is held: awaiting payment (or
-/// paying at once), answered 201 with the order as written. Also answers
-/// that order as its saga starts from it, so it is built once.
-pub fn accept(order: &mut NewOrder) -> Result<(Placement, OrderRecord), serde_json::Error> {
-    let step = if order.pay_on_place {
-        Step::Authorize
-    } else {
-        Step::AwaitPayment
-    };
-    order.outcome = Outcome {
+/// The outcome of an order whose stock is held: awaiting payment (or
+/// paying at once), accepted.
+pub fn accepted(pay_on_place: bool) -> Outcome {
+    Outcome {
         status: OrderStatus::AwaitingPayment,
-        step,
+        step: if pay_on_place {
+            Step::Authorize
+        } else {
+            Step::AwaitPayment
+        },
         reason: None,
         kind: "reserved",
         detail: None,
-        response: (201, String::new()),
-    };
-    let mut record = OrderRecord::placed(order.clone());
-    let body = serde_json::to_string(&OrderView::from(&record))?;
-    order.outcome.response.1.clone_from(&body);
-    record.response = Some((201, body.clone()));
-    Ok(((201, body), record))
+        answer: FirstAnswer::Accepted,
+    }
 }
 
-/// Sets the outcome of a refused order: REJECTED, answered 409.
-pub fn refuse(
-    order: &mut NewOrder,
-    reason: RejectReason,
-    detail: String,
-) -> Result<Placement, serde_json::Error> {
-    let problem = Problem::new(StatusCode::CONFLICT, reason.code(), reason.detail().into());
-    let answer = (problem.status, serde_json::to_string(&problem)?);
-    order.outcome = Outcome {
+/// The outcome of a refused order: REJECTED.
+pub fn refused(reason: RejectReason, detail: String) -> Outcome {
+    Outcome {
         status: OrderStatus::Rejected,
         step: Step::Done,
-        reason: Some(reason.code().into()),
+        reason: Some(Reason::Rejected(reason)),
         kind: "rejected",
         detail: Some(detail),
-        response: answer.clone(),
-    };
-    Ok(answer)
+        answer: FirstAnswer::Refused(reason),
+    }
 }

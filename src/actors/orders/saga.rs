@@ -1,32 +1,36 @@
-//! `OrderSaga`: one actor per live order, driving it through reservation,
-//! payment, stock commit and shipment, and compensating when a step fails.
+//! `OrderSaga`: one actor per live order. It runs what
+//! [`domain::saga::decide`](crate::domain::saga::decide) says (calls to the
+//! stock, the payment provider and the carrier; transitions to record;
+//! timers) and feeds every call's answer back to it. Which failure is
+//! retried and which compensates is decided there, not here.
 //!
 //! The saga owns its order: every transition is written (order row and
 //! event together) before the saga acts on it, so a saga restarted after a
 //! panic or a SIGKILL reloads the row and redoes at most the step it was in.
-//! Redoing is safe because every step is idempotent: reservations are keyed
+//! Redoing is safe because every call is idempotent: reservations are keyed
 //! by the order id, and provider calls carry the order id as their key.
 
-use actix_web::http::StatusCode;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::task::TaskTracker;
 
-use crate::actors::stock::InventoryError;
 use super::error::OrderError;
-use super::views::{OrderView, SagaView};
+use super::placing::Placement;
+use super::views::SagaView;
 use super::writer::OrderWriter;
-use crate::actors::stock::StockPort;
+use crate::actors::stock::{InventoryError, StockPort};
 use crate::config::OrderSettings;
-use crate::domain::ids::ReservationId;
+use crate::domain::ids::OrderId;
 use crate::domain::ledger::LedgerError;
-use crate::domain::order::{CancelReason, OrderStatus, RejectReason, Step};
-use crate::domain::quantity::Quantity;
+use crate::domain::order::{OrderStatus, Step};
+use crate::domain::reason::RejectReason;
+use crate::domain::saga::{self, Answer, Call, Command, Event, Facts, Move, Refusal};
 use crate::domain::time::Timestamp;
-use crate::http::problem::Problem;
 use crate::persistence::{OrderRecord, Store, Transition};
 use crate::prometheus::SAGA_TRANSITIONS;
-use crate::providers::{Parcel, PaymentProvider, ProviderError, ShipmentProvider};
+use crate::providers::{PaymentProvider, ProviderError, ShipmentProvider};
 
 /// Everything a saga needs, shared by all of them.
 pub struct SagaDeps {
@@ -37,10 +41,11 @@ pub struct SagaDeps {
     pub shipments: Arc<dyn ShipmentProvider>,
     pub settings: OrderSettings,
     pub writer: OrderWriter,
+    /// Writes nobody waits for (refusals recorded behind their answer, a
+    /// provider's late callback); shutdown waits for them.
+    pub behind: TaskTracker,
 }
 
-/// The first answer to `POST /orders`: HTTP status and JSON body.
-pub type Placement = (u16, String);
 pub type OrderReply = RpcReplyPort<Result<OrderRecord, OrderError>>;
 
 pub enum SagaMsg {
@@ -64,7 +69,7 @@ pub enum SagaMsg {
 pub struct OrderSaga;
 
 pub struct Arguments {
-    pub order_id: String,
+    pub order_id: OrderId,
     /// The order as just inserted; `None` loads it from the store.
     pub order: Option<OrderRecord>,
     pub deps: Arc<SagaDeps>,
@@ -82,6 +87,12 @@ pub struct State {
     cancelling: Vec<OrderReply>,
 }
 
+/// A buyer's request being handled, until it is answered or held.
+enum Waiter {
+    Paying(OrderReply),
+    Cancelling(OrderReply),
+}
+
 impl Actor for OrderSaga {
     type Msg = SagaMsg;
     type State = State;
@@ -97,7 +108,7 @@ impl Actor for OrderSaga {
             None => args
                 .deps
                 .store
-                .order(&args.order_id)
+                .order(args.order_id)
                 .await?
                 .ok_or_else(|| format!("order {} vanished", args.order_id))?,
         };
@@ -133,38 +144,27 @@ impl Actor for OrderSaga {
                 // A step that failed on the store did not change the order
                 // (transitions apply in memory only after they commit), so
                 // it is simply taken again later.
-                if let Err(e) = st.advance(&myself).await {
+                if let Err(e) = st.run(&myself, Event::Advance, None).await {
                     tracing::warn!(order = %st.order.id, step = %st.order.step, error = %e, "saga step failed; retrying");
-                    st.retry(&myself, e.to_string())?;
+                    st.retry(&myself, e.to_string());
                 }
             }
-            SagaMsg::AwaitPlaced(reply) => match &st.order.response {
+            SagaMsg::AwaitPlaced(reply) => match Placement::of(&st.order) {
                 Some(answer) => {
-                    let _ = reply.send(answer.clone());
+                    let _ = reply.send(answer);
                 }
                 None => st.placed.push(reply),
             },
-            SagaMsg::Pay(reply) => st.pay(&myself, reply).await?,
-            SagaMsg::Cancel(reply) => st.cancel(&myself, reply).await?,
-            SagaMsg::Expire => {
-                if st.order.step == Step::AwaitPayment {
-                    if Timestamp::now() >= st.order.payment_due_at {
-                        st.compensate_for(
-                            &myself,
-                            Why::Cancelled(CancelReason::PaymentExpired),
-                            None,
-                        )
-                        .await?;
-                    } else {
-                        st.schedule_expiry(&myself);
-                    }
-                }
+            SagaMsg::Pay(reply) => {
+                st.run(&myself, Event::Pay, Some(Waiter::Paying(reply)))
+                    .await?
             }
-            SagaMsg::Track => {
-                if st.order.step == Step::Track {
-                    st.track(&myself).await?;
-                }
+            SagaMsg::Cancel(reply) => {
+                st.run(&myself, Event::Cancel, Some(Waiter::Cancelling(reply)))
+                    .await?
             }
+            SagaMsg::Expire => st.run(&myself, Event::Expire, None).await?,
+            SagaMsg::Track => st.run(&myself, Event::Track, None).await?,
             SagaMsg::View(reply) => {
                 let _ = reply.send(st.view());
             }
@@ -178,514 +178,192 @@ impl Actor for OrderSaga {
     }
 }
 
-/// A step outcome that needs a decision: retry later, or give up.
-enum Trouble {
-    /// No answer in time: the call may have taken effect.
-    Transient(String),
-    /// The provider (or our record of it) could not be reached: nothing
-    /// happened, so the step is retried for as long as that lasts. An
-    /// outage of a few seconds must not cancel paid orders.
-    Unreachable(String),
-    Definite(String),
-}
-
-impl From<ProviderError> for Trouble {
-    fn from(e: ProviderError) -> Self {
-        match e {
-            ProviderError::Declined(why) => Trouble::Definite(why),
-            e @ ProviderError::Unavailable(_) => Trouble::Unreachable(e.to_string()),
-            e @ ProviderError::TimedOut => Trouble::Transient(e.to_string()),
-        }
-    }
-}
-
-/// The reason code of a placement that failed for a reason of ours.
-const UNAVAILABLE: &str = "UNAVAILABLE";
-
-/// Why an order is being undone.
-#[derive(Debug, Clone, Copy)]
-enum Why {
-    Rejected(RejectReason),
-    /// Stock could not be reserved within `reserve_timeout_ms`.
-    Unavailable,
-    Cancelled(CancelReason),
-}
-
-impl Why {
-    fn code(self) -> &'static str {
-        match self {
-            Why::Rejected(r) => r.code(),
-            Why::Unavailable => UNAVAILABLE,
-            Why::Cancelled(c) => c.code(),
-        }
-    }
-}
-
 impl State {
-    fn rid(&self) -> Result<ReservationId, ActorProcessingErr> {
-        Ok(ReservationId::parse(self.order.id.clone())?)
-    }
-
-    async fn advance(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
-        match self.order.step {
-            Step::Reserve => self.reserve(myself).await,
-            Step::AwaitPayment => {
-                self.schedule_expiry(myself);
-                Ok(())
-            }
-            Step::Authorize => self.authorize(myself).await,
-            Step::Capture => self.capture(myself).await,
-            Step::CommitStock => self.commit_stock(myself).await,
-            Step::CreateShipment => self.create_shipment(myself).await,
-            Step::Track => {
-                myself.send_after(self.deps.settings.track_interval(), || SagaMsg::Track);
-                Ok(())
-            }
-            Step::Compensate => self.compensate(myself).await,
-            Step::Done => Ok(()),
+    /// What the decisions need to know of the order.
+    fn facts(&self) -> Facts {
+        let o = &self.order;
+        Facts {
+            status: o.status,
+            step: o.step,
+            attempts: self.attempts,
+            has_tracking: o.tracking.is_some(),
+            pay_on_place: o.pay_on_place,
+            reason: o.reason,
+            payment_due_at: o.payment_due_at,
+            reserve_deadline: o.created_at.plus(self.deps.settings.reserve_timeout()),
+            max_attempts: self.deps.settings.max_attempts,
         }
     }
 
-    /// Reserves every line, in SKU order; one refusal undoes them all.
-    /// New orders arrive with their stock already reserved (see
-    /// `placing.rs`); this step finishes orders that an earlier release
-    /// wrote PENDING, so a database carried over from it still resumes.
-    async fn reserve(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
-        let rid = self.rid()?;
-        let reserve_deadline = self
-            .order
-            .created_at
-            .plus(self.deps.settings.reserve_timeout());
-        for line in self.order.lines.clone() {
-            let qty = Quantity::new(i64::from(line.quantity))?;
+    /// Decides about `event` and runs the commands; a call's answer is
+    /// decided about in turn, its commands running before the rest.
+    async fn run(
+        &mut self,
+        myself: &ActorRef<SagaMsg>,
+        event: Event,
+        mut waiter: Option<Waiter>,
+    ) -> Result<(), ActorProcessingErr> {
+        let mut todo: VecDeque<Command> =
+            saga::decide(&self.facts(), event, Timestamp::now()).into();
+        while let Some(command) = todo.pop_front() {
+            match command {
+                Command::Call(call) => {
+                    let answer = self.call(call).await;
+                    let then = saga::decide(
+                        &self.facts(),
+                        Event::Answered(call, answer),
+                        Timestamp::now(),
+                    );
+                    for c in then.into_iter().rev() {
+                        todo.push_front(c);
+                    }
+                }
+                Command::Record(to) => self.record(to).await?,
+                Command::Advance => myself.send_message(SagaMsg::Advance)?,
+                Command::RetryLater(why) => self.retry(myself, why),
+                Command::Note(why) => {
+                    tracing::warn!(order = %self.order.id, step = %self.order.step, why, "saga noted a problem");
+                    self.last_error = Some(why);
+                }
+                Command::WaitForPayment => self.schedule_expiry(myself),
+                Command::WaitForCarrier => {
+                    myself.send_after(self.deps.settings.track_interval(), || SagaMsg::Track);
+                }
+                Command::Refuse(refusal) => {
+                    let err = match refusal {
+                        Refusal::Conflict(why) => OrderError::Conflict(why),
+                        Refusal::Unavailable => OrderError::Unavailable,
+                    };
+                    if let Some(Waiter::Paying(reply) | Waiter::Cancelling(reply)) = waiter.take() {
+                        let _ = reply.send(Err(err));
+                    }
+                }
+                Command::Hold => match waiter.take() {
+                    Some(Waiter::Paying(reply)) => self.paying.push(reply),
+                    Some(Waiter::Cancelling(reply)) => self.cancelling.push(reply),
+                    None => {}
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes one outside call and says how it went.
+    async fn call(&self, call: Call) -> Answer {
+        let deps = Arc::clone(&self.deps);
+        let id = self.order.id;
+        match call {
+            Call::Reserve => self.reserve_lines().await,
+            Call::Authorize => answer(
+                self.provider(deps.payments.authorize(id, self.order.total))
+                    .await,
+            ),
+            Call::Capture => answer(self.provider(deps.payments.capture(id)).await),
+            Call::CommitStock => self.commit_lines().await,
+            Call::CreateShipment => match self.provider(deps.shipments.create(id)).await {
+                Ok(tracking) => Answer::Booked(tracking),
+                Err(e) => trouble(e),
+            },
+            Call::AskCarrier => match self.provider(deps.shipments.track(id)).await {
+                Ok(parcel) => Answer::Parcel(parcel),
+                Err(e) => trouble(e),
+            },
+            Call::StopShipment => answer(self.provider(deps.shipments.cancel(id)).await),
+            Call::Undo {
+                refund,
+                cancel_shipment,
+            } => self.undo(refund, cancel_shipment).await,
+        }
+    }
+
+    /// Reserves every line, in SKU order (orders written PENDING by an
+    /// earlier release; new orders arrive reserved, see `placing.rs`).
+    async fn reserve_lines(&self) -> Answer {
+        let rid = self.order.id.reservation();
+        for line in &self.order.lines {
+            let sku = line.sku;
             let result = self
                 .deps
                 .inventory
-                .reserve(line.sku, rid.clone(), self.order.buyer, qty)
+                .reserve(sku, rid.clone(), self.order.buyer, line.quantity)
                 .await;
             match result {
-                Ok(_) => {}
+                Ok(()) => {}
                 Err(InventoryError::Rejected(r)) => {
-                    let reason =
-                        RejectReason::from_rejection(&r).map_or(Why::Unavailable, Why::Rejected);
-                    return self
-                        .compensate_for(myself, reason, Some(format!("SKU {}: {r}", line.sku)))
-                        .await;
+                    let detail = format!("SKU {sku}: {r}");
+                    return match RejectReason::from_rejection(&r) {
+                        Some(reason) => Answer::Refused(reason, detail),
+                        None => Answer::Declined(detail),
+                    };
                 }
-                Err(e) if is_transient(&e) && Timestamp::now() < reserve_deadline => {
-                    return self.retry(myself, e.to_string());
+                Err(e) if is_transient(&e) => {
+                    return Answer::Unreachable(format!("SKU {sku}: {e}"));
                 }
-                Err(e) => {
-                    return self
-                        .compensate_for(
-                            myself,
-                            Why::Unavailable,
-                            Some(format!("SKU {}: {e}", line.sku)),
-                        )
-                        .await;
-                }
+                Err(e) => return Answer::Declined(format!("SKU {sku}: {e}")),
             }
         }
-        let next = if self.order.pay_on_place {
-            Step::Authorize
-        } else {
-            Step::AwaitPayment
-        };
-        let mut view = OrderView::from(&self.order);
-        view.status = OrderStatus::AwaitingPayment;
-        let body = serde_json::to_string(&view)?;
-        let extra = Extra {
-            response: Some((201, body)),
-            ..Extra::default()
-        };
-        self.record(OrderStatus::AwaitingPayment, next, "reserved", extra)
-            .await?;
-        myself.send_message(SagaMsg::Advance)?;
-        Ok(())
-    }
-
-    async fn authorize(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
-        let deps = Arc::clone(&self.deps);
-        let call = deps.payments.authorize(&self.order.id, self.order.total);
-        match self.provider(call).await {
-            Ok(()) => {
-                self.record(
-                    self.order.status,
-                    Step::Capture,
-                    "payment_authorized",
-                    Extra::default(),
-                )
-                .await?;
-                myself.send_message(SagaMsg::Advance)?;
-                Ok(())
-            }
-            Err(Trouble::Definite(why)) => {
-                self.compensate_for(
-                    myself,
-                    Why::Cancelled(CancelReason::PaymentDeclined),
-                    Some(why),
-                )
-                .await
-            }
-            Err(Trouble::Unreachable(why)) => self.retry(myself, why),
-            // A timeout is final for authorisation: the buyer is told, and
-            // the refund in compensation voids a late authorisation.
-            Err(Trouble::Transient(why)) => {
-                self.compensate_for(
-                    myself,
-                    Why::Cancelled(CancelReason::PaymentTimedOut),
-                    Some(why),
-                )
-                .await
-            }
-        }
-    }
-
-    async fn capture(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
-        let deps = Arc::clone(&self.deps);
-        match self.provider(deps.payments.capture(&self.order.id)).await {
-            Ok(()) => {
-                self.record(
-                    OrderStatus::Paid,
-                    Step::CommitStock,
-                    "payment_captured",
-                    Extra::default(),
-                )
-                .await?;
-                myself.send_message(SagaMsg::Advance)?;
-                Ok(())
-            }
-            Err(Trouble::Definite(why)) => {
-                self.compensate_for(
-                    myself,
-                    Why::Cancelled(CancelReason::PaymentDeclined),
-                    Some(why),
-                )
-                .await
-            }
-            Err(Trouble::Unreachable(why)) => self.retry(myself, why),
-            Err(Trouble::Transient(why)) => {
-                self.retry_or(myself, why, CancelReason::PaymentTimedOut)
-                    .await
-            }
-        }
+        Answer::Ok
     }
 
     /// Payment is captured: the reservations become sales.
-    async fn commit_stock(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
-        let rid = self.rid()?;
-        for line in self.order.lines.clone() {
+    async fn commit_lines(&self) -> Answer {
+        let rid = self.order.id.reservation();
+        for line in &self.order.lines {
             match self.deps.inventory.commit(line.sku, rid.clone()).await {
-                Ok(_) => {}
+                Ok(()) => {}
                 Err(InventoryError::Ledger(
                     e @ (LedgerError::NotCommittable { .. } | LedgerError::UnknownReservation(_)),
-                )) => {
-                    return self
-                        .compensate_for(
-                            myself,
-                            Why::Cancelled(CancelReason::StockLost),
-                            Some(e.to_string()),
-                        )
-                        .await;
-                }
-                // The units are held and paid for: wait out an outage of
-                // the store instead of cancelling a paid order.
-                Err(e) if is_transient(&e) => return self.retry(myself, e.to_string()),
-                Err(e) => {
-                    return self
-                        .retry_or(myself, e.to_string(), CancelReason::StockLost)
-                        .await;
-                }
+                )) => return Answer::Lost(e.to_string()),
+                Err(e) if is_transient(&e) => return Answer::Unreachable(e.to_string()),
+                Err(e) => return Answer::Failed(e.to_string()),
             }
         }
-        self.record(
-            OrderStatus::Paid,
-            Step::CreateShipment,
-            "stock_committed",
-            Extra::default(),
-        )
-        .await?;
-        myself.send_message(SagaMsg::Advance)?;
-        Ok(())
+        Answer::Ok
     }
 
-    async fn create_shipment(
-        &mut self,
-        myself: &ActorRef<SagaMsg>,
-    ) -> Result<(), ActorProcessingErr> {
+    /// Gives back money, parcel and stock. Every part is idempotent, so a
+    /// part that fails makes the whole undo be retried.
+    async fn undo(&self, refund: bool, cancel_shipment: bool) -> Answer {
         let deps = Arc::clone(&self.deps);
-        match self.provider(deps.shipments.create(&self.order.id)).await {
-            Ok(tracking) => {
-                let extra = Extra {
-                    tracking: Some(tracking),
-                    ..Extra::default()
-                };
-                self.record(
-                    OrderStatus::Shipping,
-                    Step::Track,
-                    "shipment_created",
-                    extra,
-                )
-                .await?;
-                myself.send_message(SagaMsg::Advance)?;
-                Ok(())
-            }
-            Err(Trouble::Definite(why)) => {
-                self.compensate_for(
-                    myself,
-                    Why::Cancelled(CancelReason::ShipmentFailed),
-                    Some(why),
-                )
-                .await
-            }
-            Err(Trouble::Unreachable(why)) => self.retry(myself, why),
-            Err(Trouble::Transient(why)) => {
-                self.retry_or(myself, why, CancelReason::ShipmentFailed)
-                    .await
+        let id = self.order.id;
+        if refund && let Err(e) = self.provider(deps.payments.refund(id)).await {
+            return Answer::Unreachable(e.to_string());
+        }
+        if cancel_shipment {
+            match self.provider(deps.shipments.cancel(id)).await {
+                // Nothing left to cancel.
+                Ok(()) | Err(ProviderError::Declined(_)) => {}
+                Err(e) => return Answer::Unreachable(e.to_string()),
             }
         }
-    }
-
-    async fn track(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
-        let deps = Arc::clone(&self.deps);
-        let parcel = self.provider(deps.shipments.track(&self.order.id)).await;
-        let again = self.deps.settings.track_interval();
-        match parcel {
-            Ok(Parcel::Preparing) => {}
-            Ok(Parcel::Shipped) => {
-                if self.order.status == OrderStatus::Shipping {
-                    self.record(
-                        OrderStatus::Shipped,
-                        Step::Track,
-                        "shipped",
-                        Extra::default(),
-                    )
-                    .await?;
-                }
-            }
-            Ok(Parcel::Delivered) => {
-                if self.order.status == OrderStatus::Shipping {
-                    self.record(
-                        OrderStatus::Shipped,
-                        Step::Track,
-                        "shipped",
-                        Extra::default(),
-                    )
-                    .await?;
-                }
-                self.record(
-                    OrderStatus::Delivered,
-                    Step::Done,
-                    "delivered",
-                    Extra::default(),
-                )
-                .await?;
-                return Ok(());
-            }
-            Ok(Parcel::Cancelled) | Err(Trouble::Definite(_)) => {
-                tracing::error!(order = %self.order.id, "the carrier lost a booked shipment");
-                self.last_error = Some("the carrier no longer knows this shipment".into());
-            }
-            Err(Trouble::Transient(why) | Trouble::Unreachable(why)) => {
-                self.last_error = Some(why);
-            }
-        }
-        myself.send_after(again, || SagaMsg::Track);
-        Ok(())
-    }
-
-    async fn pay(
-        &mut self,
-        myself: &ActorRef<SagaMsg>,
-        reply: OrderReply,
-    ) -> Result<(), ActorProcessingErr> {
-        let o = &self.order;
-        match (o.status, o.step) {
-            (OrderStatus::AwaitingPayment, Step::AwaitPayment) => {
-                if Timestamp::now() >= o.payment_due_at {
-                    let _ = reply.send(Err(OrderError::Conflict(
-                        "the payment window has closed".into(),
-                    )));
-                    return self
-                        .compensate_for(myself, Why::Cancelled(CancelReason::PaymentExpired), None)
-                        .await;
-                }
-                self.record(
-                    o.status,
-                    Step::Authorize,
-                    "payment_requested",
-                    Extra::default(),
-                )
-                .await?;
-                self.paying.push(reply);
-                myself.send_message(SagaMsg::Advance)?;
-            }
-            (OrderStatus::AwaitingPayment, Step::Authorize | Step::Capture) => {
-                self.paying.push(reply)
-            }
-            (status, _) => {
-                let _ = reply.send(Err(OrderError::Conflict(format!(
-                    "a {status} order cannot be paid"
-                ))));
-            }
-        }
-        Ok(())
-    }
-
-    async fn cancel(
-        &mut self,
-        myself: &ActorRef<SagaMsg>,
-        reply: OrderReply,
-    ) -> Result<(), ActorProcessingErr> {
-        let status = self.order.status;
-        if self.order.step == Step::Compensate {
-            self.cancelling.push(reply);
-            return Ok(());
-        }
-        if !status.buyer_may_cancel() {
-            let _ = reply.send(Err(OrderError::Conflict(format!(
-                "a {status} order cannot be cancelled"
-            ))));
-            return Ok(());
-        }
-        if self.order.tracking.is_some() {
-            // The parcel must not leave while we refund.
-            let deps = Arc::clone(&self.deps);
-            match self.provider(deps.shipments.cancel(&self.order.id)).await {
-                Ok(()) => {}
-                Err(Trouble::Definite(why)) => {
-                    let _ = reply.send(Err(OrderError::Conflict(why)));
-                    return Ok(());
-                }
-                Err(Trouble::Transient(_) | Trouble::Unreachable(_)) => {
-                    let _ = reply.send(Err(OrderError::Unavailable));
-                    return Ok(());
-                }
-            }
-        }
-        self.cancelling.push(reply);
-        self.compensate_for(myself, Why::Cancelled(CancelReason::BuyerCancelled), None)
-            .await
-    }
-
-    /// Enters compensation for `reason` (recorded first, so a restart
-    /// finishes it) and starts undoing.
-    async fn compensate_for(
-        &mut self,
-        myself: &ActorRef<SagaMsg>,
-        reason: Why,
-        detail: Option<String>,
-    ) -> Result<(), ActorProcessingErr> {
-        self.order.reason = Some(reason.code().to_string());
-        let kind = match reason {
-            Why::Rejected(_) => "reservation_refused",
-            Why::Unavailable => "reservation_failed",
-            Why::Cancelled(c) => c.event(),
-        };
-        self.record(
-            self.order.status,
-            Step::Compensate,
-            kind,
-            Extra::detail(detail),
-        )
-        .await?;
-        myself.send_message(SagaMsg::Advance)?;
-        Ok(())
-    }
-
-    /// Gives back money, parcel and stock, then closes the order. Every
-    /// undo is idempotent and retried until it succeeds: an order never
-    /// ends holding money without stock, or stock without an order.
-    async fn compensate(&mut self, myself: &ActorRef<SagaMsg>) -> Result<(), ActorProcessingErr> {
-        let deps = Arc::clone(&self.deps);
-        // A PENDING order never reached the payment provider.
-        if self.order.status != OrderStatus::Pending
-            && let Err(Trouble::Transient(why) | Trouble::Unreachable(why) | Trouble::Definite(why)) =
-                self.provider(deps.payments.refund(&self.order.id)).await
-        {
-            return self.retry(myself, why);
-        }
-        if self.order.tracking.is_some()
-            && let Err(Trouble::Transient(why) | Trouble::Unreachable(why)) =
-                self.provider(deps.shipments.cancel(&self.order.id)).await
-        {
-            return self.retry(myself, why);
-        }
-        let rid = self.rid()?;
-        for line in self.order.lines.clone() {
+        let rid = id.reservation();
+        for line in &self.order.lines {
             match deps.inventory.release(line.sku, rid.clone()).await {
-                Ok(_) | Err(InventoryError::Ledger(LedgerError::UnknownReservation(_))) => {}
-                Err(e) => return self.retry(myself, e.to_string()),
+                Ok(()) | Err(InventoryError::Ledger(LedgerError::UnknownReservation(_))) => {}
+                Err(e) => return Answer::Unreachable(e.to_string()),
             }
         }
-        let (status, kind, response) = match self.order.status {
-            // Never answered yet: the first answer is a problem.
-            OrderStatus::Pending => {
-                let reason = self.order.reason.as_deref().and_then(RejectReason::parse);
-                let (status, kind, problem) = match reason {
-                    Some(r) => (
-                        OrderStatus::Rejected,
-                        "rejected",
-                        Problem::new(StatusCode::CONFLICT, r.code(), r.detail().into()),
-                    ),
-                    None => (
-                        OrderStatus::Cancelled,
-                        "cancelled",
-                        Problem::new(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            UNAVAILABLE,
-                            "the order could not be processed in time; nothing was reserved".into(),
-                        ),
-                    ),
-                };
-                let answer = (problem.status, serde_json::to_string(&problem)?);
-                (status, kind, Some(answer))
-            }
-            _ => (OrderStatus::Cancelled, "cancelled", None),
-        };
-        let extra = Extra {
-            detail: Some("money, parcel and stock given back".into()),
-            response,
-            ..Extra::default()
-        };
-        self.record(status, Step::Done, kind, extra).await
+        Answer::Ok
     }
 
     /// Calls a provider with the configured timeout.
     async fn provider<T>(
         &self,
         call: impl Future<Output = Result<T, ProviderError>>,
-    ) -> Result<T, Trouble> {
-        match tokio::time::timeout(self.deps.settings.provider_timeout(), call).await {
-            Ok(result) => result.map_err(Trouble::from),
-            Err(_) => Err(Trouble::from(ProviderError::TimedOut)),
-        }
+    ) -> Result<T, ProviderError> {
+        tokio::time::timeout(self.deps.settings.provider_timeout(), call)
+            .await
+            .unwrap_or(Err(ProviderError::TimedOut))
     }
 
-    /// Retries the current step after a backoff.
-    fn retry(&mut self, myself: &ActorRef<SagaMsg>, why: String) -> Result<(), ActorProcessingErr> {
+    /// Takes the current step again after a backoff.
+    fn retry(&mut self, myself: &ActorRef<SagaMsg>, why: String) {
         self.attempts += 1;
         tracing::debug!(order = %self.order.id, step = %self.order.step, attempt = self.attempts, why, "step will be retried");
         self.last_error = Some(why);
         myself.send_after(self.deps.settings.backoff(self.attempts), || {
             SagaMsg::Advance
         });
-        Ok(())
-    }
-
-    /// Retries, or compensates for `reason` once the attempts are spent.
-    async fn retry_or(
-        &mut self,
-        myself: &ActorRef<SagaMsg>,
-        why: String,
-        reason: CancelReason,
-    ) -> Result<(), ActorProcessingErr> {
-        if self.attempts + 1 >= self.deps.settings.max_attempts {
-            return self
-                .compensate_for(myself, Why::Cancelled(reason), Some(why))
-                .await;
-        }
-        self.retry(myself, why)
     }
 
     fn schedule_expiry(&self, myself: &ActorRef<SagaMsg>) {
@@ -695,44 +373,39 @@ impl State {
     }
 
     /// Writes a transition, then applies it in memory.
-    async fn record(
-        &mut self,
-        status: OrderStatus,
-        step: Step,
-        kind: &'static str,
-        extra: Extra,
-    ) -> Result<(), ActorProcessingErr> {
-        if !self.order.status.may_become(status) {
+    async fn record(&mut self, to: Move) -> Result<(), ActorProcessingErr> {
+        let o = &self.order;
+        if !o.status.may_become(to.status) {
             return Err(format!(
-                "order {}: illegal transition {} -> {status}",
-                self.order.id, self.order.status
+                "order {}: illegal transition {} -> {}",
+                o.id, o.status, to.status
             )
             .into());
         }
-        let step_changed = step != self.order.step;
+        let step_changed = to.step != o.step;
         let t = Transition {
-            seq: self.order.last_seq + 1,
-            status,
-            step,
-            reason: self.order.reason.clone(),
-            tracking: extra.tracking.or_else(|| self.order.tracking.clone()),
+            seq: o.last_seq + 1,
+            status: to.status,
+            step: to.step,
+            reason: to.reason.or(o.reason),
+            tracking: to.tracking.or_else(|| o.tracking.clone()),
             attempts: if step_changed { 0 } else { self.attempts },
-            kind,
-            detail: extra.detail,
-            response: extra.response,
+            kind: to.kind,
+            detail: to.detail,
+            answer: to.answer,
         };
-        let (seq, tracking, response) = (t.seq, t.tracking.clone(), t.response.clone());
-        self.deps.writer.record(&self.order.id, t).await?;
-        let (from, to) = (self.order.status.as_str(), status.as_str());
-        metrics::counter!(SAGA_TRANSITIONS, "from" => from, "to" => to).increment(1);
-        self.order.last_seq = seq;
-        self.order.status = status;
-        self.order.step = step;
-        self.order.tracking = tracking;
-        self.order.updated_at = Timestamp::now();
-        if self.order.response.is_none() {
-            self.order.response = response;
-        }
+        let (from, status) = (o.status.as_str(), to.status.as_str());
+        let (seq, reason, tracking) = (t.seq, t.reason, t.tracking.clone());
+        self.deps.writer.record(o.id, t).await?;
+        metrics::counter!(SAGA_TRANSITIONS, "from" => from, "to" => status).increment(1);
+        let o = &mut self.order;
+        o.last_seq = seq;
+        o.status = to.status;
+        o.step = to.step;
+        o.reason = reason;
+        o.tracking = tracking;
+        o.updated_at = Timestamp::now();
+        o.first_answer = o.first_answer.or(to.answer);
         if step_changed {
             self.attempts = 0;
             self.last_error = None;
@@ -742,7 +415,9 @@ impl State {
 
     /// Answers whoever waits for something that has now happened.
     fn notify(&mut self) {
-        if let Some(answer) = &self.order.response {
+        if !self.placed.is_empty()
+            && let Some(answer) = Placement::of(&self.order)
+        {
             for reply in self.placed.drain(..) {
                 let _ = reply.send(answer.clone());
             }
@@ -772,6 +447,19 @@ impl State {
     }
 }
 
+/// A provider call's result in the decisions' terms.
+fn answer(result: Result<(), ProviderError>) -> Answer {
+    result.map_or_else(trouble, |()| Answer::Ok)
+}
+
+fn trouble(e: ProviderError) -> Answer {
+    match e {
+        ProviderError::Declined(why) => Answer::Declined(why),
+        e @ ProviderError::Unavailable(_) => Answer::Unreachable(e.to_string()),
+        e @ ProviderError::TimedOut => Answer::Failed(e.to_string()),
+    }
+}
+
 fn is_transient(e: &InventoryError) -> bool {
     matches!(
         e,
@@ -780,22 +468,4 @@ fn is_transient(e: &InventoryError) -> bool {
             | InventoryError::Retired
             | InventoryError::Store(_)
     )
-}
-
-/// What a transition may carry besides its status, step and kind.
-#[derive(Default)]
-struct Extra {
-    tracking: Option<String>,
-    detail: Option<String>,
-    /// The first answer to the placing request.
-    response: Option<Placement>,
-}
-
-impl Extra {
-    fn detail(detail: Option<String>) -> Self {
-        Self {
-            detail,
-            ..Self::default()
-        }
-    }
 }

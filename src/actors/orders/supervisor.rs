@@ -10,16 +10,17 @@ use std::sync::Arc;
 
 use super::error::OrderError;
 use super::saga::{self, OrderSaga, SagaDeps, SagaMsg};
+use crate::domain::ids::OrderId;
 use crate::persistence::OrderRecord;
 
 /// Live sagas by order id, read by the `Orders` handle without a round trip.
-pub type SagaRegistry = Arc<DashMap<String, ActorRef<SagaMsg>>>;
+pub type SagaRegistry = Arc<DashMap<OrderId, ActorRef<SagaMsg>>>;
 
 pub enum SagaSupervisorMsg {
     /// Returns the saga of an order, spawning it if none runs. `order` is
     /// the freshly inserted row, when the caller has it.
     Spawn(
-        String,
+        OrderId,
         Option<OrderRecord>,
         RpcReplyPort<Result<ActorRef<SagaMsg>, OrderError>>,
     ),
@@ -35,7 +36,7 @@ pub struct Arguments {
 pub struct State {
     args: Arguments,
     /// Every saga spawned here: its order and how often it was restarted.
-    children: HashMap<ActorId, (String, u32)>,
+    children: HashMap<ActorId, (OrderId, u32)>,
 }
 
 impl Actor for SagaSupervisor {
@@ -88,10 +89,7 @@ impl Actor for SagaSupervisor {
                     .registry
                     .remove_if(&order_id, |_, a| a.get_id() == cell.get_id());
                 tracing::error!(order = %order_id, error = %err, "saga failed; restarting it from its recorded step");
-                if let Err(e) = st
-                    .spawn(&myself, order_id.clone(), None, restarts + 1)
-                    .await
-                {
+                if let Err(e) = st.spawn(&myself, order_id, None, restarts + 1).await {
                     tracing::error!(order = %order_id, error = %e, "saga restart failed; it resumes at the next start");
                 }
             }
@@ -112,12 +110,12 @@ impl State {
     async fn spawn(
         &mut self,
         myself: &ActorRef<SagaSupervisorMsg>,
-        order_id: String,
+        order_id: OrderId,
         order: Option<OrderRecord>,
         restarts: u32,
     ) -> Result<ActorRef<SagaMsg>, OrderError> {
         let args = saga::Arguments {
-            order_id: order_id.clone(),
+            order_id,
             order,
             deps: Arc::clone(&self.args.deps),
             restarts,
@@ -128,8 +126,7 @@ impl State {
                 tracing::error!(order = %order_id, error = %e, "could not start saga");
                 OrderError::Unavailable
             })?;
-        self.children
-            .insert(actor.get_id(), (order_id.clone(), restarts));
+        self.children.insert(actor.get_id(), (order_id, restarts));
         self.args.registry.insert(order_id, actor.clone());
         Ok(actor)
     }

@@ -4,32 +4,36 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::ids::{SkuId, UserId};
+use crate::domain::ids::{OrderId, ProductId, SkuId, UserId};
+use crate::domain::money::{Amount, Currency, Price};
 use crate::domain::order::{OrderStatus, Step};
+use crate::domain::quantity::Quantity;
+use crate::domain::reason::Reason;
 use crate::domain::time::Timestamp;
 use crate::persistence::{OrderEventRecord, OrderRecord};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderItemView {
     pub sku_id: SkuId,
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub seller_id: UserId,
-    pub quantity: u32,
+    pub quantity: Quantity,
     /// Minor units, at the price of the moment the order was placed.
-    pub unit_price: i64,
+    pub unit_price: Price,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderView {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub status: OrderStatus,
     /// Why the order was rejected or cancelled, e.g. `OUT_OF_STOCK`.
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
     pub payment_due_at: Timestamp,
     pub items: Vec<OrderItemView>,
     /// Minor units.
-    pub total: i64,
-    pub currency: String,
+    pub total: Amount,
+    pub currency: Currency,
     pub shipping_address: String,
     pub tracking: Option<String>,
     pub created_at: Timestamp,
@@ -39,9 +43,9 @@ pub struct OrderView {
 impl From<&OrderRecord> for OrderView {
     fn from(o: &OrderRecord) -> Self {
         Self {
-            order_id: o.id.clone(),
+            order_id: o.id,
             status: o.status,
-            reason: o.reason.clone(),
+            reason: o.reason,
             payment_due_at: o.payment_due_at,
             items: o
                 .lines
@@ -55,7 +59,7 @@ impl From<&OrderRecord> for OrderView {
                 })
                 .collect(),
             total: o.total,
-            currency: o.currency.clone(),
+            currency: o.currency,
             shipping_address: o.shipping_address.clone(),
             tracking: o.tracking.clone(),
             created_at: o.created_at,
@@ -92,7 +96,7 @@ impl From<OrderEventRecord> for OrderEventView {
 /// An order's saga as the operator sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SagaView {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub status: OrderStatus,
     pub step: Step,
     /// Whether a saga actor is running for it right now.
@@ -110,7 +114,7 @@ impl SagaView {
     /// The stored state of an order with no saga running.
     pub fn at_rest(o: &OrderRecord) -> Self {
         Self {
-            order_id: o.id.clone(),
+            order_id: o.id,
             status: o.status,
             step: o.step,
             live: false,

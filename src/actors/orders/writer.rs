@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::domain::ids::OrderId;
 use crate::persistence::{NewOrder, OrderWrite, Store, StoreError, Transition};
 use crate::prometheus::{BATCH_SIZE, FLUSH_DURATION};
 
@@ -41,8 +42,7 @@ impl OrderWriter {
     }
 
     /// Records one saga step; returns once it is committed.
-    pub async fn record(&self, order_id: &str, step: Transition) -> Result<(), StoreError> {
-        let order_id = order_id.to_string();
+    pub async fn record(&self, order_id: OrderId, step: Transition) -> Result<(), StoreError> {
         self.write(OrderWrite::Transition { order_id, step }).await
     }
 

@@ -81,5 +81,10 @@ pub async fn saga(
     state: web::Data<AppState>,
     order_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.orders.saga_view(&order_id).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .orders
+            .saga_view(super::orders::order_path(&order_id)?)
+            .await?,
+    ))
 }

@@ -2,19 +2,19 @@
 //! cancel, and read them with their event log. Mounted as the `/orders`
 //! scope, which spends from the caller's per-user request budget.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::actors::OrderError;
-use crate::actors::orders::views::{OrderEventView, OrderView};
 use crate::actors::orders::handle::PlaceOrder;
-use crate::domain::ids::SkuId;
+use crate::actors::orders::placing::Placement;
+use crate::actors::orders::views::{OrderEventView, OrderView};
+use crate::domain::ids::{OrderId, SkuId};
 use crate::domain::order::OrderStatus;
 use crate::domain::page::PageRequest;
 use crate::domain::quantity::Quantity;
+use crate::domain::reason::Reason;
 use crate::domain::text;
 use crate::http::auth::Customer;
 use crate::http::problem::Problem;
@@ -99,7 +99,6 @@ impl From<OrderError> for ApiError {
             OrderError::Conflict(why) => ApiError::Conflict(why),
             OrderError::Unavailable => ApiError::StillProcessing,
             OrderError::Store(e) => ApiError::Store(e),
-            e @ OrderError::Render(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -150,24 +149,17 @@ pub async fn place(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let order = body.into_inner().validate()?;
-    let (status, body) = state.orders.place(buyer.id(), &key, order).await?;
-    let status = StatusCode::from_u16(status)
-        .map_err(|e| ApiError::Internal(format!("stored answer status: {e}")))?;
-    let content_type = if status.is_success() {
-        "application/json"
-    } else {
-        "application/problem+json"
-    };
-    Ok(HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
-        .body(body))
+    // The first answer, the same for every retry with this key.
+    match state.orders.place(buyer.id(), &key, order).await? {
+        Placement::Accepted(order) => Ok(HttpResponse::Created().json(OrderView::from(&*order))),
+        Placement::Refused(reason) => Err(ApiError::Refused(reason)),
+        Placement::Unavailable => Err(ApiError::NotPlaced),
+    }
 }
 
-fn order_path(id: &str) -> Result<&str, ApiError> {
-    // Order ids are UUIDs; anything else names no order.
-    uuid::Uuid::parse_str(id)
-        .map(|_| id)
-        .map_err(|_| ApiError::NotFound("no such order".into()))
+/// An order id from a path: order ids are UUIDs, anything else names no order.
+pub(crate) fn order_path(id: &str) -> Result<OrderId, ApiError> {
+    OrderId::parse(id).map_err(|_| ApiError::NotFound("no such order".into()))
 }
 
 /// Pays an `AWAITING_PAYMENT` order and answers when the payment went
@@ -196,11 +188,12 @@ pub async fn pay(
 ) -> Result<HttpResponse, ApiError> {
     let order = state.orders.pay(buyer.id(), order_path(&id)?).await?;
     if order.status == OrderStatus::Cancelled {
-        return Err(match order.reason.as_deref().unwrap_or_default() {
-            "PAYMENT_DECLINED" => ApiError::PaymentFailed("PAYMENT_DECLINED"),
-            "PAYMENT_TIMED_OUT" => ApiError::PaymentFailed("PAYMENT_TIMED_OUT"),
-            "PAYMENT_EXPIRED" => ApiError::PaymentFailed("PAYMENT_EXPIRED"),
-            other => ApiError::Conflict(format!("the order was cancelled ({other})")),
+        return Err(match order.reason {
+            Some(Reason::Cancelled(c)) if c.is_payment_failure() => ApiError::PaymentFailed(c),
+            other => ApiError::Conflict(format!(
+                "the order was cancelled ({})",
+                other.map(Reason::code).unwrap_or_default()
+            )),
         });
     }
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
@@ -333,7 +326,7 @@ pub async fn events(
     let order = state.orders.owned(buyer.id(), order_path(&id)?).await?;
     let events: Vec<OrderEventView> = state
         .store
-        .order_events(&order.id)
+        .order_events(order.id)
         .await?
         .into_iter()
         .map(OrderEventView::from)
