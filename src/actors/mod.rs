@@ -9,12 +9,17 @@
 //!   starts and restarts sagas; placing reserves stock before any write.
 //!   Reached through the [`Orders`] handle.
 //!
+//! Both supervisors have one shape, [`supervision::Supervisor`]; what
+//! differs (how a child starts, what its restarts keep) is a
+//! [`supervision::Children`] implementation in each subsystem.
+//!
 //! Orders cross into stock only through [`StockPort`] (reserve, commit,
 //! release, snapshot), so the flash-sale tool can swap the stock decision
 //! and nothing else. Stock never calls into orders.
 
 pub mod orders;
 pub mod stock;
+pub mod supervision;
 
 pub use orders::{OrderError, Orders};
 pub use stock::{Inventory, InventoryError, SkuSnapshot, StockPort};

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::error::OrderError;
 use super::placing::{self, Placement, Reserved};
 use super::saga::{SagaDeps, SagaMsg};
-use super::supervisor::{self, SagaRegistry, SagaSupervisor, SagaSupervisorMsg};
+use super::supervisor::{SagaRegistry, SagaSupervisor, SagaSupervisorMsg, Sagas};
 use super::views::SagaView;
 use crate::domain::ids::{OrderId, SkuId, UserId};
 use crate::domain::money::{Amount, Currency};
@@ -91,8 +91,8 @@ impl Orders {
         let registry = SagaRegistry::default();
         let (supervisor, _) = Actor::spawn(
             None,
-            SagaSupervisor,
-            supervisor::Arguments {
+            SagaSupervisor::default(),
+            Sagas {
                 deps: Arc::clone(&deps),
                 registry: Arc::clone(&registry),
             },
@@ -411,7 +411,7 @@ impl Orders {
             .inner
             .supervisor
             .call(
-                |reply| SagaSupervisorMsg::Spawn(id, order, reply),
+                |reply| SagaSupervisorMsg::Get(id, order, reply),
                 Some(self.inner.deps.settings.reply_timeout()),
             )
             .await

@@ -14,7 +14,7 @@ use super::error::InventoryError;
 use super::persister::{self, Persister, PersisterHandle};
 use super::registry::{Registry, SkuEntry};
 use super::sku::{Reply, SkuMsg, SkuSnapshot};
-use super::supervisor::{self, SkuSupervisor, SupervisorMsg};
+use super::supervisor::{SkuActors, SkuSupervisor, SupervisorMsg};
 use super::views::{ActorsOverview, PersisterView, SkuActorView, instant};
 use crate::config::InventorySettings;
 use crate::domain::ids::{ReservationId, SkuId, UserId};
@@ -65,8 +65,8 @@ impl Inventory {
         let registry = Registry::default();
         let (supervisor, _) = Actor::spawn(
             None,
-            SkuSupervisor,
-            supervisor::Arguments {
+            SkuSupervisor::default(),
+            SkuActors {
                 store: store.clone(),
                 persister: persister.clone(),
                 registry: registry.clone(),
@@ -271,7 +271,7 @@ impl Inventory {
         let answer = self
             .inner
             .supervisor
-            .call(|r| SupervisorMsg::Activate(sku, r), timeout)
+            .call(|r| SupervisorMsg::Get(sku, None, r), timeout)
             .await;
         matches!(answer, Ok(CallResult::Success(Ok(_))))
     }
