@@ -12,6 +12,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod tokens;
 
 use actix_web::{middleware, web};
 
