@@ -1,83 +1,67 @@
-//! Authentication: access tokens (JWT, HS256) and the extractors handlers use
-//! to say who may call them. `AuthUser` is any signed-in account; `Admin`
+//! Authentication: access tokens (JWT, HS256, signed and checked by
+//! [`tokens`](super::tokens)) and the extractors handlers use to say who may
+//! call them. `AuthUser` is any signed-in account; `Admin`
 //! additionally requires the admin role.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, http::header, web};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 use std::time::Duration;
 
+use super::tokens::{Signer, TokenClaims};
 use super::{ApiError, AppState};
 use crate::domain::ids::UserId;
 use crate::domain::role::Role;
-use crate::domain::time::Timestamp;
-
-const ISSUER: &str = "stampede";
-const AUDIENCE: &str = "stampede-api";
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Claims {
+struct AccessClaims {
     sub: String,
     role: Role,
-    iat: i64,
-    exp: i64,
-    iss: String,
-    aud: String,
+}
+
+impl TokenClaims for AccessClaims {
+    const AUDIENCE: &'static str = "stampede-api";
 }
 
 /// Signs and checks access tokens.
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-    ttl: Duration,
+    signer: Signer<AccessClaims>,
 }
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            ttl,
+            signer: Signer::new(secret, ttl),
         }
     }
 
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.signer.ttl()
     }
 
     pub fn issue(&self, user: UserId, role: Role) -> Result<String, ApiError> {
-        let now = Timestamp::now().millis() / 1000;
-        let claims = Claims {
+        let claims = AccessClaims {
             sub: user.0.to_string(),
             role,
-            iat: now,
-            exp: now + self.ttl.as_secs() as i64,
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        self.signer
+            .sign(claims)
             .map_err(|e| ApiError::Internal(format!("signing token: {e}")))
     }
 
     fn verify(&self, token: &str) -> Result<AuthUser, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = self
+            .signer
+            .verify(token)
             .map_err(|_| ApiError::Unauthorized("invalid or expired access token"))?;
-        let id = data
-            .claims
+        let id = claims
             .sub
             .parse()
             .map_err(|_| ApiError::Unauthorized("invalid access token subject"))?;
         Ok(AuthUser {
             id: UserId(id),
-            role: data.claims.role,
+            role: claims.role,
         })
     }
 }

@@ -3,17 +3,18 @@
 //!
 //! Every catalog write invalidates after it commits. A read that raced a
 //! write must not put the old rows back, so each fill carries the generation
-//! it started in and is dropped if a write happened since; the check and the
-//! insert happen under the same lock the write takes to invalidate.
+//! it started in and is dropped if a write happened since. Products and
+//! pages are two [`GuardedCache`]s sharing one generation, so any write
+//! drops the fills in flight of both.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use crate::domain::catalog::{Product, ProductFilter};
 use crate::domain::ids::ProductId;
 use crate::domain::page::PageRequest;
 use crate::persistence::ProductPage;
+pub use crate::persistence::guarded_cache::Generation;
+use crate::persistence::guarded_cache::GuardedCache;
 
 /// Bounds that keep memory small whatever the catalog size. Typical entries
 /// take a few KB; even if every one were as large as the limits allow (5000
@@ -24,88 +25,52 @@ const MAX_PAGES: usize = 256;
 
 pub type PageKey = (ProductFilter, PageRequest);
 
-/// A point in the cache's history; see the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Generation(u64);
-
-#[derive(Default)]
 pub struct CatalogCache {
-    inner: RwLock<Inner>,
+    products: GuardedCache<ProductId, Arc<Product>>,
+    pages: GuardedCache<PageKey, Arc<ProductPage>>,
 }
 
-#[derive(Default)]
-struct Inner {
-    generation: u64,
-    products: HashMap<ProductId, Arc<Product>>,
-    pages: HashMap<PageKey, Arc<ProductPage>>,
+impl Default for CatalogCache {
+    fn default() -> Self {
+        let products = GuardedCache::new(MAX_PRODUCTS);
+        let pages = GuardedCache::new(MAX_PAGES).sharing_generation_with(&products);
+        Self { products, pages }
+    }
 }
 
 impl CatalogCache {
     /// Read before loading from the store; hand it back to `put_*`.
     pub fn generation(&self) -> Generation {
-        Generation(self.read().generation)
+        self.products.generation()
     }
 
     pub fn product(&self, id: ProductId) -> Option<Arc<Product>> {
-        self.read().products.get(&id).cloned()
+        self.products.get(&id)
     }
 
     pub fn page(&self, key: &PageKey) -> Option<Arc<ProductPage>> {
-        self.read().pages.get(key).cloned()
+        self.pages.get(key)
     }
 
     pub fn put_product(&self, seen: Generation, product: Arc<Product>) {
-        let mut inner = self.write();
-        if inner.generation == seen.0 {
-            insert_bounded(&mut inner.products, product.id, product, MAX_PRODUCTS);
-        }
+        self.products.put(seen, product.id, product);
     }
 
     pub fn put_page(&self, seen: Generation, key: PageKey, page: Arc<ProductPage>) {
-        let mut inner = self.write();
-        if inner.generation == seen.0 {
-            insert_bounded(&mut inner.pages, key, page, MAX_PAGES);
-        }
+        self.pages.put(seen, key, page);
     }
 
     /// Call after a write to `id` commits: forgets the product and every
     /// listing page (any of them may show it, or should now).
     pub fn invalidate(&self, id: ProductId) {
-        let mut inner = self.write();
-        inner.generation += 1;
-        inner.products.remove(&id);
-        inner.pages.clear();
+        self.products.remove(&id);
+        self.pages.invalidate_all();
     }
 
     /// Call after a new product commits: only listings can change.
     pub fn invalidate_listings(&self) {
-        let mut inner = self.write();
-        inner.generation += 1;
-        inner.pages.clear();
+        self.pages.invalidate_all();
     }
-
-    // A panic while holding the lock cannot leave the maps half-updated in a
-    // way that matters (every entry is a complete record), so poisoning is
-    // ignored rather than turned into a panic per request.
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Inserts, evicting an arbitrary entry when full: the cache only has to stay
-/// bounded, and a hot entry evicted by chance is refilled by its next read.
-fn insert_bounded<K: Eq + Hash + Clone, V>(map: &mut HashMap<K, V>, key: K, value: V, max: usize) {
-    if map.len() >= max
-        && !map.contains_key(&key)
-        && let Some(victim) = map.keys().next().cloned()
-    {
-        map.remove(&victim);
-    }
-    map.insert(key, value);
 }
 
 #[cfg(test)]
@@ -139,6 +104,28 @@ mod tests {
     }
 
     #[test]
+    fn a_new_listing_drops_fills_of_both_kinds_in_flight() {
+        let cache = CatalogCache::default();
+        let key = (
+            ProductFilter::default(),
+            PageRequest::new(None, None).expect("page"),
+        );
+        let before = cache.generation();
+        cache.invalidate_listings();
+        cache.put_product(before, product(3));
+        cache.put_page(
+            before,
+            key.clone(),
+            Arc::new(ProductPage {
+                items: Vec::new(),
+                total: 0,
+            }),
+        );
+        assert!(cache.product(ProductId(3)).is_none());
+        assert!(cache.page(&key).is_none());
+    }
+
+    #[test]
     fn writes_forget_the_product_and_every_page() {
         let cache = CatalogCache::default();
         let key = (
@@ -164,6 +151,6 @@ mod tests {
         for id in 0..(MAX_PRODUCTS as i64 + 50) {
             cache.put_product(cache.generation(), product(id));
         }
-        assert_eq!(cache.read().products.len(), MAX_PRODUCTS);
+        assert_eq!(cache.products.len(), MAX_PRODUCTS);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalog_cache;
+pub mod fallback;
 pub mod metrics;
 pub mod openapi;
 pub mod passwords;
@@ -12,6 +13,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod tokens;
 
 use actix_web::{middleware, web};
 
@@ -66,5 +68,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::admin::sagas)
                 .service(routes::admin::saga),
         )
-        .default_service(web::to(problem::no_route));
+        .default_service(web::to(fallback::no_route));
 }

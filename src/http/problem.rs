@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
+use actix_web::{HttpResponse, ResponseError, error, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -173,16 +173,6 @@ impl ResponseError for ApiError {
         }
         res.json(problem)
     }
-}
-
-/// Requests no route took: 405 with `Allow` when the path is a documented
-/// route (only the method is wrong), else 404.
-pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    match super::openapi::allowed_methods(req.path()) {
-        Some(allow) => ApiError::MethodNotAllowed(allow),
-        None => ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())),
-    }
-    .error_response()
 }
 
 pub fn json_config() -> web::JsonConfig {

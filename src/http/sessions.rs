@@ -4,27 +4,24 @@
 //! presenting a rotated one again means it leaked, so the whole session is
 //! revoked. Revocations live in the database and, when configured, Redis.
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use super::ApiError;
+use super::tokens::{Signer, TokenClaims};
 use crate::domain::ids::UserId;
 use crate::domain::time::Timestamp;
 use crate::persistence::{RevocationCache, RevokeReason, Rotation, Store};
-
-const ISSUER: &str = "stampede";
-const AUDIENCE: &str = "stampede-refresh";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct RefreshClaims {
     sub: String,
     sid: String,
     jti: String,
-    iat: i64,
-    exp: i64,
-    iss: String,
-    aud: String,
+}
+
+impl TokenClaims for RefreshClaims {
+    const AUDIENCE: &'static str = "stampede-refresh";
 }
 
 /// A verified refresh token: whose, which session, which token.
@@ -36,39 +33,29 @@ pub struct RefreshToken {
 }
 
 pub struct Sessions {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-    ttl: Duration,
+    signer: Signer<RefreshClaims>,
     store: Store,
     revoked: RevocationCache,
 }
 
 impl Sessions {
     pub fn new(secret: &[u8], ttl: Duration, store: Store, revoked: RevocationCache) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            ttl,
+            signer: Signer::new(secret, ttl),
             store,
             revoked,
         }
     }
 
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.signer.ttl()
     }
 
     /// Opens a session for a fresh login and answers its first token.
     pub async fn open(&self, user: UserId) -> Result<String, ApiError> {
         let session = new_id();
         let jti = new_id();
-        let expires_at = Timestamp::now().plus(self.ttl);
+        let expires_at = Timestamp::now().plus(self.ttl());
         self.store
             .open_session(&session, user, &jti, expires_at)
             .await?;
@@ -77,9 +64,10 @@ impl Sessions {
 
     /// Checks signature, audience and expiry; says nothing about revocation.
     pub fn verify(&self, token: &str) -> Result<RefreshToken, ApiError> {
-        let claims = jsonwebtoken::decode::<RefreshClaims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ApiError::Unauthorized("invalid or expired refresh token"))?
-            .claims;
+        let claims = self
+            .signer
+            .verify(token)
+            .map_err(|_| ApiError::Unauthorized("invalid or expired refresh token"))?;
         let user = claims
             .sub
             .parse()
@@ -105,14 +93,14 @@ impl Sessions {
             Rotation::Rotated => self.sign(token.user, &token.session, &next),
             Rotation::Reused => {
                 tracing::warn!(user = token.user.0, session = %token.session, "refresh token reused; session revoked");
-                self.revoked.mark(&token.session, self.ttl).await;
+                self.revoked.mark(&token.session, self.ttl()).await;
                 Err(ApiError::Unauthorized(
                     "refresh token already used: the session has been revoked, log in again",
                 ))
             }
             Rotation::Revoked => {
                 // Mirror it: Redis may have restarted since the revocation.
-                self.revoked.mark(&token.session, self.ttl).await;
+                self.revoked.mark(&token.session, self.ttl()).await;
                 Err(ApiError::Unauthorized("this session has been revoked"))
             }
             Rotation::Unknown => Err(ApiError::Unauthorized("unknown refresh token")),
@@ -131,30 +119,26 @@ impl Sessions {
         if !owned {
             return Err(ApiError::Unauthorized("unknown refresh token"));
         }
-        self.revoked.mark(&token.session, self.ttl).await;
+        self.revoked.mark(&token.session, self.ttl()).await;
         Ok(())
     }
 
     /// Ends every session of `user` (password change, withdrawal).
     pub async fn close_all(&self, user: UserId, reason: RevokeReason) -> Result<(), ApiError> {
         for session in self.store.revoke_user_sessions(user, reason).await? {
-            self.revoked.mark(&session, self.ttl).await;
+            self.revoked.mark(&session, self.ttl()).await;
         }
         Ok(())
     }
 
     fn sign(&self, user: UserId, session: &str, jti: &str) -> Result<String, ApiError> {
-        let now = Timestamp::now().millis() / 1000;
         let claims = RefreshClaims {
             sub: user.0.to_string(),
             sid: session.to_string(),
             jti: jti.to_string(),
-            iat: now,
-            exp: now + self.ttl.as_secs() as i64,
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        self.signer
+            .sign(claims)
             .map_err(|e| ApiError::Internal(format!("signing refresh token: {e}")))
     }
 }

@@ -6,8 +6,13 @@
 //! two backends differ only in connection set-up, migrations and the upsert
 //! clause (see [`Backend`]). SQLite is the zero-configuration default;
 //! MySQL/MariaDB is the production store.
+//!
+//! Reads the store serves often are cached in memory behind a
+//! [`guarded_cache`], which the HTTP catalog cache uses too, so that a read
+//! racing a write never puts the old rows back.
 
 mod catalog;
+pub mod guarded_cache;
 mod inventory;
 mod offer_cache;
 mod orders;

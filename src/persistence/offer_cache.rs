@@ -3,57 +3,50 @@
 //! second on one SKU whose offer does not change between them.
 //!
 //! Every product write through the same [`Store`](super::Store) empties
-//! the cache, and a generation counter keeps a read that overlapped such a
-//! write from putting the old offer back. Entries also expire after
-//! [`OFFER_TTL`], which bounds how long a price changed by another node
-//! goes unseen here.
+//! the cache, and its generation keeps a read that overlapped such a write
+//! from putting the old offer back (see [`guarded_cache`](super::guarded_cache)).
+//! Entries also expire after [`OFFER_TTL`], which bounds how long a price
+//! changed by another node goes unseen here.
 
-use dashmap::DashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::guarded_cache::{Generation, GuardedCache};
 use super::orders::SkuOffer;
 use crate::domain::ids::SkuId;
 
 pub const OFFER_TTL: Duration = Duration::from_secs(1);
-/// Beyond this many SKUs the cache starts over rather than grow.
+/// Beyond this many SKUs a fill evicts another rather than grow.
 const MAX_OFFERS: usize = 100_000;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OfferCache {
-    generation: AtomicU64,
-    entries: DashMap<SkuId, (Instant, SkuOffer)>,
+    entries: GuardedCache<SkuId, SkuOffer>,
+}
+
+impl Default for OfferCache {
+    fn default() -> Self {
+        Self {
+            entries: GuardedCache::new(MAX_OFFERS).expiring_after(OFFER_TTL),
+        }
+    }
 }
 
 impl OfferCache {
     /// Read before loading from the database; hand it back to `put`.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    pub fn generation(&self) -> Generation {
+        self.entries.generation()
     }
 
     pub fn get(&self, sku: SkuId) -> Option<SkuOffer> {
-        let entry = self.entries.get(&sku)?;
-        (entry.0.elapsed() < OFFER_TTL).then(|| entry.1.clone())
+        self.entries.get(&sku)
     }
 
     /// Keeps `offer` unless a product write happened since `seen`.
-    pub fn put(&self, seen: u64, offer: SkuOffer) {
-        if self.generation() != seen {
-            return;
-        }
-        if self.entries.len() >= MAX_OFFERS {
-            self.entries.clear();
-        }
-        let sku = offer.sku;
-        self.entries.insert(sku, (Instant::now(), offer));
-        // An invalidation that ran between the check and the insert wins.
-        if self.generation() != seen {
-            self.entries.remove(&sku);
-        }
+    pub fn put(&self, seen: Generation, offer: SkuOffer) {
+        self.entries.put(seen, offer.sku, offer);
     }
 
     pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.clear();
+        self.entries.invalidate_all();
     }
 }
