@@ -230,7 +230,7 @@ fn bench_stampede(group: &mut Group<'_>, rt: &Runtime, id: &'static str, url: &s
             let buyers: Vec<(ReservationId, UserId)> = next_buyers()
                 .map(|n| {
                     let rid = ReservationId::parse(format!("order-{n}")).expect("reservation id");
-                    (rid, UserId(n))
+                    (rid, UserId::new(n))
                 })
                 .collect();
             let (elapsed, outcomes) = stampede(buyers, |(rid, user)| {

@@ -107,7 +107,7 @@ async fn seller_creates_a_product(db: TestDb) {
             .await;
         assert_eq!(live["available"], stock);
         assert_eq!(
-            common::db_levels(&app.store, SkuId(sku)).await,
+            common::db_levels(&app.store, SkuId::new(sku)).await,
             (stock, 0, 0)
         );
     }
@@ -129,7 +129,7 @@ async fn product_creation_is_atomic(db: TestDb) {
     };
     let err = app
         .store
-        .create_product(UserId(seller), &doomed, SaleRules::default())
+        .create_product(UserId::new(seller), &doomed, SaleRules::default())
         .await
         .expect_err("duplicate code");
     assert!(matches!(err, StoreError::Duplicate(_)), "{err}");
@@ -260,7 +260,7 @@ async fn detail_shows_live_availability(db: TestDb) {
     let skus = sku_ids(&product);
 
     app.inventory
-        .reserve(SkuId(skus[0]), id("order-1"), UserId(77), qty(4))
+        .reserve(SkuId::new(skus[0]), id("order-1"), UserId::new(77), qty(4))
         .await
         .expect("reserve");
     let detail = app.get_json(&path, None).await;
@@ -458,7 +458,7 @@ async fn sale_rules_reach_the_actors(db: TestDb) {
     }
     let refused = app
         .inventory
-        .reserve(SkuId(skus[0]), id("early"), UserId(5), qty(1))
+        .reserve(SkuId::new(skus[0]), id("early"), UserId::new(5), qty(1))
         .await;
     assert!(
         matches!(
@@ -480,7 +480,7 @@ async fn sale_rules_reach_the_actors(db: TestDb) {
         assert!(live["per_user_limit"].is_null());
     }
     app.inventory
-        .reserve(SkuId(skus[0]), id("now"), UserId(5), qty(2))
+        .reserve(SkuId::new(skus[0]), id("now"), UserId::new(5), qty(2))
         .await
         .expect("on sale without a limit");
     // The rules are written behind by the actor, not by the catalog.

@@ -31,12 +31,12 @@ async fn availability_is_live(db: TestDb) {
         .expect("sku");
     let later = app.inventory.create_sku(qty(5), rules).await.expect("sku");
     app.inventory
-        .reserve(sku, id("o1"), UserId(1), qty(3))
+        .reserve(sku, id("o1"), UserId::new(1), qty(3))
         .await
         .expect("reserve");
 
     let body = app
-        .get_json(&format!("/api/v1/skus/{}/availability", sku.0), None)
+        .get_json(&format!("/api/v1/skus/{}/availability", sku.get()), None)
         .await;
     assert_eq!(body["available"], 7);
     assert_eq!(body["reserved"], 3);
@@ -44,7 +44,7 @@ async fn availability_is_live(db: TestDb) {
     assert_eq!(body["on_sale"], true);
 
     let body = app
-        .get_json(&format!("/api/v1/skus/{}/availability", later.0), None)
+        .get_json(&format!("/api/v1/skus/{}/availability", later.get()), None)
         .await;
     assert_eq!(body["on_sale"], false);
     assert_eq!(body["opens_at"], opens.to_rfc3339());
@@ -70,7 +70,7 @@ async fn admin_views_need_an_admin(db: TestDb) {
         .create_sku(qty(4), SaleRules::default())
         .await
         .expect("sku");
-    let path = format!("/api/v1/admin/actors/skus/{}", sku.0);
+    let path = format!("/api/v1/admin/actors/skus/{}", sku.get());
 
     let anon = app.get("/api/v1/admin/actors", None).await;
     assert_problem(anon, 401, "UNAUTHORIZED").await;
@@ -81,13 +81,13 @@ async fn admin_views_need_an_admin(db: TestDb) {
         common::JWT_SECRET.as_bytes(),
         Duration::from_secs(60),
     )
-    .issue(UserId(42), stampede::domain::role::Role::Customer)
+    .issue(UserId::new(42), stampede::domain::role::Role::Customer)
     .expect("token");
     let res = app.get(&path, Some(&customer)).await;
     assert_problem(res, 403, "FORBIDDEN").await;
     // A token signed with another secret is refused.
     let other = stampede::http::auth::TokenKeys::new(b"another-secret", Duration::from_secs(60))
-        .issue(UserId(1), stampede::domain::role::Role::Admin)
+        .issue(UserId::new(1), stampede::domain::role::Role::Admin)
         .expect("token");
     let res = app.get(&path, Some(&other)).await;
     assert_problem(res, 401, "UNAUTHORIZED").await;
@@ -105,7 +105,7 @@ async fn admin_views_need_an_admin(db: TestDb) {
         assert!(!view[key].is_null(), "{key} missing: {view}");
     }
     app.inventory
-        .reserve(sku, id("r"), UserId(3), qty(1))
+        .reserve(sku, id("r"), UserId::new(3), qty(1))
         .await
         .expect("reserve");
     let overview = app.get_json("/api/v1/admin/actors", Some(&token)).await;
@@ -302,7 +302,7 @@ async fn shutdown_flushes_pending_decisions(db: TestDb) {
         .expect("sku");
     for n in 0..40 {
         app.inventory
-            .reserve(sku, id(format!("o{n}")), UserId(n), qty(1))
+            .reserve(sku, id(format!("o{n}")), UserId::new(n), qty(1))
             .await
             .expect("reserve");
     }

@@ -64,7 +64,7 @@ async fn stampede_on(
             let inv = inv.clone();
             tokio::spawn(async move {
                 let rid = id(format!("order-{n}"));
-                let r = inv.reserve(sku, rid.clone(), UserId(n), qty(1)).await;
+                let r = inv.reserve(sku, rid.clone(), UserId::new(n), qty(1)).await;
                 (rid, r.map(|_| ()))
             })
         })
@@ -131,7 +131,7 @@ async fn limit_and_window_hold_under_concurrency(db: TestDb) {
         .map(|n| {
             let inv = inv.clone();
             tokio::spawn(async move {
-                let user = UserId(n % 100);
+                let user = UserId::new(n % 100);
                 let r = inv.reserve(sku, id(format!("try-{n}")), user, qty(1)).await;
                 (user, r)
             })
@@ -158,11 +158,11 @@ async fn expiry_releases_stock(db: TestDb) {
         ..settings(AckMode::Durable)
     };
     let (store, inv, sku) = engine_with_sku(&db, s, 5, SaleRules::default()).await;
-    inv.reserve(sku, id("a"), UserId(1), qty(5))
+    inv.reserve(sku, id("a"), UserId::new(1), qty(5))
         .await
         .expect("reserve");
     assert!(matches!(
-        inv.reserve(sku, id("b"), UserId(2), qty(1)).await,
+        inv.reserve(sku, id("b"), UserId::new(2), qty(1)).await,
         Err(InventoryError::Rejected(Rejection::OutOfStock {
             available: 0
         }))
@@ -183,7 +183,7 @@ async fn expiry_releases_stock(db: TestDb) {
     inv.sync().await.expect("flush");
     assert_eq!(db_levels(&store, sku).await, (5, 0, 0));
     assert_eq!(db_count(&store, sku, "expired").await, 1);
-    inv.reserve(sku, id("c"), UserId(3), qty(5))
+    inv.reserve(sku, id("c"), UserId::new(3), qty(5))
         .await
         .expect("stock is back");
     inv.shutdown().await.expect("shutdown");
@@ -193,24 +193,24 @@ async fn retries_return_the_first_answer(db: TestDb) {
     let (store, inv, sku) =
         engine_with_sku(&db, settings(AckMode::Durable), 3, SaleRules::default()).await;
     let first = inv
-        .reserve(sku, id("x"), UserId(7), qty(2))
+        .reserve(sku, id("x"), UserId::new(7), qty(2))
         .await
         .expect("first");
     let retries: Vec<_> = (0..200)
         .map(|_| {
             let inv = inv.clone();
-            tokio::spawn(async move { inv.reserve(sku, id("x"), UserId(7), qty(2)).await })
+            tokio::spawn(async move { inv.reserve(sku, id("x"), UserId::new(7), qty(2)).await })
         })
         .collect();
     for r in retries {
         assert_eq!(r.await.expect("task").expect("replay"), first);
     }
     assert!(matches!(
-        inv.reserve(sku, id("x"), UserId(8), qty(2)).await,
+        inv.reserve(sku, id("x"), UserId::new(8), qty(2)).await,
         Err(InventoryError::Rejected(Rejection::IdReused))
     ));
     // A refusal is replayed too, even after stock changes.
-    let refused = inv.reserve(sku, id("y"), UserId(9), qty(2)).await;
+    let refused = inv.reserve(sku, id("y"), UserId::new(9), qty(2)).await;
     assert!(matches!(
         refused,
         Err(InventoryError::Rejected(Rejection::OutOfStock {
@@ -219,7 +219,7 @@ async fn retries_return_the_first_answer(db: TestDb) {
     ));
     inv.restock(sku, qty(10)).await.expect("restock");
     assert!(matches!(
-        inv.reserve(sku, id("y"), UserId(9), qty(2)).await,
+        inv.reserve(sku, id("y"), UserId::new(9), qty(2)).await,
         Err(InventoryError::Rejected(Rejection::OutOfStock {
             available: 1
         }))
@@ -233,7 +233,7 @@ async fn restart_restores_identical_state(db: TestDb) {
     let rules = SaleRules::new(None, None, Some(3)).expect("rules");
     let (store, inv, sku) = engine_with_sku(&db, settings(AckMode::Durable), 20, rules).await;
     for n in 0..6 {
-        inv.reserve(sku, id(n), UserId(n % 2), qty(1))
+        inv.reserve(sku, id(n), UserId::new(n % 2), qty(1))
             .await
             .expect("reserve");
     }
@@ -255,14 +255,14 @@ async fn restart_restores_identical_state(db: TestDb) {
     // Buyer 0 made ids 0 (sold), 2 (released) and 4 (reserved), so holds 2
     // of its limit of 3: limits survive the restart.
     let held_0 = 2;
-    let r = inv.reserve(sku, id("more-0"), UserId(0), qty(2)).await;
+    let r = inv.reserve(sku, id("more-0"), UserId::new(0), qty(2)).await;
     assert!(
         matches!(r, Err(InventoryError::Rejected(Rejection::LimitExceeded { held, .. })) if held == held_0),
         "{r:?}"
     );
     // Replays survive too.
     assert_eq!(
-        inv.reserve(sku, id(3), UserId(1), qty(1))
+        inv.reserve(sku, id(3), UserId::new(1), qty(1))
             .await
             .expect("replay")
             .status,
@@ -285,21 +285,21 @@ async fn failed_batch_is_never_acknowledged(db: TestDb) {
         ..settings(AckMode::Durable)
     };
     let (store, inv, sku) = engine_with_sku(&db, s, 10, SaleRules::default()).await;
-    inv.reserve(sku, id("before"), UserId(1), qty(1))
+    inv.reserve(sku, id("before"), UserId::new(1), qty(1))
         .await
         .expect("healthy");
 
     rename_reservations(&store, "reservations", "reservations_gone").await;
     for n in 0..3 {
-        let r = inv.reserve(sku, id(n), UserId(2), qty(1)).await;
+        let r = inv.reserve(sku, id(n), UserId::new(2), qty(1)).await;
         assert!(matches!(r, Err(InventoryError::Unavailable)), "{r:?}");
     }
     assert!(inv.overview().persister.failing);
     assert!(matches!(
-        inv.reserve(sku, id("over"), UserId(3), qty(1)).await,
+        inv.reserve(sku, id("over"), UserId::new(3), qty(1)).await,
         Err(InventoryError::Overloaded)
     ));
-    let replay = inv.reserve(sku, id(0), UserId(2), qty(1)).await;
+    let replay = inv.reserve(sku, id(0), UserId::new(2), qty(1)).await;
     assert!(
         matches!(
             replay,
@@ -312,7 +312,7 @@ async fn failed_batch_is_never_acknowledged(db: TestDb) {
 
     // The kept batch commits on retry; retries now get the first answer.
     for n in 0..3 {
-        reserve_until_settled(&inv, sku, &id(n), UserId(2))
+        reserve_until_settled(&inv, sku, &id(n), UserId::new(2))
             .await
             .expect("acknowledged once durable");
     }
@@ -346,7 +346,7 @@ async fn panic_restart_loses_and_doubles_nothing(db: TestDb) {
     }
     // Callers that heard nothing retry with the same id.
     for (rid, user) in unknown {
-        match reserve_until_settled(&inv, sku, &rid, UserId(user)).await {
+        match reserve_until_settled(&inv, sku, &rid, UserId::new(user)).await {
             Ok(()) => won.push(rid),
             Err(InventoryError::Rejected(Rejection::OutOfStock { .. })) => {}
             other => panic!("retry answered {other:?}"),
@@ -374,7 +374,7 @@ async fn persister_panic_loses_nothing_acknowledged(db: TestDb) {
                     let inv = inv.clone();
                     tokio::spawn(async move {
                         let rid = id(format!("order-{n}"));
-                        let r = inv.reserve(sku, rid.clone(), UserId(n), qty(1)).await;
+                        let r = inv.reserve(sku, rid.clone(), UserId::new(n), qty(1)).await;
                         (rid, n, r.map(|_| ()))
                     })
                 })
@@ -392,7 +392,7 @@ async fn persister_panic_loses_nothing_acknowledged(db: TestDb) {
     for (rid, n, r) in crowd.await.expect("crowd") {
         let settled = match r {
             Err(InventoryError::Unavailable) => {
-                reserve_until_settled(&inv, sku, &rid, UserId(n)).await
+                reserve_until_settled(&inv, sku, &rid, UserId::new(n)).await
             }
             other => other,
         };
@@ -416,7 +416,7 @@ async fn database_refuses_an_oversold_row(db: TestDb) {
         let oversell = sqlx::query("UPDATE sku_stock SET reserved = ?, sold = ? WHERE sku_id = ?")
             .bind(reserved)
             .bind(sold)
-            .bind(sku.0)
+            .bind(sku.get())
             .execute(store.pool())
             .await;
         assert!(oversell.is_err(), "({reserved}, {sold}) was accepted");
@@ -432,7 +432,7 @@ async fn idle_actors_passivate_and_come_back(db: TestDb) {
         ..settings(AckMode::Durable)
     };
     let (_store, inv, sku) = engine_with_sku(&db, s, 4, SaleRules::default()).await;
-    inv.reserve(sku, id("a"), UserId(1), qty(1))
+    inv.reserve(sku, id("a"), UserId::new(1), qty(1))
         .await
         .expect("reserve");
     inv.commit(sku, id("a")).await.expect("commit");
@@ -449,8 +449,8 @@ async fn idle_actors_passivate_and_come_back(db: TestDb) {
     let snap = inv.snapshot(sku).await.expect("reactivated");
     assert_eq!((snap.sold, snap.available), (1, 3));
     assert!(matches!(
-        inv.snapshot(SkuId(987_654)).await,
-        Err(InventoryError::UnknownSku(SkuId(987_654)))
+        inv.snapshot(SkuId::new(987_654)).await,
+        Err(InventoryError::UnknownSku(unknown)) if unknown == SkuId::new(987_654)
     ));
     inv.shutdown().await.expect("shutdown");
 }

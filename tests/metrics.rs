@@ -94,7 +94,12 @@ async fn every_family_is_scraped(db: TestDb) {
     // A reserve retried under its id is a replay.
     for _ in 0..2 {
         app.inventory
-            .reserve(SkuId(skus[1]), id("metrics-replay"), UserId(7), qty(1))
+            .reserve(
+                SkuId::new(skus[1]),
+                id("metrics-replay"),
+                UserId::new(7),
+                qty(1),
+            )
             .await
             .expect("reserve");
     }

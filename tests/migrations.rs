@@ -41,7 +41,7 @@ async fn legacy_order(
     reason: Option<&str>,
     answer: Option<(i64, &str)>,
 ) -> OrderId {
-    let id = OrderId::derive(stampede::domain::ids::UserId(1), key);
+    let id = OrderId::derive(stampede::domain::ids::UserId::new(1), key);
     sqlx::query(
         "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, reason, \
          total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \

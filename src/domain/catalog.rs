@@ -243,7 +243,7 @@ impl ProductFilter {
         Ok(Self {
             search,
             category,
-            seller: seller.map(UserId),
+            seller: seller.map(UserId::new),
         })
     }
 }
@@ -298,7 +298,7 @@ mod tests {
         let f = ProductFilter::new(Some("  iPhone "), Some(" "), Some(7)).expect("filter");
         assert_eq!(f.search.as_deref(), Some("iphone"));
         assert_eq!(f.category, None);
-        assert_eq!(f.seller, Some(UserId(7)));
+        assert_eq!(f.seller, Some(UserId::new(7)));
         assert!(ProductFilter::new(Some(&"q".repeat(201)), None, None).is_err());
     }
 }

@@ -13,21 +13,38 @@ use super::ValidationError;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(transparent)]
-pub struct SkuId(pub i64);
+pub struct SkuId(i64);
 
 /// An account (customer, seller or admin).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(transparent)]
-pub struct UserId(pub i64);
+pub struct UserId(i64);
 
 /// A product: what a seller lists, sold through one or more SKUs.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(transparent)]
-pub struct ProductId(pub i64);
+pub struct ProductId(i64);
+
+macro_rules! integer_id {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// Wraps an id the store assigned.
+            pub const fn new(id: i64) -> Self {
+                Self(id)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+    )*};
+}
+
+integer_id!(SkuId, UserId, ProductId);
 
 impl fmt::Display for ProductId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,7 +80,7 @@ impl OrderId {
     pub fn derive(buyer: UserId, key: &str) -> Self {
         Self(uuid::Uuid::new_v5(
             &ORDER_NAMESPACE,
-            format!("{}\n{key}", buyer.0).as_bytes(),
+            format!("{}\n{key}", buyer.get()).as_bytes(),
         ))
     }
 

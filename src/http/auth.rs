@@ -42,7 +42,7 @@ impl TokenKeys {
 
     pub fn issue(&self, user: UserId, role: Role) -> Result<String, ApiError> {
         let claims = AccessClaims {
-            sub: user.0.to_string(),
+            sub: user.get().to_string(),
             role,
         };
         self.signer
@@ -60,7 +60,7 @@ impl TokenKeys {
             .parse()
             .map_err(|_| ApiError::Unauthorized("invalid access token subject"))?;
         Ok(AuthUser {
-            id: UserId(id),
+            id: UserId::new(id),
             role: claims.role,
         })
     }

@@ -81,8 +81,8 @@ mod tests {
 
     fn product(id: i64) -> Arc<Product> {
         Arc::new(Product {
-            id: ProductId(id),
-            seller_id: UserId(1),
+            id: ProductId::new(id),
+            seller_id: UserId::new(1),
             name: "Phone".into(),
             description: None,
             category: "phones".into(),
@@ -96,11 +96,11 @@ mod tests {
     fn a_fill_that_raced_a_write_is_dropped() {
         let cache = CatalogCache::default();
         let before = cache.generation();
-        cache.invalidate(ProductId(1));
+        cache.invalidate(ProductId::new(1));
         cache.put_product(before, product(1));
-        assert!(cache.product(ProductId(1)).is_none());
+        assert!(cache.product(ProductId::new(1)).is_none());
         cache.put_product(cache.generation(), product(1));
-        assert!(cache.product(ProductId(1)).is_some());
+        assert!(cache.product(ProductId::new(1)).is_some());
     }
 
     #[test]
@@ -121,7 +121,7 @@ mod tests {
                 total: 0,
             }),
         );
-        assert!(cache.product(ProductId(3)).is_none());
+        assert!(cache.product(ProductId::new(3)).is_none());
         assert!(cache.page(&key).is_none());
     }
 
@@ -140,9 +140,9 @@ mod tests {
         cache.put_product(cache.generation(), product(2));
         cache.invalidate_listings();
         assert!(cache.page(&key).is_none());
-        assert!(cache.product(ProductId(2)).is_some());
-        cache.invalidate(ProductId(2));
-        assert!(cache.product(ProductId(2)).is_none());
+        assert!(cache.product(ProductId::new(2)).is_some());
+        cache.invalidate(ProductId::new(2));
+        assert!(cache.product(ProductId::new(2)).is_none());
     }
 
     #[test]

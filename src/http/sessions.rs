@@ -73,7 +73,7 @@ impl Sessions {
             .parse()
             .map_err(|_| ApiError::Unauthorized("invalid refresh token subject"))?;
         Ok(RefreshToken {
-            user: UserId(user),
+            user: UserId::new(user),
             session: claims.sid,
             jti: claims.jti,
         })
@@ -92,7 +92,7 @@ impl Sessions {
         match rotation {
             Rotation::Rotated => self.sign(token.user, &token.session, &next),
             Rotation::Reused => {
-                tracing::warn!(user = token.user.0, session = %token.session, "refresh token reused; session revoked");
+                tracing::warn!(user = token.user.get(), session = %token.session, "refresh token reused; session revoked");
                 self.revoked.mark(&token.session, self.ttl()).await;
                 Err(ApiError::Unauthorized(
                     "refresh token already used: the session has been revoked, log in again",
@@ -133,7 +133,7 @@ impl Sessions {
 
     fn sign(&self, user: UserId, session: &str, jti: &str) -> Result<String, ApiError> {
         let claims = RefreshClaims {
-            sub: user.0.to_string(),
+            sub: user.get().to_string(),
             sid: session.to_string(),
             jti: jti.to_string(),
         };

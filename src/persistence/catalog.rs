@@ -62,17 +62,17 @@ impl Store {
              (seller_id, name, name_folded, description, category, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(seller.0)
+        .bind(seller.get())
         .bind(product.name.clone())
         .bind(search_key(&product.name))
         .bind(product.description.clone())
         .bind(product.category.clone())
         .bind(now.millis())
         .bind(now.millis());
-        let id = ProductId(self.insert_on(&mut tx, insert).await?);
+        let id = ProductId::new(self.insert_on(&mut tx, insert).await?);
         let mut skus = Vec::with_capacity(product.skus.len());
         for sku in &product.skus {
-            let sku_id = SkuId(
+            let sku_id = SkuId::new(
                 self.insert_on(&mut tx, insert_sku_stock(sku.stock.as_i64(), rules))
                     .await?,
             );
@@ -80,8 +80,8 @@ impl Store {
                 "INSERT INTO skus (id, product_id, sku_code, option_name, price, currency) \
                  VALUES (?, ?, ?, ?, ?, ?)",
             )
-            .bind(sku_id.0)
-            .bind(id.0)
+            .bind(sku_id.get())
+            .bind(id.get())
             .bind(sku.code.clone())
             .bind(sku.option.clone())
             .bind(sku.price.minor_units())
@@ -116,7 +116,7 @@ impl Store {
             "SELECT id, seller_id, name, description, category, created_at, updated_at \
              FROM products WHERE id = ? AND deleted_at IS NULL",
         )
-        .bind(id.0)
+        .bind(id.get())
         .fetch_optional(&self.pool)
         .await?
         else {
@@ -126,14 +126,14 @@ impl Store {
             "SELECT id, sku_code, option_name, price, currency FROM skus \
              WHERE product_id = ? ORDER BY id",
         )
-        .bind(id.0)
+        .bind(id.get())
         .fetch_all(&self.pool)
         .await?;
         let skus = rows
             .iter()
             .map(|r| {
                 Ok(CatalogSku {
-                    id: SkuId(r.try_get("id")?),
+                    id: SkuId::new(r.try_get("id")?),
                     sku_code: r.try_get("sku_code")?,
                     option: r.try_get("option_name")?,
                     price: price(r.try_get("price")?)?,
@@ -142,8 +142,8 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(Product {
-            id: ProductId(row.try_get("id")?),
-            seller_id: UserId(row.try_get("seller_id")?),
+            id: ProductId::new(row.try_get("id")?),
+            seller_id: UserId::new(row.try_get("seller_id")?),
             name: row.try_get("name")?,
             description: row.try_get("description")?,
             category: row.try_get("category")?,
@@ -159,10 +159,10 @@ impl Store {
             "SELECT p.id, p.seller_id FROM skus s JOIN products p ON p.id = s.product_id \
              WHERE s.id = ? AND p.deleted_at IS NULL",
         )
-        .bind(sku.0)
+        .bind(sku.get())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| Ok((ProductId(r.try_get(0)?), UserId(r.try_get(1)?))))
+        row.map(|r| Ok((ProductId::new(r.try_get(0)?), UserId::new(r.try_get(1)?))))
             .transpose()
     }
 
@@ -233,8 +233,8 @@ impl Store {
                     .get(&id)
                     .ok_or_else(|| StoreError::Corrupt(format!("product {id} has no SKU")))?;
                 Ok(ProductSummary {
-                    id: ProductId(id),
-                    seller_id: UserId(r.try_get("seller_id")?),
+                    id: ProductId::new(id),
+                    seller_id: UserId::new(r.try_get("seller_id")?),
                     name: r.try_get("name")?,
                     category: r.try_get("category")?,
                     price_min: range.min,
@@ -270,7 +270,7 @@ impl Store {
             q.push(", category = ").push_bind(category.clone());
         }
         q.push(" WHERE id = ")
-            .push_bind(id.0)
+            .push_bind(id.get())
             .push(" AND deleted_at IS NULL");
         // Matched rows, not changed rows, on both backends (sqlx asks MySQL
         // for FOUND_ROWS), so an identical patch still counts.
@@ -280,8 +280,8 @@ impl Store {
         for (sku, price) in &patch.prices {
             let updated = sqlx::query("UPDATE skus SET price = ? WHERE id = ? AND product_id = ?")
                 .bind(price.minor_units())
-                .bind(sku.0)
-                .bind(id.0)
+                .bind(sku.get())
+                .bind(id.get())
                 .execute(&mut *tx)
                 .await?;
             if updated.rows_affected() == 0 {
@@ -302,7 +302,7 @@ impl Store {
         )
         .bind(now)
         .bind(now)
-        .bind(id.0)
+        .bind(id.get())
         .execute(&self.pool)
         .await?;
         self.offers.invalidate();
@@ -321,7 +321,7 @@ fn push_filter(q: &mut QueryBuilder<Any>, filter: &ProductFilter) {
         q.push(" AND category = ").push_bind(category.clone());
     }
     if let Some(seller) = filter.seller {
-        q.push(" AND seller_id = ").push_bind(seller.0);
+        q.push(" AND seller_id = ").push_bind(seller.get());
     }
 }
 

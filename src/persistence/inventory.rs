@@ -25,7 +25,7 @@ impl Store {
     pub async fn create_sku(&self, on_hand: i64, rules: SaleRules) -> Result<SkuId, StoreError> {
         self.insert_returning_id(insert_sku_stock(on_hand, rules))
             .await
-            .map(SkuId)
+            .map(SkuId::new)
     }
 
     /// Loads a SKU's header, its reservations that hold units, and the ones
@@ -39,7 +39,7 @@ impl Store {
             "SELECT on_hand, reserved, sold, opens_at, closes_at, per_user_limit \
              FROM sku_stock WHERE sku_id = ?",
         )
-        .bind(sku.0)
+        .bind(sku.get())
         .fetch_optional(&self.pool)
         .await?
         else {
@@ -71,7 +71,7 @@ impl Store {
              FROM reservations \
              WHERE sku_id = ? AND (status IN ('reserved', 'committed') OR updated_at >= ?)",
         )
-        .bind(sku.0)
+        .bind(sku.get())
         .bind(finished_since.millis())
         .fetch_all(&self.pool)
         .await?;
@@ -100,9 +100,9 @@ impl Store {
                  (sku_id, reservation_id, user_id, quantity, status, expires_at, updated_at) ",
             );
             q.push_values(chunk, |mut row, (sku, r)| {
-                row.push_bind(sku.0)
+                row.push_bind(sku.get())
                     .push_bind(r.id.as_str().to_owned())
-                    .push_bind(r.user.0)
+                    .push_bind(r.user.get())
                     .push_bind(i64::from(r.quantity))
                     .push_bind(r.status.as_str())
                     .push_bind(r.expires_at.millis())
@@ -133,7 +133,7 @@ impl Store {
             .bind(h.rules.closes_at.map(Timestamp::millis))
             .bind(h.rules.per_user_limit.map(i64::from))
             .bind(now)
-            .bind(h.sku.0)
+            .bind(h.sku.get())
             .execute(&mut *tx)
             .await?;
         }
@@ -165,7 +165,7 @@ fn reservation_from_row(row: &sqlx::any::AnyRow) -> Result<Reservation, StoreErr
     let quantity: i64 = row.try_get("quantity")?;
     Ok(Reservation {
         id: ReservationId::parse(raw_id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        user: UserId(row.try_get("user_id")?),
+        user: UserId::new(row.try_get("user_id")?),
         quantity: u32::try_from(quantity)
             .map_err(|_| StoreError::Corrupt(format!("reservation quantity {quantity}")))?,
         status: ReservationStatus::parse(&raw_status)

@@ -58,7 +58,7 @@ impl Store {
             "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         )
         .bind(session.to_owned())
-        .bind(user.0)
+        .bind(user.get())
         .bind(now)
         .bind(expires_at.millis())
         .execute(&mut *tx)
@@ -94,7 +94,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(Rotation::Unknown);
         };
-        if row.try_get::<i64, _>("user_id")? != user.0 {
+        if row.try_get::<i64, _>("user_id")? != user.get() {
             return Ok(Rotation::Unknown);
         }
         if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
@@ -150,7 +150,7 @@ impl Store {
         .bind(Timestamp::now().millis())
         .bind(reason.as_str())
         .bind(session.to_owned())
-        .bind(user.0)
+        .bind(user.get())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -159,7 +159,7 @@ impl Store {
         }
         let owned = sqlx::query("SELECT 1 FROM sessions WHERE id = ? AND user_id = ?")
             .bind(session.to_owned())
-            .bind(user.0)
+            .bind(user.get())
             .fetch_optional(&self.pool)
             .await?;
         Ok(owned.is_some())
@@ -179,13 +179,13 @@ impl Store {
         )
         .bind(now)
         .bind(reason.as_str())
-        .bind(user.0)
+        .bind(user.get())
         .execute(&mut *tx)
         .await?;
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM sessions WHERE user_id = ? AND revoked_at = ? AND expires_at > ?",
         )
-        .bind(user.0)
+        .bind(user.get())
         .bind(now)
         .bind(now)
         .fetch_all(&mut *tx)

@@ -22,7 +22,7 @@ pub struct UserRecord {
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, StoreError> {
     let role: String = row.try_get("role")?;
     Ok(UserRecord {
-        id: UserId(row.try_get("id")?),
+        id: UserId::new(row.try_get("id")?),
         email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,
         name: row.try_get("name")?,
@@ -52,7 +52,7 @@ impl Store {
             "SELECT id, email, password_hash, name, role, created_at, deleted_at \
              FROM users WHERE id = ?",
         )
-        .bind(id.0)
+        .bind(id.get())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(user_from_row).transpose()
@@ -72,7 +72,7 @@ impl Store {
         )
         .bind(name.map(str::to_owned))
         .bind(password_hash.map(str::to_owned))
-        .bind(id.0)
+        .bind(id.get())
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected() == 1)
@@ -84,7 +84,7 @@ impl Store {
         let updated =
             sqlx::query("UPDATE users SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
                 .bind(Timestamp::now().millis())
-                .bind(id.0)
+                .bind(id.get())
                 .execute(&self.pool)
                 .await?;
         Ok(updated.rows_affected() == 1)
@@ -108,7 +108,7 @@ impl Store {
         .bind(Timestamp::now().millis());
         self.insert_returning_id(insert)
             .await
-            .map(UserId)
+            .map(UserId::new)
             .map_err(|e| match e {
                 StoreError::Database(e) => StoreError::unique(e, "email"),
                 other => other,
@@ -127,7 +127,7 @@ impl Store {
                 "UPDATE users SET password_hash = ?, role = 'admin', deleted_at = NULL WHERE id = ?",
             )
             .bind(password_hash.to_owned())
-            .bind(existing.id.0)
+            .bind(existing.id.get())
             .execute(&self.pool)
             .await?;
             return Ok(existing.id);
@@ -139,6 +139,6 @@ impl Store {
         .bind(email.as_str().to_owned())
         .bind(password_hash.to_owned())
         .bind(Timestamp::now().millis());
-        self.insert_returning_id(insert).await.map(UserId)
+        self.insert_returning_id(insert).await.map(UserId::new)
     }
 }

@@ -39,9 +39,9 @@ impl Store {
             "INSERT INTO wishlist_items (user_id, product_id, added_at) \
              SELECT ?, id, ? FROM products WHERE id = ? AND deleted_at IS NULL",
         )
-        .bind(user.0)
+        .bind(user.get())
         .bind(now.millis())
-        .bind(product.0)
+        .bind(product.get())
         .execute(&self.pool)
         .await;
         match inserted {
@@ -52,8 +52,8 @@ impl Store {
                     let since: i64 = sqlx::query_scalar(
                         "SELECT added_at FROM wishlist_items WHERE user_id = ? AND product_id = ?",
                     )
-                    .bind(user.0)
-                    .bind(product.0)
+                    .bind(user.get())
+                    .bind(product.get())
                     .fetch_one(&self.pool)
                     .await?;
                     Ok(WishlistAdd::AlreadyThere(Timestamp::from_millis(since)))
@@ -70,8 +70,8 @@ impl Store {
         product: ProductId,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM wishlist_items WHERE user_id = ? AND product_id = ?")
-            .bind(user.0)
-            .bind(product.0)
+            .bind(user.get())
+            .bind(product.get())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
@@ -88,7 +88,7 @@ impl Store {
             "SELECT COUNT(*) FROM wishlist_items w JOIN products p ON p.id = w.product_id \
              WHERE w.user_id = ? AND p.deleted_at IS NULL",
         )
-        .bind(user.0)
+        .bind(user.get())
         .fetch_one(&self.pool)
         .await?;
         if total <= page.offset() {
@@ -100,7 +100,7 @@ impl Store {
              WHERE w.user_id = ? AND p.deleted_at IS NULL \
              ORDER BY w.added_at DESC, p.id DESC LIMIT ? OFFSET ?",
         )
-        .bind(user.0)
+        .bind(user.get())
         .bind(page.limit())
         .bind(page.offset())
         .fetch_all(&self.pool)

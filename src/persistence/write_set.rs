@@ -57,7 +57,7 @@ mod tests {
     fn change(sku: i64, reserved: i64, id: &str, status: ReservationStatus) -> Change {
         Change {
             header: SkuHeader {
-                sku: SkuId(sku),
+                sku: SkuId::new(sku),
                 levels: Levels {
                     on_hand: 10,
                     reserved,
@@ -67,7 +67,7 @@ mod tests {
             },
             reservation: Some(Reservation {
                 id: ReservationId::parse(id).expect("id"),
-                user: UserId(1),
+                user: UserId::new(1),
                 quantity: 1,
                 status,
                 expires_at: Timestamp::from_millis(0),
@@ -90,6 +90,6 @@ mod tests {
         assert_eq!(set.headers[0].levels.reserved, 1);
         assert_eq!(set.reservations.len(), 3);
         assert_eq!(set.reservations[0].1.status, Released);
-        assert_eq!(set.reservations[1].0, SkuId(2));
+        assert_eq!(set.reservations[1].0, SkuId::new(2));
     }
 }

@@ -85,7 +85,7 @@ pub fn settings(ack: AckMode) -> InventorySettings {
 /// `(on_hand, reserved, sold)` as the database has it.
 pub async fn db_levels(store: &Store, sku: SkuId) -> (i64, i64, i64) {
     let row = sqlx::query("SELECT on_hand, reserved, sold FROM sku_stock WHERE sku_id = ?")
-        .bind(sku.0)
+        .bind(sku.get())
         .fetch_one(store.pool())
         .await
         .expect("sku row");
@@ -95,7 +95,7 @@ pub async fn db_levels(store: &Store, sku: SkuId) -> (i64, i64, i64) {
 /// Reservation rows of a SKU in `status`.
 pub async fn db_count(store: &Store, sku: SkuId, status: &str) -> i64 {
     sqlx::query("SELECT COUNT(*) FROM reservations WHERE sku_id = ? AND status = ?")
-        .bind(sku.0)
+        .bind(sku.get())
         .bind(status.to_owned())
         .fetch_one(store.pool())
         .await

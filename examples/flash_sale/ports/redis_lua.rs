@@ -98,7 +98,7 @@ impl RedisLuaStock {
     }
 
     fn keys(&self, sku: SkuId) -> [String; 3] {
-        let base = format!("{}:{}", self.prefix, sku.0);
+        let base = format!("{}:{}", self.prefix, sku.get());
         [base.clone(), format!("{base}:r"), format!("{base}:u")]
     }
 
@@ -175,7 +175,7 @@ impl StockPort for RedisLuaStock {
                 .reserve
                 .key(&keys[..])
                 .arg(id.as_str())
-                .arg(user.0)
+                .arg(user.get())
                 .arg(quantity.as_i64())
                 .arg(Timestamp::now().millis())
                 .invoke_async(&mut self.redis.clone())

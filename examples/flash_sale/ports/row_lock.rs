@@ -36,7 +36,7 @@ async fn lock_row(tx: &mut Transaction<'_, MySql>, sku: SkuId) -> Result<Row, In
         "SELECT on_hand, reserved, sold, opens_at, closes_at, per_user_limit \
          FROM sku_stock WHERE sku_id = ? FOR UPDATE",
     )
-    .bind(sku.0)
+    .bind(sku.get())
     .fetch_optional(&mut **tx)
     .await
     .map_err(unavailable)?
@@ -72,7 +72,7 @@ async fn reservation(
         "SELECT user_id, quantity, status FROM reservations \
          WHERE sku_id = ? AND reservation_id = ?",
     )
-    .bind(sku.0)
+    .bind(sku.get())
     .bind(id.as_str())
     .fetch_optional(&mut **tx)
     .await
@@ -109,7 +109,7 @@ async fn finish(
         ("committed", ReservationStatus::Released) => {
             sqlx::query("UPDATE sku_stock SET sold = sold - ? WHERE sku_id = ?")
                 .bind(quantity)
-                .bind(sku.0)
+                .bind(sku.get())
                 .execute(&mut *tx)
                 .await
                 .map_err(unavailable)?;
@@ -130,7 +130,7 @@ async fn finish(
     .bind(quantity)
     .bind(sold)
     .bind(Timestamp::now().millis())
-    .bind(sku.0)
+    .bind(sku.get())
     .execute(&mut *tx)
     .await
     .map_err(unavailable)?;
@@ -149,7 +149,7 @@ async fn mark(
     )
     .bind(to.as_str())
     .bind(Timestamp::now().millis())
-    .bind(sku.0)
+    .bind(sku.get())
     .bind(id.as_str())
     .execute(&mut *tx)
     .await
@@ -172,7 +172,7 @@ impl StockPort for RowLockStock {
         if let Some((owner, held, status)) = reservation(&mut tx, sku, &id).await? {
             // A retry of the same purchase answers what the first one got.
             return match (
-                owner == user.0 && held == quantity.as_i64(),
+                owner == user.get() && held == quantity.as_i64(),
                 status.as_str(),
             ) {
                 (false, _) => Err(Rejection::IdReused.into()),
@@ -190,8 +190,8 @@ impl StockPort for RowLockStock {
                 "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM reservations \
                  WHERE sku_id = ? AND user_id = ? AND status IN ('reserved', 'committed')",
             )
-            .bind(sku.0)
-            .bind(user.0)
+            .bind(sku.get())
+            .bind(user.get())
             .fetch_one(&mut *tx)
             .await
             .map_err(unavailable)?,
@@ -202,7 +202,7 @@ impl StockPort for RowLockStock {
         )
         .bind(quantity.as_i64())
         .bind(now.millis())
-        .bind(sku.0)
+        .bind(sku.get())
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -211,9 +211,9 @@ impl StockPort for RowLockStock {
              (sku_id, reservation_id, user_id, quantity, status, expires_at, updated_at) \
              VALUES (?, ?, ?, ?, 'reserved', ?, ?)",
         )
-        .bind(sku.0)
+        .bind(sku.get())
         .bind(id.as_str())
-        .bind(user.0)
+        .bind(user.get())
         .bind(quantity.as_i64())
         .bind(now.plus(std::time::Duration::from_secs(3600)).millis())
         .bind(now.millis())
@@ -236,7 +236,7 @@ impl StockPort for RowLockStock {
             "SELECT on_hand, reserved, sold, opens_at, closes_at, per_user_limit \
              FROM sku_stock WHERE sku_id = ?",
         )
-        .bind(sku.0)
+        .bind(sku.get())
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?
@@ -244,7 +244,7 @@ impl StockPort for RowLockStock {
         let live: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM reservations WHERE sku_id = ? AND status = 'reserved'",
         )
-        .bind(sku.0)
+        .bind(sku.get())
         .fetch_one(&self.pool)
         .await
         .map_err(unavailable)?;

@@ -12,7 +12,7 @@ fn t(ms: i64) -> Timestamp {
 fn req(id: &str, user: i64, qty: i64) -> ReserveRequest {
     ReserveRequest {
         id: ReservationId::parse(id).expect("id"),
-        user: UserId(user),
+        user: UserId::new(user),
         quantity: Quantity::new(qty).expect("qty"),
         ttl: TTL,
     }
@@ -23,7 +23,7 @@ fn rid(id: &str) -> ReservationId {
 }
 
 fn ledger(on_hand: i64) -> Ledger {
-    Ledger::fresh(SkuId(1), on_hand, SaleRules::default())
+    Ledger::fresh(SkuId::new(1), on_hand, SaleRules::default())
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn retry_returns_the_first_answer_without_a_change() {
 #[test]
 fn enforces_window_and_limit() {
     let rules = SaleRules::new(Some(t(1_000)), Some(t(2_000)), Some(2)).expect("rules");
-    let mut l = Ledger::fresh(SkuId(1), 100, rules);
+    let mut l = Ledger::fresh(SkuId::new(1), 100, rules);
     assert!(matches!(
         l.reserve(&req("early", 1, 1), t(999)),
         Err(Rejection::NotOnSale { .. })

@@ -44,7 +44,10 @@ pub async fn sku_actor(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.inventory.sku_view(SkuId(id.into_inner())).await?;
+    let view = state
+        .inventory
+        .sku_view(SkuId::new(id.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

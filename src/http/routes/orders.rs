@@ -69,7 +69,7 @@ impl PlaceOrderRequest {
                     "quantity: at most {MAX_LINE_QUANTITY} per line"
                 )));
             }
-            items.push((SkuId(item.sku_id), Quantity::new(item.quantity)?));
+            items.push((SkuId::new(item.sku_id), Quantity::new(item.quantity)?));
         }
         items.sort_by_key(|(sku, _)| *sku);
         if items.windows(2).any(|w| w[0].0 == w[1].0) {

@@ -28,7 +28,7 @@ pub async fn availability(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = state.stock.snapshot(SkuId(id.into_inner())).await?;
+    let snapshot = state.stock.snapshot(SkuId::new(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(snapshot))
 }
 
@@ -75,7 +75,7 @@ pub async fn restock(
     id: web::Path<i64>,
     body: web::Json<RestockRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let sku = SkuId(id.into_inner());
+    let sku = SkuId::new(id.into_inner());
     let quantity = Quantity::new(body.quantity)?;
     let (_, owner) = state
         .store

@@ -115,7 +115,7 @@ pub async fn add(
     state: web::Data<AppState>,
     body: web::Json<AddToWishlist>,
 ) -> Result<HttpResponse, ApiError> {
-    let product_id = ProductId(body.product_id);
+    let product_id = ProductId::new(body.product_id);
     let (mut res, added_at) = match state.store.wishlist_add(customer.id(), product_id).await? {
         WishlistAdd::Added(at) => (HttpResponse::Created(), at),
         WishlistAdd::AlreadyThere(at) => (HttpResponse::Ok(), at),
@@ -153,7 +153,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store
-        .wishlist_remove(customer.id(), ProductId(product_id.into_inner()))
+        .wishlist_remove(customer.id(), ProductId::new(product_id.into_inner()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -41,14 +41,14 @@ impl Store {
                  FROM skus s JOIN products p ON p.id = s.product_id \
                  WHERE s.id = ? AND p.deleted_at IS NULL",
             )
-            .bind(sku.0)
+            .bind(sku.get())
             .fetch_optional(&self.pool)
             .await?;
             if let Some(row) = row {
                 let offer = SkuOffer {
-                    sku: SkuId(row.try_get(0)?),
-                    product_id: ProductId(row.try_get(1)?),
-                    seller_id: UserId(row.try_get(2)?),
+                    sku: SkuId::new(row.try_get(0)?),
+                    product_id: ProductId::new(row.try_get(1)?),
+                    seller_id: UserId::new(row.try_get(2)?),
                     price: Price::new(row.try_get(3)?).map_err(corrupt)?,
                     currency: Currency::parse(&row.try_get::<String, _>(4)?).map_err(corrupt)?,
                 };
@@ -80,7 +80,7 @@ impl Store {
             "SELECT {ORDER_COLUMNS} FROM orders WHERE buyer_id = ? AND idempotency_key = ?"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(buyer.0)
+            .bind(buyer.get())
             .bind(key.to_owned())
             .fetch_optional(&self.pool)
             .await?;
@@ -136,13 +136,13 @@ impl Store {
              ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(buyer.0)
+            .bind(buyer.get())
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE buyer_id = ?")
-            .bind(buyer.0)
+            .bind(buyer.get())
             .fetch_one(&self.pool)
             .await?;
         Ok((self.orders_from_rows(&rows).await?, total))
@@ -161,7 +161,7 @@ impl Store {
              ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seller.0)
+            .bind(seller.get())
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
@@ -169,7 +169,7 @@ impl Store {
         let total: i64 = sqlx::query_scalar(
             "SELECT COUNT(DISTINCT order_id) FROM order_items WHERE seller_id = ?",
         )
-        .bind(seller.0)
+        .bind(seller.get())
         .fetch_one(&self.pool)
         .await?;
         Ok((self.orders_from_rows(&rows).await?, total))
@@ -215,16 +215,16 @@ impl Store {
         .iter()
         .map(|r| {
             Ok(OrderLine {
-                sku: SkuId(r.try_get(0)?),
-                product_id: ProductId(r.try_get(1)?),
-                seller_id: UserId(r.try_get(2)?),
+                sku: SkuId::new(r.try_get(0)?),
+                product_id: ProductId::new(r.try_get(1)?),
+                seller_id: UserId::new(r.try_get(2)?),
                 quantity: Quantity::new(r.try_get(3)?).map_err(corrupt)?,
                 unit_price: Price::new(r.try_get(4)?).map_err(corrupt)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(OrderRecord {
-            buyer: UserId(row.try_get("buyer_id")?),
+            buyer: UserId::new(row.try_get("buyer_id")?),
             request_hash: row.try_get("request_hash")?,
             status: OrderStatus::parse(&status)
                 .ok_or_else(|| StoreError::Corrupt(format!("order status {status}")))?,

@@ -67,7 +67,7 @@ async fn insert_orders(
         let at = o.created_at.millis();
         q = q
             .bind(o.id.to_string())
-            .bind(o.buyer.0)
+            .bind(o.buyer.get())
             .bind(o.idempotency_key.clone())
             .bind(o.request_hash.clone())
             .bind(o.outcome.status.as_str())
@@ -102,9 +102,9 @@ async fn insert_orders(
         for (o, line) in chunk {
             q = q
                 .bind(o.id.to_string())
-                .bind(line.sku.0)
-                .bind(line.product_id.0)
-                .bind(line.seller_id.0)
+                .bind(line.sku.get())
+                .bind(line.product_id.get())
+                .bind(line.seller_id.get())
                 .bind(line.quantity.as_i64())
                 .bind(line.unit_price.minor_units());
         }

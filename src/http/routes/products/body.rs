@@ -253,7 +253,7 @@ fn parse_patch(req: &PatchProductRequest) -> Result<ProductPatch, ValidationErro
             }
             let price = Price::new(s.price)
                 .map_err(|e| ValidationError::new("skus", format!("item {i}: {e}")))?;
-            Ok((SkuId(s.id), price))
+            Ok((SkuId::new(s.id), price))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ProductPatch {

@@ -117,7 +117,7 @@ pub async fn detail(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = load(&state, ProductId(id.into_inner())).await?;
+    let product = load(&state, ProductId::new(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(with_availability(&state, &product).await?))
 }
 
@@ -149,7 +149,7 @@ pub async fn update(
     body: web::Json<PatchProductRequest>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_customers(&user)?;
-    let id = ProductId(id.into_inner());
+    let id = ProductId::new(id.into_inner());
     let (patch, rules) = body.parse()?;
     let product = load(&state, id).await?;
     may_manage(&user, &product)?;
@@ -208,7 +208,7 @@ pub async fn remove(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_customers(&user)?;
-    let id = ProductId(id.into_inner());
+    let id = ProductId::new(id.into_inner());
     let product = load(&state, id).await?;
     may_manage(&user, &product)?;
     let deleted = state.store.delete_product(id).await;
