@@ -119,6 +119,18 @@ pub enum Step {
 }
 
 impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::Reserve,
+        Step::AwaitPayment,
+        Step::Authorize,
+        Step::Capture,
+        Step::CommitStock,
+        Step::CreateShipment,
+        Step::Track,
+        Step::Compensate,
+        Step::Done,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Reserve => "reserve",
@@ -134,19 +146,7 @@ impl Step {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Step::Reserve,
-            Step::AwaitPayment,
-            Step::Authorize,
-            Step::Capture,
-            Step::CommitStock,
-            Step::CreateShipment,
-            Step::Track,
-            Step::Compensate,
-            Step::Done,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
     /// The only statuses a step can be taken in.
