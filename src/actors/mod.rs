@@ -9,10 +9,15 @@
 //!   starts and restarts sagas; placing reserves stock before any write.
 //!   Reached through the [`Orders`] handle.
 //!
+//! Both group-commit writers, the stock `Persister` and the `OrderWriter`,
+//! are one mechanism, [`group_commit`], told how to commit a batch and what
+//! a failed batch means.
+//!
 //! Orders cross into stock only through [`StockPort`] (reserve, commit,
 //! release, snapshot), so the flash-sale tool can swap the stock decision
 //! and nothing else. Stock never calls into orders.
 
+pub mod group_commit;
 pub mod orders;
 pub mod stock;
 
