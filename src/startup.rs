@@ -275,6 +275,16 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
                 .into(),
         ));
     }
+    if settings.orders.writer_batch_max == 0 {
+        return Err(StartupError::Config(
+            "orders.writer_batch_max must be at least 1".into(),
+        ));
+    }
+    if settings.orders.writer_queue_max < settings.orders.writer_batch_max {
+        return Err(StartupError::Config(
+            "orders.writer_queue_max must be at least orders.writer_batch_max".into(),
+        ));
+    }
     let rates = [
         ("payments.decline_rate", settings.payments.decline_rate),
         ("payments.timeout_rate", settings.payments.timeout_rate),
