@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
-use crate::actors::orders::writer::OrderWriter;
 use crate::actors::orders::saga::SagaDeps;
+use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{Inventory, Orders, StockPort};
 use crate::config::Settings;
 use crate::domain::email::Email;
@@ -37,6 +37,8 @@ pub enum StartupError {
     #[error(transparent)]
     Orders(#[from] crate::actors::orders::handle::OrdersStartError),
     #[error(transparent)]
+    OrderWriter(#[from] crate::actors::orders::writer::StartError),
+    #[error(transparent)]
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
     #[error(transparent)]
     Metrics(#[from] crate::prometheus::RecorderError),
@@ -48,6 +50,7 @@ pub struct Application {
     port: u16,
     server: Server,
     orders: Orders,
+    writer: OrderWriter,
     inventory: Inventory,
     store: Store,
     pruner: tokio::task::JoinHandle<()>,
@@ -102,6 +105,7 @@ impl Application {
         );
         check_order_settings(&settings)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
+        let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
         let orders = Orders::start(SagaDeps {
             store: store.clone(),
             inventory: Arc::clone(&stock),
@@ -114,8 +118,7 @@ impl Application {
                 store.clone(),
             )),
             settings: settings.orders.clone(),
-            // Ends by itself once every saga and handle has let go of it.
-            writer: OrderWriter::start(store.clone()).0,
+            writer: writer.clone(),
         })
         .await?;
         let state = web::Data::new(AppState {
@@ -167,6 +170,7 @@ impl Application {
             port,
             server,
             orders,
+            writer,
             inventory,
             store,
             pruner,
@@ -196,6 +200,10 @@ impl Application {
         self.pruner.abort();
         // Sagas stop between steps; each resumes from its recorded step.
         self.orders.shutdown().await;
+        // Every order write handed over so far is committed or answered.
+        if let Err(e) = self.writer.shutdown().await {
+            tracing::error!(error = %e, "order writer shutdown flush incomplete");
+        }
         tracing::info!("HTTP server stopped; flushing pending decisions");
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
