@@ -120,7 +120,11 @@ impl Actor for SkuSupervisor {
                 // Requests in the dead mailbox were dropped; their callers
                 // already got an error.
                 stats.in_flight.store(0, Ordering::Relaxed);
-                if st.args.registry.get(sku).is_some() {
+                // A request may have activated a successor before this event
+                // arrived (ractor refuses sends to the dead actor before it
+                // tells its supervisor): the restart is the successor's.
+                if let Some(successor) = st.args.registry.get(sku) {
+                    successor.stats.restarts.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
                 if let Err(e) = st.spawn(&myself, sku, stats).await {
