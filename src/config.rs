@@ -93,6 +93,11 @@ pub struct OrderSettings {
     /// How long `POST /orders` (and pay, cancel) wait for the saga before
     /// answering 503 (the saga goes on; a retry gets the final answer).
     pub reply_timeout_ms: u64,
+    /// Most writes (new orders, saga steps) one order-writer batch holds.
+    pub writer_batch_max: usize,
+    /// Order writes handed over and not yet committed before placements and
+    /// sagas wait to hand theirs over.
+    pub writer_queue_max: usize,
 }
 
 impl Default for OrderSettings {
@@ -105,6 +110,8 @@ impl Default for OrderSettings {
             max_attempts: 5,
             track_interval_ms: 1_000,
             reply_timeout_ms: 10_000,
+            writer_batch_max: 512,
+            writer_queue_max: 65_536,
         }
     }
 }
@@ -361,6 +368,25 @@ mod tests {
             assert_eq!(s.inventory.reservation_ttl_ms, 1234);
             assert_eq!(s.rate_limit.auth_burst, 7);
             assert_eq!(s.refresh_token_ttl_secs, 60);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn order_writer_settings_from_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!(
+                (s.orders.writer_batch_max, s.orders.writer_queue_max),
+                (512, 65_536)
+            );
+            jail.create_file("stampede.toml", "[orders]\nwriter_batch_max = 64\n")?;
+            jail.set_env("STAMPEDE_ORDERS_WRITER_QUEUE_MAX", "1024");
+            let s: Settings = Settings::figment(Toml::file("stampede.toml")).extract()?;
+            assert_eq!(
+                (s.orders.writer_batch_max, s.orders.writer_queue_max),
+                (64, 1024)
+            );
             Ok(())
         });
     }

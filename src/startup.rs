@@ -38,6 +38,8 @@ pub enum StartupError {
     #[error(transparent)]
     Orders(#[from] crate::actors::orders::handle::OrdersStartError),
     #[error(transparent)]
+    OrderWriter(#[from] crate::actors::orders::writer::StartError),
+    #[error(transparent)]
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
     #[error(transparent)]
     Metrics(#[from] crate::prometheus::RecorderError),
@@ -49,6 +51,7 @@ pub struct Application {
     port: u16,
     server: Server,
     orders: Orders,
+    writer: OrderWriter,
     inventory: Inventory,
     store: Store,
     pruner: tokio::task::JoinHandle<()>,
@@ -104,6 +107,7 @@ impl Application {
         check_order_settings(&settings)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
         let behind = TaskTracker::new();
+        let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
         let orders = Orders::start(SagaDeps {
             store: store.clone(),
             inventory: Arc::clone(&stock),
@@ -117,8 +121,7 @@ impl Application {
                 store.clone(),
             )),
             settings: settings.orders.clone(),
-            // Ends by itself once every saga and handle has let go of it.
-            writer: OrderWriter::start(store.clone()).0,
+            writer: writer.clone(),
             behind,
         })
         .await?;
@@ -171,6 +174,7 @@ impl Application {
             port,
             server,
             orders,
+            writer,
             inventory,
             store,
             pruner,
@@ -200,6 +204,10 @@ impl Application {
         self.pruner.abort();
         // Sagas stop between steps; each resumes from its recorded step.
         self.orders.shutdown().await;
+        // Every order write handed over so far is committed or answered.
+        if let Err(e) = self.writer.shutdown().await {
+            tracing::error!(error = %e, "order writer shutdown flush incomplete");
+        }
         tracing::info!("HTTP server stopped; flushing pending decisions");
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
@@ -277,6 +285,16 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
             "orders.payment_window_ms must be shorter than inventory.reservation_ttl_ms, \
              or reservations would expire under orders still waiting for payment"
                 .into(),
+        ));
+    }
+    if settings.orders.writer_batch_max == 0 {
+        return Err(StartupError::Config(
+            "orders.writer_batch_max must be at least 1".into(),
+        ));
+    }
+    if settings.orders.writer_queue_max < settings.orders.writer_batch_max {
+        return Err(StartupError::Config(
+            "orders.writer_queue_max must be at least orders.writer_batch_max".into(),
         ));
     }
     let rates = [

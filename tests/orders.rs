@@ -656,3 +656,23 @@ async fn unsafe_order_settings_are_refused() {
         assert!(err.to_string().contains("invalid configuration"), "{err}");
     }
 }
+
+/// An order writer that could never fill a batch, or never take one, is
+/// refused at start-up.
+#[tokio::test]
+async fn unusable_order_writer_settings_are_refused() {
+    let tunes: [fn(&mut stampede::config::Settings); 2] = [
+        |s| s.orders.writer_batch_max = 0,
+        |s| s.orders.writer_queue_max = s.orders.writer_batch_max - 1,
+    ];
+    for tune in tunes {
+        let db = TestDb::sqlite().await;
+        let mut s = app_settings(&db);
+        tune(&mut s);
+        let err = stampede::startup::Application::build(s)
+            .await
+            .err()
+            .expect("start-up must refuse");
+        assert!(err.to_string().contains("orders.writer_"), "{err}");
+    }
+}

@@ -13,10 +13,15 @@
 //! differs (how a child starts, what its restarts keep) is a
 //! [`supervision::Children`] implementation in each subsystem.
 //!
+//! Both group-commit writers, the stock `Persister` and the `OrderWriter`,
+//! are one mechanism, [`group_commit`], told how to commit a batch and what
+//! a failed batch means.
+//!
 //! Orders cross into stock only through [`StockPort`] (reserve, commit,
 //! release, snapshot), so the flash-sale tool can swap the stock decision
 //! and nothing else. Stock never calls into orders.
 
+pub mod group_commit;
 pub mod orders;
 pub mod stock;
 pub mod supervision;

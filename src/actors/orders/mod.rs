@@ -10,7 +10,8 @@
 //!   are pure functions there, unit-tested without a runtime.
 //! - [`supervisor::SagaSupervisor`]: starts one saga per live order and
 //!   restarts a panicked saga at its recorded step.
-//! - [`writer::OrderWriter`]: group-commits new orders and saga steps.
+//! - [`writer::OrderWriter`]: group-commits new orders and saga steps
+//!   (on [`group_commit`](super::group_commit), like the stock persister).
 //! - [`handle::Orders`]: the handle HTTP and tests use to place, pay, cancel
 //!   and inspect orders.
 //!

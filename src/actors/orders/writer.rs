@@ -4,36 +4,48 @@
 //! SQLite, starve the inventory engine's own batches). Placements and sagas
 //! hand their writes to this writer and await the commit; whatever queued
 //! while one batch committed goes into the next, in one transaction.
+//!
+//! The batching is [`group_commit`](crate::actors::group_commit)'s; this
+//! module says how a batch of order writes is written and that a failed
+//! batch is written again one write at a time, so one bad write (a taken
+//! idempotency key) fails only its own caller. Batch size and queue bound
+//! come from `[orders]` (`writer_batch_max`, `writer_queue_max`).
 
-use std::time::Instant;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::oneshot;
 
+use crate::actors::group_commit::{
+    Commit, Config, GroupCommit, NotDurable, OnFailure, Refused, Trigger,
+};
+use crate::config::OrderSettings;
 use crate::domain::ids::OrderId;
 use crate::persistence::{NewOrder, OrderWrite, Store, StoreError, Transition};
-use crate::prometheus::{BATCH_SIZE, FLUSH_DURATION};
 
-/// Most writes one batch holds.
-const BATCH_MAX: usize = 512;
-/// Writes waiting before callers wait to hand theirs over.
-const QUEUE_MAX: usize = 65_536;
+/// How long shutdown waits for the last batch.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-struct Job {
-    write: OrderWrite,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
+#[derive(Debug, thiserror::Error)]
+#[error("could not start the order writer: {0}")]
+pub struct StartError(#[from] ractor::SpawnErr);
 
 #[derive(Clone)]
 pub struct OrderWriter {
-    jobs: mpsc::Sender<Job>,
+    group: GroupCommit<OrderCommit>,
 }
 
 impl OrderWriter {
-    /// Starts the writer task on the current runtime. It ends by itself
-    /// once every handle is dropped.
-    pub fn start(store: Store) -> (Self, JoinHandle<()>) {
-        let (jobs, queue) = mpsc::channel(QUEUE_MAX);
-        (Self { jobs }, tokio::spawn(run(store, queue)))
+    /// Starts the writer on the current runtime. It runs until
+    /// [`OrderWriter::shutdown`].
+    pub async fn start(store: Store, settings: &OrderSettings) -> Result<Self, StartError> {
+        let config = Config {
+            trigger: Trigger::WhenFree,
+            batch_max: settings.writer_batch_max,
+            queue_max: settings.writer_queue_max,
+        };
+        Ok(Self {
+            group: GroupCommit::start(OrderCommit { store }, config).await?,
+        })
     }
 
     /// Records a new order; `Duplicate` if its idempotency key is taken.
@@ -46,48 +58,55 @@ impl OrderWriter {
         self.write(OrderWrite::Transition { order_id, step }).await
     }
 
-    /// Writes handed over and not yet taken into a batch.
+    /// Writes handed over and not yet committed or answered.
     pub fn queued(&self) -> usize {
-        self.jobs.max_capacity() - self.jobs.capacity()
+        usize::try_from(self.group.gauge().queued.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
+    /// Commits or answers every write handed over so far, then stops the
+    /// writer; later writes get `Unavailable`.
+    pub async fn shutdown(&self) -> Result<(), NotDurable> {
+        let drained = self.group.drain(DRAIN_TIMEOUT).await;
+        self.group.stop();
+        drained
+    }
+
+    /// Hands `write` over, waiting while `writer_queue_max` writes wait, and
+    /// returns once it is committed (or refused).
     async fn write(&self, write: OrderWrite) -> Result<(), StoreError> {
+        self.group.room().await;
         let (done, committed) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the order writer has stopped".into());
-        self.jobs
-            .send(Job { write, done })
+        self.group.write(
+            write,
+            Some(Box::new(move |result| {
+                let _ = done.send(result);
+            })),
+        );
+        committed
             .await
-            .map_err(|_| gone())?;
-        committed.await.map_err(|_| gone())?
+            .map_err(|_| OrderCommit::refusal(Refused::Unanswered))?
     }
 }
 
-async fn run(store: Store, mut queue: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(BATCH_MAX);
-    while queue.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let (started, size) = (Instant::now(), batch.len());
-        let writes: Vec<&OrderWrite> = batch.iter().map(|j| &j.write).collect();
-        match store.write_orders(&writes).await {
-            Ok(()) => {
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Ok(()));
-                }
-            }
-            // One bad write (a taken idempotency key) must not fail its
-            // neighbours: each is tried alone and gets its own answer.
-            Err(e) => {
-                if batch.len() > 1 {
-                    tracing::debug!(error = %e, size = batch.len(), "order batch failed; writing one by one");
-                }
-                for job in batch.drain(..) {
-                    let result = store.write_orders(&[&job.write]).await;
-                    let _ = job.done.send(result);
-                }
-            }
+struct OrderCommit {
+    store: Store,
+}
+
+impl Commit for OrderCommit {
+    type Write = OrderWrite;
+    type Error = StoreError;
+    const WRITER: &'static str = "orders";
+    const ON_FAILURE: OnFailure = OnFailure::EachAlone;
+
+    async fn commit(&self, writes: &[&OrderWrite]) -> Result<(), StoreError> {
+        self.store.write_orders(writes).await
+    }
+
+    fn refusal(why: Refused) -> StoreError {
+        match why {
+            Refused::Alone(e) => e,
+            Refused::Retrying => StoreError::Unavailable("the order batch is being retried".into()),
+            Refused::Unanswered => StoreError::Unavailable("the order writer has stopped".into()),
         }
-        // The one-by-one fallback is part of the flush: callers waited for it.
-        metrics::histogram!(BATCH_SIZE, "writer" => "orders").record(size as f64);
-        metrics::histogram!(FLUSH_DURATION, "writer" => "orders")
-            .record(started.elapsed().as_secs_f64());
     }
 }

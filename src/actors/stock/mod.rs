@@ -4,8 +4,9 @@
 //!   `Release`, `Restock`, `SetRules` one at a time against its in-memory
 //!   ledger (`domain::ledger` holds every rule, including the per-user
 //!   limit and the sale window).
-//! - [`persister::Persister`]: group-commits every SKU's decisions; durable
-//!   replies fire only after their batch commits.
+//! - [`persister::Persister`]: group-commits every SKU's decisions (on
+//!   [`group_commit`](super::group_commit)); durable replies fire only
+//!   after their batch commits.
 //! - [`supervisor::SkuSupervisor`]: activates SKU actors on first use,
 //!   restarts them (and the persister) after a panic with state reloaded.
 //! - [`inventory::Inventory`]: the handle everyone else uses; it activates,

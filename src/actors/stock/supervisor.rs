@@ -97,6 +97,13 @@ impl Children for SkuActors {
         }
         tracing::error!(%sku, %error, "SKU actor failed; restarting with state reloaded");
         stats.restarts.fetch_add(1, Ordering::Relaxed);
+        // A request may have activated a successor before this event arrived
+        // (ractor refuses sends to the dead actor before it tells its
+        // supervisor): the restart is the successor's too, and it is not
+        // started again.
+        if let Some(successor) = self.registry.get(sku) {
+            successor.stats.restarts.fetch_add(1, Ordering::Relaxed);
+        }
         // Requests in the dead mailbox were dropped; their callers already
         // got an error.
         stats.in_flight.store(0, Ordering::Relaxed);

@@ -1,0 +1,836 @@
+//! Group commit, once for every writer: callers hand writes to one actor,
+//! which gathers them into batches and commits each batch in one
+//! transaction. A caller's [`Ack`] fires only after its write is committed,
+//! or once it is known that it was not.
+//!
+//! What differs between writers is a small [`Commit`] implementation: how a
+//! batch is written, and what a failed batch means ([`OnFailure`]). The
+//! stock persister keeps a failed batch and retries it with backoff, telling
+//! its waiting callers at once that they are not durable; the order writer
+//! writes each write of a failed batch alone, so one bad write (a taken
+//! idempotency key) fails only its own caller.
+//!
+//! Everything else lives here: the batching loop and its triggers
+//! ([`Trigger`]: a timer, or "whatever queued while the previous batch
+//! committed") plus `batch_max`; the queue bound and the [`Gauge`] (ractor
+//! mailboxes are unbounded and expose no length, so writes handed over and
+//! not yet answered are counted here); barriers ([`GroupCommit::sync`]);
+//! the drain at shutdown; restarts behind a stable handle; and the
+//! `stampede_batch_size` / `stampede_flush_duration_seconds` metrics by
+//! `writer`.
+
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+use crate::domain::time::Timestamp;
+use crate::persistence::StoreError;
+use crate::prometheus::{BATCH_SIZE, FLUSH_DURATION};
+
+const BACKOFF_START: Duration = Duration::from_millis(20);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// How often a caller waiting for room checks that the writer still lives
+/// (a writer that panicked never says so).
+const ROOM_RECHECK: Duration = Duration::from_millis(50);
+
+/// The batch holding a write was not committed (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("batch not committed")]
+pub struct NotDurable;
+
+/// Called once, after the batch holding its write commits or fails.
+pub type Ack<E> = Box<dyn FnOnce(Result<(), E>) + Send>;
+
+/// What a failed batch means for its writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Keep the batch and retry it with exponential backoff (20 ms to 2 s);
+    /// its waiting callers hear [`Refused::Retrying`] at once.
+    KeepAndRetry,
+    /// Write each write alone, each in its own transaction; each caller
+    /// hears its own result.
+    EachAlone,
+}
+
+/// Why a caller's write was not acknowledged as committed.
+#[derive(Debug)]
+pub enum Refused {
+    /// Its batch failed and is kept for a retry.
+    Retrying,
+    /// Written alone after its batch failed, the store refused it.
+    Alone(StoreError),
+    /// The writer has stopped, or did not answer in time.
+    Unanswered,
+}
+
+/// How one writer's batches are committed.
+pub trait Commit: Send + Sync + 'static {
+    /// One write handed over by a caller.
+    type Write: Send + Sync + 'static;
+    /// What a caller hears when its write was not committed.
+    type Error: Send + 'static;
+    /// The `writer` label of the batch metrics.
+    const WRITER: &'static str;
+    const ON_FAILURE: OnFailure;
+
+    /// Commits `writes` (in the order they were handed over) in one
+    /// transaction.
+    fn commit(
+        &self,
+        writes: &[&Self::Write],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn refusal(why: Refused) -> Self::Error;
+
+    /// Called once `writes` are committed, before any caller hears so.
+    fn committed(&self, _writes: &[&Self::Write], _at: Timestamp) {}
+}
+
+/// When a batch is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// On a timer: a write waits at most this long for its batch.
+    Every(Duration),
+    /// As soon as the writer is free: whatever queued while the previous
+    /// batch committed goes into the next.
+    WhenFree,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    pub trigger: Trigger,
+    /// A batch is written at once when it holds this many writes.
+    pub batch_max: usize,
+    /// Writes handed over and not yet answered before [`GroupCommit::has_room`]
+    /// says no.
+    pub queue_max: usize,
+}
+
+/// Writer counters readable without a message round trip.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    /// Writes handed over and not yet committed or answered (mailbox plus
+    /// current batch).
+    pub queued: AtomicI64,
+    pub batches: AtomicU64,
+    /// Writes committed.
+    pub changes: AtomicU64,
+    pub failures: AtomicU64,
+    /// True from a failed flush until the next successful one.
+    pub failing: AtomicBool,
+    pub last_flush_ms: AtomicI64,
+    pub last_flush_size: AtomicU64,
+    pub last_flush_micros: AtomicU64,
+    /// Restarts after a panic.
+    pub restarts: AtomicU64,
+}
+
+/// What the handle and every incarnation of the actor share.
+struct Shared<C> {
+    committer: C,
+    config: Config,
+    queue_max: i64,
+    gauge: Gauge,
+    /// Woken whenever writes leave the queue.
+    room: Notify,
+}
+
+/// How callers reach a writer. It survives restarts: a supervisor swaps
+/// the actor behind it with [`GroupCommit::restart`].
+pub struct GroupCommit<C: Commit> {
+    actor: Arc<RwLock<ActorRef<Msg<C>>>>,
+    shared: Arc<Shared<C>>,
+}
+
+impl<C: Commit> Clone for GroupCommit<C> {
+    fn clone(&self) -> Self {
+        Self {
+            actor: Arc::clone(&self.actor),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<C: Commit> GroupCommit<C> {
+    /// Spawns the writer (and its flush timer) on the current runtime. Link
+    /// it to a supervisor with [`GroupCommit::link`].
+    pub async fn start(committer: C, config: Config) -> Result<Self, ractor::SpawnErr> {
+        let shared = Arc::new(Shared {
+            committer,
+            config,
+            queue_max: i64::try_from(config.queue_max).unwrap_or(i64::MAX),
+            gauge: Gauge::default(),
+            room: Notify::new(),
+        });
+        let actor = spawn(&shared, None).await?;
+        Ok(Self {
+            actor: Arc::new(RwLock::new(actor)),
+            shared,
+        })
+    }
+
+    fn current(&self) -> ActorRef<Msg<C>> {
+        self.actor
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn is_actor(&self, id: ActorId) -> bool {
+        self.current().get_id() == id
+    }
+
+    /// Puts the writer under `supervisor`, which restarts it on a panic.
+    pub fn link(&self, supervisor: ActorCell) {
+        self.current().get_cell().link(supervisor);
+    }
+
+    pub fn unlink(&self, supervisor: ActorCell) {
+        self.current().get_cell().unlink(supervisor);
+    }
+
+    /// Replaces a failed writer with a fresh one linked to `supervisor`.
+    /// What the dead one held is gone: its waiting callers already heard
+    /// so (their acks were dropped with it).
+    pub async fn restart(&self, supervisor: ActorCell) -> Result<(), ractor::SpawnErr> {
+        let g = &self.shared.gauge;
+        g.queued.store(0, Ordering::Relaxed);
+        g.failing.store(false, Ordering::Relaxed);
+        g.restarts.fetch_add(1, Ordering::Relaxed);
+        let actor = spawn(&self.shared, Some(supervisor)).await?;
+        *self
+            .actor
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = actor;
+        self.shared.room.notify_waiters();
+        Ok(())
+    }
+
+    /// Makes the writer panic (fault injection for supervision tests).
+    pub fn inject_panic(&self) {
+        let _ = self.current().send_message(Msg::InjectPanic);
+    }
+
+    pub fn stop(&self) {
+        self.current().stop(None);
+    }
+
+    pub fn gauge(&self) -> &Gauge {
+        &self.shared.gauge
+    }
+
+    /// Fewer than `queue_max` writes wait for their commit.
+    pub fn has_room(&self) -> bool {
+        self.shared.gauge.queued.load(Ordering::Relaxed) < self.shared.queue_max
+    }
+
+    /// Waits until [`GroupCommit::has_room`], or until the writer is gone
+    /// (a write then hears [`Refused::Unanswered`] at once).
+    pub async fn room(&self) {
+        if self.has_room() {
+            return;
+        }
+        loop {
+            let freed = self.shared.room.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if self.has_room() || self.current().get_status() >= ractor::ActorStatus::Draining {
+                return;
+            }
+            let _ = tokio::time::timeout(ROOM_RECHECK, freed).await;
+        }
+    }
+
+    /// Hands a write over; `ack` hears once it is committed or refused.
+    /// Returns false (after answering `ack`) if the writer is gone.
+    pub fn write(&self, write: C::Write, ack: Option<Ack<C::Error>>) -> bool {
+        let g = &self.shared.gauge;
+        g.queued.fetch_add(1, Ordering::Relaxed);
+        let Err(err) = self.current().send_message(Msg::Write { write, ack }) else {
+            return true;
+        };
+        g.queued.fetch_sub(1, Ordering::Relaxed);
+        if let ractor::MessagingErr::SendErr(Msg::Write { ack: Some(ack), .. }) = err {
+            ack(Err(C::refusal(Refused::Unanswered)));
+        }
+        false
+    }
+
+    /// Calls `ack` once everything handed over before is committed (or, for
+    /// [`OnFailure::EachAlone`], answered).
+    pub fn sync_then(&self, ack: Ack<C::Error>) {
+        if let Err(ractor::MessagingErr::SendErr(Msg::Sync(ack))) =
+            self.current().send_message(Msg::Sync(ack))
+        {
+            ack(Err(C::refusal(Refused::Unanswered)));
+        }
+    }
+
+    /// Waits until everything handed over before is committed.
+    pub async fn sync(&self, timeout: Duration) -> Result<(), C::Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.sync_then(Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            _ => Err(C::refusal(Refused::Unanswered)),
+        }
+    }
+
+    /// Commits everything queued, retrying failures until `timeout` passes.
+    pub async fn drain(&self, timeout: Duration) -> Result<(), NotDurable> {
+        let deadline = Instant::now() + timeout;
+        match self
+            .current()
+            .call(|reply| Msg::Drain { deadline, reply }, Some(timeout * 2))
+            .await
+        {
+            Ok(CallResult::Success(r)) => r,
+            _ => Err(NotDurable),
+        }
+    }
+}
+
+async fn spawn<C: Commit>(
+    shared: &Arc<Shared<C>>,
+    supervisor: Option<ActorCell>,
+) -> Result<ActorRef<Msg<C>>, ractor::SpawnErr> {
+    let writer = Writer::<C>(PhantomData);
+    let args = Arc::clone(shared);
+    let (actor, _) = match supervisor {
+        Some(s) => Actor::spawn_linked(None, writer, args, s).await?,
+        None => Actor::spawn(None, writer, args).await?,
+    };
+    if let Trigger::Every(interval) = shared.config.trigger {
+        actor.send_interval(interval, || Msg::Flush);
+    }
+    Ok(actor)
+}
+
+enum Msg<C: Commit> {
+    /// Persist a write; `ack` hears how it went.
+    Write {
+        write: C::Write,
+        ack: Option<Ack<C::Error>>,
+    },
+    /// Ack once everything sent before this message is committed.
+    Sync(Ack<C::Error>),
+    /// Write the batch, unless a failed one waits for its retry time.
+    Flush,
+    /// Flush everything, retrying until `deadline`; used at shutdown.
+    Drain {
+        deadline: Instant,
+        reply: RpcReplyPort<Result<(), NotDurable>>,
+    },
+    /// Fault injection for the supervision tests; not reachable over HTTP.
+    InjectPanic,
+}
+
+/// The actor; `C` says how its batches are committed.
+struct Writer<C>(PhantomData<fn() -> C>);
+
+struct State<C: Commit> {
+    shared: Arc<Shared<C>>,
+    batch_max: usize,
+    buffer: Vec<Entry<C>>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    /// A `Flush` is on its way (only with [`Trigger::WhenFree`]).
+    flush_pending: bool,
+}
+
+/// A write with its ack, or (no write) a barrier.
+struct Entry<C: Commit> {
+    write: Option<C::Write>,
+    ack: Option<Ack<C::Error>>,
+}
+
+impl<C: Commit> Actor for Writer<C> {
+    type Msg = Msg<C>;
+    type State = State<C>;
+    type Arguments = Arc<Shared<C>>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        shared: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let batch_max = shared.config.batch_max.max(1);
+        Ok(State {
+            shared,
+            batch_max,
+            buffer: Vec::with_capacity(batch_max),
+            retry_at: None,
+            backoff: BACKOFF_START,
+            flush_pending: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            Msg::Write { write, ack } => {
+                st.buffer.push(Entry {
+                    write: Some(write),
+                    ack,
+                });
+                if st.buffer.len() >= st.batch_max {
+                    st.flush().await;
+                }
+            }
+            Msg::Sync(ack) => {
+                if st.buffer.is_empty() {
+                    ack(Ok(()));
+                } else {
+                    st.buffer.push(Entry {
+                        write: None,
+                        ack: Some(ack),
+                    });
+                }
+            }
+            Msg::Flush => {
+                st.flush_pending = false;
+                st.flush().await;
+            }
+            Msg::InjectPanic => panic!("fault injected into the {} writer", C::WRITER),
+            Msg::Drain { deadline, reply } => {
+                while !st.buffer.is_empty() && Instant::now() < deadline {
+                    st.retry_at = None;
+                    st.flush().await;
+                    if !st.buffer.is_empty() {
+                        tokio::time::sleep(st.backoff).await;
+                    }
+                }
+                let _ = reply.send(if st.buffer.is_empty() {
+                    Ok(())
+                } else {
+                    Err(NotDurable)
+                });
+            }
+        }
+        st.schedule(&myself);
+        Ok(())
+    }
+}
+
+impl<C: Commit> State<C> {
+    /// With [`Trigger::WhenFree`], makes sure a held batch has a `Flush`
+    /// on its way: behind whatever is already queued, or at its retry time.
+    fn schedule(&mut self, myself: &ActorRef<Msg<C>>) {
+        if self.shared.config.trigger != Trigger::WhenFree
+            || self.flush_pending
+            || self.buffer.is_empty()
+        {
+            return;
+        }
+        self.flush_pending = true;
+        let wait = self
+            .retry_at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        if wait.is_zero() {
+            if myself.send_message(Msg::Flush).is_err() {
+                self.flush_pending = false;
+            }
+        } else {
+            myself.send_after(wait, || Msg::Flush);
+        }
+    }
+
+    async fn flush(&mut self) {
+        if self.buffer.is_empty() || self.retry_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        let started = Instant::now();
+        let shared = &self.shared;
+        let writes: Vec<&C::Write> = self
+            .buffer
+            .iter()
+            .filter_map(|e| e.write.as_ref())
+            .collect();
+        let n = writes.len();
+        let result = if writes.is_empty() {
+            Ok(())
+        } else {
+            shared.committer.commit(&writes).await
+        };
+        match result {
+            Ok(()) => {
+                // Counters first, so whoever hears "committed" also sees
+                // the flush in every view.
+                let now = Timestamp::now();
+                shared.committer.committed(&writes, now);
+                let g = &shared.gauge;
+                g.queued.fetch_sub(n as i64, Ordering::Relaxed);
+                g.changes.fetch_add(n as u64, Ordering::Relaxed);
+                g.failing.store(false, Ordering::Relaxed);
+                self.finished(n, n, started, now);
+                for ack in self.buffer.drain(..).filter_map(|e| e.ack) {
+                    ack(Ok(()));
+                }
+                self.retry_at = None;
+                self.backoff = BACKOFF_START;
+            }
+            Err(err) => {
+                let g = &shared.gauge;
+                g.failures.fetch_add(1, Ordering::Relaxed);
+                g.failing.store(true, Ordering::Relaxed);
+                match C::ON_FAILURE {
+                    OnFailure::KeepAndRetry => self.keep(err),
+                    OnFailure::EachAlone => self.each_alone(err, started).await,
+                }
+            }
+        }
+    }
+
+    /// Keeps a failed batch for a retry after the backoff; its waiting
+    /// callers hear at once that they are not committed.
+    fn keep(&mut self, err: StoreError) {
+        tracing::error!(writer = C::WRITER, error = %err, changes = self.buffer.len(),
+            retry_in = ?self.backoff, "write-behind batch failed; keeping it for retry");
+        for entry in &mut self.buffer {
+            if let Some(ack) = entry.ack.take() {
+                ack(Err(C::refusal(Refused::Retrying)));
+            }
+        }
+        self.buffer.retain(|e| e.write.is_some());
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+
+    /// Writes each write of a failed batch alone: one bad write must not
+    /// fail its neighbours.
+    async fn each_alone(&mut self, err: StoreError, started: Instant) {
+        let n = self.buffer.iter().filter(|e| e.write.is_some()).count();
+        if n > 1 {
+            tracing::debug!(writer = C::WRITER, error = %err, size = n,
+                "batch failed; writing one by one");
+        }
+        let shared = &self.shared;
+        let mut committed = 0;
+        let g = &shared.gauge;
+        for entry in self.buffer.drain(..) {
+            let result = match &entry.write {
+                Some(write) => {
+                    let result = shared.committer.commit(&[write]).await;
+                    g.queued.fetch_sub(1, Ordering::Relaxed);
+                    match result {
+                        Ok(()) => {
+                            committed += 1;
+                            shared.committer.committed(&[write], Timestamp::now());
+                            g.changes.fetch_add(1, Ordering::Relaxed);
+                            Ok(())
+                        }
+                        Err(e) => Err(C::refusal(Refused::Alone(e))),
+                    }
+                }
+                // A barrier: everything before it has its answer.
+                None => Ok(()),
+            };
+            if let Some(ack) = entry.ack {
+                ack(result);
+            }
+        }
+        // The one-by-one writes are part of the flush: callers waited for them.
+        self.finished(n, committed, started, Timestamp::now());
+    }
+
+    /// Counts a batch whose `writes` have all been answered (and taken off
+    /// `queued`), `committed` of them committed.
+    fn finished(&self, writes: usize, committed: usize, started: Instant, now: Timestamp) {
+        let g = &self.shared.gauge;
+        g.batches.fetch_add(1, Ordering::Relaxed);
+        g.last_flush_ms.store(now.millis(), Ordering::Relaxed);
+        g.last_flush_size.store(committed as u64, Ordering::Relaxed);
+        let took = started.elapsed();
+        g.last_flush_micros
+            .store(took.as_micros() as u64, Ordering::Relaxed);
+        // A flush holding only barriers wrote nothing: not a batch.
+        if writes > 0 {
+            metrics::histogram!(BATCH_SIZE, "writer" => C::WRITER).record(writes as f64);
+            metrics::histogram!(FLUSH_DURATION, "writer" => C::WRITER).record(took.as_secs_f64());
+        }
+        self.shared.room.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use tokio::sync::mpsc;
+
+    /// What the fake store saw, and how it behaves.
+    #[derive(Default)]
+    struct Log {
+        /// Every commit attempt, in order, with its writes.
+        batches: Mutex<Vec<Vec<u32>>>,
+        /// Held by a test to keep a commit in flight.
+        gate: tokio::sync::Mutex<()>,
+        /// Every commit fails while set.
+        down: AtomicBool,
+        /// Commits begun (counted before the gate).
+        begun: AtomicU64,
+    }
+
+    impl Log {
+        fn batches(&self) -> Vec<Vec<u32>> {
+            self.batches.lock().expect("log").clone()
+        }
+    }
+
+    /// A store in memory; writes of 1000 and above are refused like a
+    /// taken key. `EACH_ALONE` picks the failure mode.
+    struct Fake<const EACH_ALONE: bool>(Arc<Log>);
+
+    impl<const EACH_ALONE: bool> Commit for Fake<EACH_ALONE> {
+        type Write = u32;
+        type Error = String;
+        const WRITER: &'static str = "test";
+        const ON_FAILURE: OnFailure = if EACH_ALONE {
+            OnFailure::EachAlone
+        } else {
+            OnFailure::KeepAndRetry
+        };
+
+        async fn commit(&self, writes: &[&u32]) -> Result<(), StoreError> {
+            self.0.begun.fetch_add(1, Ordering::Relaxed);
+            let _open = self.0.gate.lock().await;
+            let batch: Vec<u32> = writes.iter().map(|w| **w).collect();
+            let refused = self.0.down.load(Ordering::Relaxed) || batch.iter().any(|w| *w >= 1000);
+            self.0.batches.lock().expect("log").push(batch);
+            if refused {
+                Err(StoreError::Duplicate("write"))
+            } else {
+                Ok(())
+            }
+        }
+
+        fn refusal(why: Refused) -> String {
+            match why {
+                Refused::Retrying => "retrying".into(),
+                Refused::Alone(e) => e.to_string(),
+                Refused::Unanswered => "unanswered".into(),
+            }
+        }
+    }
+
+    type Answers = mpsc::UnboundedReceiver<(u32, Result<(), String>)>;
+
+    async fn writer<const EACH_ALONE: bool>(
+        trigger: Trigger,
+        batch_max: usize,
+        queue_max: usize,
+    ) -> (GroupCommit<Fake<EACH_ALONE>>, Arc<Log>) {
+        let log = Arc::new(Log::default());
+        let config = Config {
+            trigger,
+            batch_max,
+            queue_max,
+        };
+        let group = GroupCommit::start(Fake::<EACH_ALONE>(Arc::clone(&log)), config)
+            .await
+            .expect("spawn");
+        (group, log)
+    }
+
+    fn send<C: Commit<Write = u32, Error = String>>(
+        group: &GroupCommit<C>,
+        tx: &mpsc::UnboundedSender<(u32, Result<(), String>)>,
+        n: u32,
+    ) -> bool {
+        let tx = tx.clone();
+        group.write(
+            n,
+            Some(Box::new(move |r| {
+                let _ = tx.send((n, r));
+            })),
+        )
+    }
+
+    async fn answers(rx: &mut Answers, count: usize) -> BTreeMap<u32, Result<(), String>> {
+        let mut out = BTreeMap::new();
+        while out.len() < count {
+            let (n, r) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("answered in time")
+                .expect("channel open");
+            out.insert(n, r);
+        }
+        out
+    }
+
+    async fn until(what: &str, cond: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_free_batches_what_queued_during_a_commit() {
+        let (group, log) = writer::<true>(Trigger::WhenFree, 512, 1_000).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let held = log.gate.lock().await;
+        send(&group, &tx, 0);
+        until("the first commit began", || {
+            log.begun.load(Ordering::Relaxed) == 1
+        })
+        .await;
+        for n in 1..=10 {
+            send(&group, &tx, n);
+        }
+        assert_eq!(group.gauge().queued.load(Ordering::Relaxed), 11);
+        drop(held);
+        let got = answers(&mut rx, 11).await;
+        assert!(got.values().all(Result::is_ok), "{got:?}");
+        assert_eq!(log.batches(), vec![vec![0], (1..=10).collect::<Vec<_>>()]);
+        let g = group.gauge();
+        assert_eq!(g.queued.load(Ordering::Relaxed), 0);
+        assert_eq!(g.batches.load(Ordering::Relaxed), 2);
+        assert_eq!(g.changes.load(Ordering::Relaxed), 11);
+        group.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_alone_fails_only_the_bad_write() {
+        let (group, log) = writer::<true>(Trigger::WhenFree, 512, 1_000).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let held = log.gate.lock().await;
+        send(&group, &tx, 0);
+        until("the first commit began", || {
+            log.begun.load(Ordering::Relaxed) == 1
+        })
+        .await;
+        for n in [1, 1000, 2] {
+            send(&group, &tx, n);
+        }
+        drop(held);
+        let got = answers(&mut rx, 4).await;
+        assert_eq!(got[&0], Ok(()));
+        assert_eq!(got[&1], Ok(()));
+        assert_eq!(got[&1000], Err("write is already taken".to_string()));
+        assert_eq!(got[&2], Ok(()));
+        assert_eq!(
+            log.batches(),
+            vec![vec![0], vec![1, 1000, 2], vec![1], vec![1000], vec![2]]
+        );
+        let g = group.gauge();
+        assert_eq!(g.queued.load(Ordering::Relaxed), 0);
+        assert_eq!(g.changes.load(Ordering::Relaxed), 3);
+        assert_eq!(g.failures.load(Ordering::Relaxed), 1);
+        group.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_is_kept_refused_at_once_and_retried() {
+        let (group, log) =
+            writer::<false>(Trigger::Every(Duration::from_millis(1)), 512, 1_000).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        log.down.store(true, Ordering::Relaxed);
+        send(&group, &tx, 7);
+        let got = answers(&mut rx, 1).await;
+        assert_eq!(
+            got[&7],
+            Err("retrying".to_string()),
+            "refused at once, not acknowledged"
+        );
+        assert!(group.gauge().failing.load(Ordering::Relaxed));
+        assert_eq!(group.gauge().queued.load(Ordering::Relaxed), 1, "kept");
+        // A barrier behind a kept batch is refused while it fails...
+        assert_eq!(
+            group.sync(Duration::from_secs(5)).await,
+            Err("retrying".to_string())
+        );
+        // ...and answered once the kept batch commits on a retry.
+        log.down.store(false, Ordering::Relaxed);
+        assert_eq!(group.sync(Duration::from_secs(5)).await, Ok(()));
+        let g = group.gauge();
+        assert_eq!(g.queued.load(Ordering::Relaxed), 0);
+        assert!(!g.failing.load(Ordering::Relaxed));
+        assert_eq!(g.changes.load(Ordering::Relaxed), 1);
+        let batches = log.batches();
+        assert!(
+            batches.len() >= 2 && batches.iter().all(|b| b == &[7]),
+            "{batches:?}"
+        );
+        group.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batch_max_flushes_without_waiting_for_the_timer() {
+        let (group, log) =
+            writer::<false>(Trigger::Every(Duration::from_secs(3600)), 3, 1_000).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for n in 0..3 {
+            send(&group, &tx, n);
+        }
+        let got = answers(&mut rx, 3).await;
+        assert!(got.values().all(Result::is_ok), "{got:?}");
+        assert_eq!(log.batches(), vec![vec![0, 1, 2]]);
+        group.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drain_commits_everything_queued() {
+        let (group, log) =
+            writer::<false>(Trigger::Every(Duration::from_secs(3600)), 512, 1_000).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for n in 0..5 {
+            send(&group, &tx, n);
+        }
+        assert_eq!(group.drain(Duration::from_secs(5)).await, Ok(()));
+        let got = answers(&mut rx, 5).await;
+        assert!(got.values().all(Result::is_ok), "{got:?}");
+        assert_eq!(log.batches(), vec![vec![0, 1, 2, 3, 4]]);
+        group.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_waits_for_room() {
+        let (group, log) = writer::<true>(Trigger::WhenFree, 512, 2).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let held = log.gate.lock().await;
+        send(&group, &tx, 0);
+        send(&group, &tx, 1);
+        assert!(!group.has_room());
+        let waiting = tokio::time::timeout(Duration::from_millis(100), group.room()).await;
+        assert!(waiting.is_err(), "no room while two writes wait");
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), group.room())
+            .await
+            .expect("room once the batch committed");
+        answers(&mut rx, 2).await;
+        group.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopped_writer_answers_at_once() {
+        let (group, _log) = writer::<true>(Trigger::WhenFree, 512, 0).await;
+        group.stop();
+        until("the writer stopped", || {
+            group.current().get_status() == ractor::ActorStatus::Stopped
+        })
+        .await;
+        tokio::time::timeout(Duration::from_secs(1), group.room())
+            .await
+            .expect("no wait for a stopped writer");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        assert!(!send(&group, &tx, 1));
+        assert_eq!(answers(&mut rx, 1).await[&1], Err("unanswered".to_string()));
+        assert_eq!(group.gauge().queued.load(Ordering::Relaxed), 0);
+    }
+}
