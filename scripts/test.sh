@@ -502,7 +502,11 @@ run_schemathesis() {
   # or an ordered sale window are refused with 400 but are not expressible
   # in JSON Schema. The timeout only guards against a hung run (~20 s each).
   # It runs in target/schemathesis, where it keeps its .schemathesis cache
-  # (`st replay <id>` of a failure works from there).
+  # (`st replay <id>` of a failure works from there). One worker: hypothesis
+  # parses Python sources to describe its lambdas, and CPython before 3.12.2
+  # corrupts the ast module's recursion counter when two threads parse at
+  # once ("AST constructor recursion depth mismatch", cpython gh-106905),
+  # which failed a run here on Python 3.11.7.
   local work
   work="$(cargo_target_dir)/schemathesis"
   mkdir -p "$work"
@@ -511,7 +515,7 @@ run_schemathesis() {
     --exclude-checks positive_data_acceptance \
     --max-examples "$SCHEMATHESIS_MAX_EXAMPLES" \
     --seed "$SCHEMATHESIS_SEED" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 20 \
     --generation-database none \
     --no-color \
