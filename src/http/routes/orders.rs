@@ -2,7 +2,7 @@
 //! cancel, and read them with their event log. Mounted as the `/orders`
 //! scope, which spends from the caller's per-user request budget.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -149,12 +149,15 @@ pub async fn place(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let order = body.into_inner().validate()?;
-    // The first answer, the same for every retry with this key.
-    match state.orders.place(buyer.id(), &key, order).await? {
-        Placement::Accepted(order) => Ok(HttpResponse::Created().json(OrderView::from(&*order))),
-        Placement::Refused(reason) => Err(ApiError::Refused(reason)),
-        Placement::Unavailable => Err(ApiError::NotPlaced),
-    }
+    // The first answer, the same for every retry with this key. A refusal
+    // is an answer, not a failure of the request: it is rendered here
+    // rather than returned as an error, which the request log would report
+    // nine times in ten during a drop.
+    Ok(match state.orders.place(buyer.id(), &key, order).await? {
+        Placement::Accepted(order) => HttpResponse::Created().json(OrderView::from(&*order)),
+        Placement::Refused(reason) => ApiError::Refused(reason).error_response(),
+        Placement::Unavailable => ApiError::NotPlaced.error_response(),
+    })
 }
 
 /// An order id from a path: order ids are UUIDs, anything else names no order.
