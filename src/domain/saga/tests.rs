@@ -1,4 +1,6 @@
 //! Every (state, event) pair of the saga, and the rules one row at a time.
+//! Long on purpose: it is the saga's specification, one test per rule, and
+//! reads best as one table.
 
 use super::*;
 use OrderStatus as S;
