@@ -151,7 +151,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(http::metrics::record))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<http::stamp::RootSpan>::new())
+                .wrap(middleware::from_fn(http::stamp::stamp))
                 .app_data(state.clone())
                 .configure(http::configure)
         })

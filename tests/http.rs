@@ -317,7 +317,86 @@ async fn shutdown_flushes_pending_decisions(db: TestDb) {
     assert_eq!(common::db_count(&store, sku, "reserved").await, 40);
 }
 
+/// Every answer says `nosniff` and carries a request id (the caller's when
+/// it sent a usable one); token answers are never cached.
+async fn answers_carry_safety_headers(db: TestDb) {
+    let app = spawn_app(db).await;
+    let header = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (path, status) in [
+        ("/health/live", 200),
+        ("/no/such/route", 404),
+        ("/api/v1/orders", 401),
+    ] {
+        let res = app.get(path, None).await;
+        assert_eq!(res.status(), status, "{path}");
+        assert_eq!(
+            header(&res, "x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        let id = header(&res, "x-request-id").unwrap_or_else(|| panic!("{path}: no X-Request-Id"));
+        assert!(
+            !id.is_empty() && seen.insert(id),
+            "{path}: a fresh id per request"
+        );
+    }
+    let echoed = app
+        .client
+        .get(app.url("/health/live"))
+        .header("X-Request-Id", "gateway-7f3a")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        header(&echoed, "x-request-id").as_deref(),
+        Some("gateway-7f3a")
+    );
+    let unusable = app
+        .client
+        .get(app.url("/health/live"))
+        .header("X-Request-Id", "x".repeat(300))
+        .send()
+        .await
+        .expect("request");
+    let replaced = header(&unusable, "x-request-id").expect("an id");
+    assert!(
+        replaced.len() <= 128,
+        "an unusable id is replaced: {replaced}"
+    );
+
+    let admin = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": common::ADMIN_EMAIL, "password": common::ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(admin.status(), 200);
+    assert_eq!(header(&admin, "cache-control").as_deref(), Some("no-store"));
+    let tokens: Value = admin.json().await.expect("json");
+    let refreshed = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": tokens["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(refreshed.status(), 200);
+    assert_eq!(
+        header(&refreshed, "cache-control").as_deref(),
+        Some("no-store")
+    );
+    app.stop().await;
+}
+
 on_both_stores!(
+    answers_carry_safety_headers,
     probes_answer,
     availability_is_live,
     admin_views_need_an_admin,

@@ -12,6 +12,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod routes;
 pub mod sessions;
+pub mod stamp;
 pub mod state;
 pub mod tokens;
 

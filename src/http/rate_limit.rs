@@ -4,7 +4,7 @@
 //! are `429 RATE_LIMITED` with `Retry-After`. Limiters are in-process; their
 //! idle keys are pruned by `RateLimits::prune`, which startup runs on a timer.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
@@ -90,16 +90,22 @@ fn limits(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::Internal("app state missing".into()))
 }
 
-/// Middleware for the auth scope: one bucket per client IP.
+/// Middleware for the auth scope: one bucket per client IP. A refusal is
+/// answered here, as a response the outer layers still stamp.
 pub async fn per_client_ip(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = limits(&req)?;
-    if let Some(ip) = state.limits.client_ip(&req) {
-        check(&state.limits.auth, &ip)?;
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let spent = limits(&req).and_then(|state| match state.limits.client_ip(&req) {
+        Some(ip) => check(&state.limits.auth, &ip),
+        None => Ok(()),
+    });
+    if let Err(refusal) = spent {
+        return Ok(req.error_response(refusal).map_into_right_body());
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// Middleware for purchase routes: authenticates once (the handler's
@@ -108,11 +114,19 @@ pub async fn per_client_ip(
 pub async fn per_user(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = limits(&req)?;
-    if let Ok(user) = authenticate(req.request()) {
-        check(&state.limits.purchase, &user.id)?;
-        req.extensions_mut().insert::<AuthUser>(user);
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let spent = limits(&req).and_then(|state| match authenticate(req.request()) {
+        Ok(user) => {
+            check(&state.limits.purchase, &user.id)?;
+            req.extensions_mut().insert::<AuthUser>(user);
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    });
+    if let Err(refusal) = spent {
+        return Ok(req.error_response(refusal).map_into_right_body());
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }

@@ -1,5 +1,6 @@
 //! Accounts from the outside: signup, login, token refresh and logout.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -194,11 +195,14 @@ fn token_pair(
     role: Role,
     refresh_token: String,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(TokenResponse {
-        access_token: state.tokens.issue(user, role)?,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: state.tokens.ttl().as_secs(),
-        refresh_expires_in: state.sessions.ttl().as_secs(),
-    }))
+    // Tokens must not be kept by any cache on the way.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(TokenResponse {
+            access_token: state.tokens.issue(user, role)?,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: state.tokens.ttl().as_secs(),
+            refresh_expires_in: state.sessions.ttl().as_secs(),
+        }))
 }
