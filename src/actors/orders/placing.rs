@@ -4,9 +4,10 @@
 //! holds its stock waits for its row to commit before its 201.
 //!
 //! The order id, and so the reservation id, is derived from the buyer and
-//! the Idempotency-Key ([`OrderId::derive`]). A retry after a timeout, a
-//! crash or a database outage finds the reservation it already made
-//! instead of taking more.
+//! the Idempotency-Key
+//! ([`OrderId::derive`](crate::domain::ids::OrderId::derive)). A retry
+//! after a timeout, a crash or a database outage finds the reservation it
+//! already made instead of taking more.
 
 use crate::actors::stock::{InventoryError, StockPort};
 use crate::domain::ids::{ReservationId, SkuId, UserId};
@@ -14,9 +15,6 @@ use crate::domain::order::{OrderStatus, Step};
 use crate::domain::quantity::Quantity;
 use crate::domain::reason::{FirstAnswer, Reason, RejectReason};
 use crate::persistence::{OrderRecord, Outcome};
-
-#[cfg(doc)]
-use crate::domain::ids::OrderId;
 
 /// The first answer to a placement, as a domain value; `http/` renders it.
 #[derive(Debug, Clone)]

@@ -91,7 +91,7 @@ pub enum OrderWrite {
 }
 
 impl OrderRecord {
-    /// The order exactly as [`Store::write_orders`] writes `order`.
+    /// The order exactly as [`Store::write_orders`](crate::persistence::Store::write_orders) writes `order`.
     pub fn placed(order: NewOrder) -> Self {
         let at = order.created_at;
         Self {
