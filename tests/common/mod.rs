@@ -34,14 +34,21 @@ impl TestDb {
         }
     }
 
-    /// A MariaDB database `stampede_t_<name>`, dropped and created afresh.
-    /// MariaDB must be running: `scripts/test.sh` makes sure it is.
+    /// A MariaDB database `stampede_t_<name>` (with `STAMPEDE_TEST_DB_TAG`
+    /// appended when set, so two checkouts can test on one server at once),
+    /// dropped and created afresh. MariaDB must be running:
+    /// `scripts/test.sh` makes sure it is.
     pub async fn mysql(name: &str) -> Self {
         let server = mysql_server_url();
         let store = Store::connect(&server, 2).await.unwrap_or_else(|e| {
             panic!("MariaDB at {server} is required for this test (run scripts/test.sh): {e}")
         });
-        let db = format!("stampede_t_{name}");
+        let tag = std::env::var("STAMPEDE_TEST_DB_TAG").unwrap_or_default();
+        assert!(
+            tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "STAMPEDE_TEST_DB_TAG may hold only letters, digits and _"
+        );
+        let db = format!("stampede_t_{name}{tag}");
         for stmt in [
             format!("DROP DATABASE IF EXISTS {db}"),
             format!("CREATE DATABASE {db}"),
