@@ -122,6 +122,7 @@ impl Application {
             )),
             settings: settings.orders.clone(),
             writer: writer.clone(),
+            reservation_ttl: settings.inventory.reservation_ttl(),
             behind,
         })
         .await?;

@@ -111,7 +111,7 @@ async fn ten_thousand_buyers_memory(db: TestDb) {
 }
 
 async fn limit_and_window_hold_under_concurrency(db: TestDb) {
-    let opens = Timestamp::now().plus(Duration::from_millis(700));
+    let opens = Timestamp::now().plus(Duration::from_millis(2_000));
     let rules = SaleRules::new(Some(opens), None, Some(2)).expect("rules");
     let (store, inv, sku) = engine_with_sku(&db, settings(AckMode::Durable), 10_000, rules).await;
 

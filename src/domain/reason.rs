@@ -94,7 +94,9 @@ impl CancelReason {
 pub enum Reason {
     Rejected(RejectReason),
     Cancelled(CancelReason),
-    /// Stock could not be decided in time; nothing is held.
+    /// Stock could not be decided in time. Only read, in rows of earlier
+    /// releases: a 503 is never stored as an answer, and such an order's key
+    /// is judged again.
     Unavailable,
 }
 
@@ -160,7 +162,9 @@ pub enum FirstAnswer {
     Accepted,
     /// Refused for this reason; nothing is held.
     Refused(RejectReason),
-    /// Stock could not be decided in time; nothing is held.
+    /// Stock could not be decided in time. Only read, in rows of earlier
+    /// releases: a 503 is never stored as an answer, and such an order's key
+    /// is judged again.
     Unavailable,
 }
 

@@ -388,16 +388,15 @@ fn tracked(o: &Facts, parcel: Parcel) -> Vec<Command> {
 fn closing(o: &Facts) -> Move {
     let mut to = Move::to(OrderStatus::Cancelled, Step::Done, "cancelled");
     to.detail = Some("money, parcel and stock given back".into());
-    // Never answered yet: this is the first answer.
-    if o.status == OrderStatus::Pending {
-        match o.reason {
-            Some(Reason::Rejected(r)) => {
-                to.status = OrderStatus::Rejected;
-                to.kind = "rejected";
-                to.answer = Some(FirstAnswer::Refused(r));
-            }
-            _ => to.answer = Some(FirstAnswer::Unavailable),
-        }
+    // Never answered yet: a refusal is its first answer. Anything else
+    // leaves it unanswered, never a stored 503 (Stripe's rule): a retry
+    // with its key is judged again.
+    if o.status == OrderStatus::Pending
+        && let Some(Reason::Rejected(r)) = o.reason
+    {
+        to.status = OrderStatus::Rejected;
+        to.kind = "rejected";
+        to.answer = Some(FirstAnswer::Refused(r));
     }
     to
 }

@@ -65,9 +65,6 @@ pub enum ApiError {
     /// An order refused at placement; the code says why.
     #[error("{}", .0.detail())]
     Refused(RejectReason),
-    /// An order whose stock could not be decided in time; nothing is held.
-    #[error("the order could not be processed in time; nothing was reserved")]
-    NotPlaced,
     #[error("too many requests; retry in {} s", .0.as_secs())]
     RateLimited(std::time::Duration),
     #[error(transparent)]
@@ -104,7 +101,6 @@ impl ApiError {
             ApiError::StillProcessing => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::PaymentFailed(reason) => (StatusCode::PAYMENT_REQUIRED, reason.code()),
             ApiError::Refused(reason) => (StatusCode::CONFLICT, reason.code()),
-            ApiError::NotPlaced => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),

@@ -111,11 +111,17 @@ impl Store {
             q.push(match self.backend {
                 Backend::Sqlite => {
                     " ON CONFLICT (sku_id, reservation_id) DO UPDATE \
-                     SET status = excluded.status, updated_at = excluded.updated_at"
+                     SET user_id = excluded.user_id, quantity = excluded.quantity, \
+                     status = excluded.status, expires_at = excluded.expires_at, \
+                     updated_at = excluded.updated_at"
                 }
+                // A reservation judged again after it was given back comes
+                // with a new quantity and expiry.
                 Backend::MySql => {
                     " ON DUPLICATE KEY UPDATE \
-                     status = VALUES(status), updated_at = VALUES(updated_at)"
+                     user_id = VALUES(user_id), quantity = VALUES(quantity), \
+                     status = VALUES(status), expires_at = VALUES(expires_at), \
+                     updated_at = VALUES(updated_at)"
                 }
             });
             q.build().execute(&mut *tx).await?;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::{Row, unavailable};
 use stampede::actors::SkuSnapshot;
+use stampede::actors::stock::Hold;
 use stampede::actors::{InventoryError, StockPort};
 use stampede::domain::ids::{ReservationId, SkuId, UserId};
 use stampede::domain::ledger::{LedgerError, Rejection, ReservationStatus};
@@ -18,17 +19,19 @@ use stampede::domain::rules::SaleRules;
 use stampede::domain::time::Timestamp;
 use stampede::persistence::Store;
 
-/// Answers `{0}` taken, `{1, available}` out of stock, `{2}` not on sale,
-/// `{3, limit, held}` over the limit, `{4}` id reused, `{5}` SKU not seeded,
-/// `{6}` a retry of a reservation since given back.
+/// Answers `{0, 1}` taken, `{0, 0}` held by an earlier call with the id,
+/// `{1, available}` out of stock, `{2}` not on sale, `{3, limit, held}` over
+/// the limit, `{4}` id reused, `{5}` SKU not seeded, `{6}` a retry of a
+/// reservation since given back (judged afresh when ARGV[5] is `1`).
 const RESERVE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {5} end
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
-if prior then
+local live = prior and (string.match(prior, '|reserved$') or string.match(prior, '|committed$'))
+if prior and (live or ARGV[5] ~= '1') then
   if string.sub(prior, 1, #ARGV[2] + #ARGV[3] + 2) ~= ARGV[2] .. '|' .. ARGV[3] .. '|' then
     return {4}
   end
-  if string.match(prior, '|reserved$') or string.match(prior, '|committed$') then return {0} end
+  if live then return {0, 0} end
   return {6}
 end
 local s = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved', 'sold', 'opens_at', 'closes_at', 'limit')
@@ -45,7 +48,7 @@ if limit then
 end
 redis.call('HINCRBY', KEYS[1], 'reserved', qty)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|reserved')
-return {0}
+return {0, 1}
 ";
 
 /// Moves reservation ARGV[1] to ARGV[2] (`committed` or `released`).
@@ -168,7 +171,8 @@ impl StockPort for RedisLuaStock {
         id: ReservationId,
         user: UserId,
         quantity: Quantity,
-    ) -> Result<(), InventoryError> {
+        again: bool,
+    ) -> Result<Hold, InventoryError> {
         let keys = self.keys(sku);
         for _ in 0..2 {
             let answer: Vec<i64> = self
@@ -178,11 +182,16 @@ impl StockPort for RedisLuaStock {
                 .arg(user.get())
                 .arg(quantity.as_i64())
                 .arg(Timestamp::now().millis())
+                .arg(if again { "1" } else { "0" })
                 .invoke_async(&mut self.redis.clone())
                 .await
                 .map_err(unavailable)?;
             return match answer.as_slice() {
-                [0] => Ok(()),
+                // Like the seeds, nothing here ever expires a hold.
+                [0, fresh] => Ok(Hold {
+                    fresh: *fresh == 1,
+                    expires_at: Timestamp::from_millis(i64::MAX),
+                }),
                 [1, available] => Err(Rejection::OutOfStock {
                     available: *available,
                 }

@@ -9,6 +9,7 @@ use sqlx::{MySql, Row as _, Transaction};
 
 use super::{Row, unavailable};
 use stampede::actors::SkuSnapshot;
+use stampede::actors::stock::Hold;
 use stampede::actors::{InventoryError, StockPort};
 use stampede::domain::ids::{ReservationId, SkuId, UserId};
 use stampede::domain::ledger::{LedgerError, Rejection, ReservationStatus};
@@ -67,9 +68,9 @@ async fn reservation(
     tx: &mut Transaction<'_, MySql>,
     sku: SkuId,
     id: &ReservationId,
-) -> Result<Option<(i64, i64, String)>, InventoryError> {
+) -> Result<Option<(i64, i64, String, i64)>, InventoryError> {
     let row = sqlx::query(
-        "SELECT user_id, quantity, status FROM reservations \
+        "SELECT user_id, quantity, status, expires_at FROM reservations \
          WHERE sku_id = ? AND reservation_id = ?",
     )
     .bind(sku.get())
@@ -77,7 +78,7 @@ async fn reservation(
     .fetch_optional(&mut **tx)
     .await
     .map_err(unavailable)?;
-    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
         .transpose()
         .map_err(|e: sqlx::Error| unavailable(e))
 }
@@ -91,7 +92,7 @@ async fn finish(
 ) -> Result<(), InventoryError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     lock_row(&mut tx, sku).await?;
-    let (_, quantity, status) = reservation(&mut tx, sku, &id)
+    let (_, quantity, status, _) = reservation(&mut tx, sku, &id)
         .await?
         .ok_or_else(|| LedgerError::UnknownReservation(id.clone()))?;
     let given_back = matches!(status.as_str(), "released" | "expired" | "returned");
@@ -165,24 +166,36 @@ impl StockPort for RowLockStock {
         id: ReservationId,
         user: UserId,
         quantity: Quantity,
-    ) -> Result<(), InventoryError> {
+        again: bool,
+    ) -> Result<Hold, InventoryError> {
         let now = Timestamp::now();
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = lock_row(&mut tx, sku).await?;
-        if let Some((owner, held, status)) = reservation(&mut tx, sku, &id).await? {
-            // A retry of the same purchase answers what the first one got.
-            return match (
-                owner == user.get() && held == quantity.as_i64(),
-                status.as_str(),
-            ) {
-                (false, _) => Err(Rejection::IdReused.into()),
-                (true, "reserved" | "committed") => Ok(()),
-                (true, other) => Err(LedgerError::NotCommittable {
-                    id,
-                    status: ReservationStatus::parse(other).unwrap_or(ReservationStatus::Released),
-                }
-                .into()),
-            };
+        if let Some((owner, held, status, expires_at)) = reservation(&mut tx, sku, &id).await? {
+            let live = matches!(status.as_str(), "reserved" | "committed");
+            if live || !again {
+                // A retry of the same purchase answers what the first one got.
+                return match (owner == user.get() && held == quantity.as_i64(), live) {
+                    (false, _) => Err(Rejection::IdReused.into()),
+                    (true, true) => Ok(Hold {
+                        fresh: false,
+                        expires_at: Timestamp::from_millis(expires_at),
+                    }),
+                    (true, false) => Err(LedgerError::NotCommittable {
+                        id,
+                        status: ReservationStatus::parse(&status)
+                            .unwrap_or(ReservationStatus::Released),
+                    }
+                    .into()),
+                };
+            }
+            // Judged afresh: the given-back row makes way for the new one.
+            sqlx::query("DELETE FROM reservations WHERE sku_id = ? AND reservation_id = ?")
+                .bind(sku.get())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
         }
         let held: i64 = match row.rules.per_user_limit {
             None => 0,
@@ -206,6 +219,7 @@ impl StockPort for RowLockStock {
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
+        let expires_at = now.plus(std::time::Duration::from_secs(3600));
         sqlx::query(
             "INSERT INTO reservations \
              (sku_id, reservation_id, user_id, quantity, status, expires_at, updated_at) \
@@ -215,12 +229,16 @@ impl StockPort for RowLockStock {
         .bind(id.as_str())
         .bind(user.get())
         .bind(quantity.as_i64())
-        .bind(now.plus(std::time::Duration::from_secs(3600)).millis())
+        .bind(expires_at.millis())
         .bind(now.millis())
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Hold {
+            fresh: true,
+            expires_at,
+        })
     }
 
     async fn commit(&self, sku: SkuId, id: ReservationId) -> Result<(), InventoryError> {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::OrderError;
-use super::placing::{self, Placement, Reserved};
+use super::placing::{self, End, Placement};
 use super::saga::{SagaDeps, SagaMsg};
 use super::supervisor::{SagaRegistry, SagaSupervisor, SagaSupervisorMsg, Sagas};
 use super::views::SagaView;
@@ -122,6 +122,10 @@ impl Orders {
     /// its reservation in the SKU actor, and its insert meets the existing
     /// row. A refusal the actor decides afresh is answered as such; within
     /// the idempotency window the actor remembers every id it answered.
+    ///
+    /// A key that no order carries is judged again even when its units were
+    /// given back (a request cut short by a crash, or answered 503): only a
+    /// final answer is ever stored, never a 503 (Stripe's rule).
     pub async fn place(
         &self,
         buyer: UserId,
@@ -129,6 +133,7 @@ impl Orders {
         request: PlaceOrder,
     ) -> Result<Placement, OrderError> {
         let deps = &self.inner.deps;
+        let stock = &*deps.inventory;
         let fingerprint = request.fingerprint();
         let (lines, total, currency) = self.price(&request).await?;
         let now = Timestamp::now();
@@ -140,7 +145,7 @@ impl Orders {
             request_hash: fingerprint.clone(),
             total,
             currency,
-            shipping_address: request.shipping_address,
+            shipping_address: request.shipping_address.clone(),
             pay_on_place: request.pay_now,
             payment_due_at: now.plus(deps.settings.payment_window()),
             lines,
@@ -148,40 +153,63 @@ impl Orders {
             outcome: placing::accepted(request.pay_now),
         };
         let rid = id.reservation();
-        let record = match placing::reserve_all(&*deps.inventory, &request.items, &rid, buyer).await
-        {
-            Reserved::Held => OrderRecord::placed(order.clone()),
-            Reserved::Refused(reason, detail) => {
-                order.outcome = placing::refused(reason, detail);
-                // Nothing is held, so nothing waits on this write: the
-                // refusal is answered now and its record lands behind,
-                // on a task shutdown waits for.
-                count_transition(OrderStatus::Rejected);
-                let writer = deps.writer.clone();
-                deps.behind.spawn(async move {
-                    match writer.insert(order).await {
-                        Ok(()) | Err(StoreError::Duplicate(_)) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "could not record a refused order")
+        let mut again = false;
+        let attempt = loop {
+            let attempt = placing::reserve_all(stock, &request.items, &rid, buyer, again).await;
+            match attempt.end {
+                End::Held => break attempt,
+                End::Refused(reason, detail) => {
+                    placing::give_back(stock, &attempt.taken, &rid).await;
+                    if !attempt.replayed.is_empty() {
+                        // An earlier request with this key holds lines: if
+                        // its order exists, that order has the answer.
+                        if let Some(existing) = self.settled(buyer, key).await? {
+                            return self.replay(existing, &fingerprint).await;
                         }
+                        // It was cut short before its order was written;
+                        // nothing carries what it holds.
+                        placing::give_back(stock, &attempt.replayed, &rid).await;
                     }
-                });
-                return Ok(Placement::Refused(reason));
-            }
-            // Only an earlier request with this key explains this.
-            Reserved::GivenBack => {
-                return match deps.store.order_by_key(buyer, key).await? {
-                    Some(existing) => self.replay(existing, &fingerprint).await,
-                    None => Err(OrderError::Unavailable),
-                };
-            }
-            Reserved::KeyReused => return Err(OrderError::KeyReused),
-            // What is held stays held: a retry with the same key reuses it.
-            Reserved::Unavailable(e) => {
-                tracing::debug!(error = %e, "placing: stock undecided");
-                return Err(OrderError::Unavailable);
+                    order.outcome = placing::refused(reason, detail);
+                    count_transition(OrderStatus::Rejected);
+                    // Nothing is held, so nothing waits on this write: the
+                    // refusal is answered now and its record lands behind.
+                    deps.writer.insert_behind(order).await;
+                    return Ok(Placement::Refused(reason));
+                }
+                End::KeyReused => {
+                    placing::give_back(stock, &attempt.taken, &rid).await;
+                    return Err(OrderError::KeyReused);
+                }
+                End::GivenBack => {
+                    placing::give_back(stock, &attempt.taken, &rid).await;
+                    if let Some(existing) = self.settled(buyer, key).await? {
+                        return self.replay(existing, &fingerprint).await;
+                    }
+                    if again {
+                        // Given back again while we judged: a concurrent
+                        // request with this key; a retry gets its answer.
+                        return Err(OrderError::Unavailable);
+                    }
+                    again = true;
+                }
+                // What is held stays held: a retry with the same key reuses it.
+                End::Unavailable(e) => {
+                    tracing::debug!(error = %e, "placing: stock undecided");
+                    return Err(OrderError::Unavailable);
+                }
             }
         };
+        // The payment window runs from when the units were first held: a
+        // retry that finds older holds gets what is left of it, so payment
+        // never lands after the holds lapse.
+        if let Some(lapses) = attempt.expires_at {
+            let first_held = lapses.minus(deps.reservation_ttl);
+            order.payment_due_at = order
+                .payment_due_at
+                .min(first_held.plus(deps.settings.payment_window()));
+        }
+        let record = OrderRecord::placed(order.clone());
         match deps.writer.insert(order).await {
             Ok(()) => {}
             // An earlier or concurrent request with this key has the order.
@@ -203,7 +231,7 @@ impl Orders {
                     .filter(|(sku, _)| !holds || !existing.lines.iter().any(|l| l.sku == *sku))
                     .copied()
                     .collect();
-                placing::give_back(&*deps.inventory, &ours, &rid).await;
+                placing::give_back(stock, &ours, &rid).await;
                 return self.replay(existing, &fingerprint).await;
             }
             Err(e) => return Err(e.into()),
@@ -213,6 +241,31 @@ impl Orders {
         let answer = Placement::Accepted(Box::new(record.clone()));
         self.saga(id, Some(record)).await?;
         Ok(answer)
+    }
+
+    /// The order that carries `key`, once every order write handed over
+    /// before has landed (a refusal is recorded behind its answer). An order
+    /// that ended without ever answering (a 503 of an earlier release) is
+    /// forgotten: the key is judged again.
+    async fn settled(&self, buyer: UserId, key: &str) -> Result<Option<OrderRecord>, OrderError> {
+        let deps = &self.inner.deps;
+        let existing = match deps.store.order_by_key(buyer, key).await? {
+            Some(existing) => Some(existing),
+            None => {
+                deps.writer
+                    .sync(deps.settings.reply_timeout())
+                    .await
+                    .map_err(|_| OrderError::Unavailable)?;
+                deps.store.order_by_key(buyer, key).await?
+            }
+        };
+        match existing {
+            Some(o) if o.step == Step::Done && Placement::of(&o).is_none() => {
+                deps.store.forget_unanswered_order(o.id).await?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
     }
 
     /// Prices the request at the offers of the moment: its lines, total and

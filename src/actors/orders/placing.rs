@@ -14,6 +14,7 @@ use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::order::{OrderStatus, Step};
 use crate::domain::quantity::Quantity;
 use crate::domain::reason::{FirstAnswer, Reason, RejectReason};
+use crate::domain::time::Timestamp;
 use crate::persistence::{OrderRecord, Outcome};
 
 /// The first answer to a placement, as a domain value; `http/` renders it.
@@ -23,60 +24,91 @@ pub enum Placement {
     Accepted(Box<OrderRecord>),
     /// Refused for this reason; nothing is held.
     Refused(RejectReason),
-    /// Stock could not be decided in time; nothing is held.
-    Unavailable,
 }
 
 impl Placement {
-    /// The first answer `order` got, if it has one yet.
+    /// The first answer `order` got, if it has a final one. A 503 is not
+    /// an answer (rows of earlier releases may say `UNAVAILABLE`).
     pub fn of(order: &OrderRecord) -> Option<Self> {
-        Some(match order.first_answer? {
-            FirstAnswer::Accepted => Placement::Accepted(Box::new(order.as_placed())),
-            FirstAnswer::Refused(reason) => Placement::Refused(reason),
-            FirstAnswer::Unavailable => Placement::Unavailable,
-        })
+        match order.first_answer? {
+            FirstAnswer::Accepted => Some(Placement::Accepted(Box::new(order.as_placed()))),
+            FirstAnswer::Refused(reason) => Some(Placement::Refused(reason)),
+            FirstAnswer::Unavailable => None,
+        }
     }
 }
 
-/// What reserving every line came to.
-pub enum Reserved {
+/// What reserving the lines came to: how it ended, and what is held.
+pub struct Attempt {
+    pub end: End,
+    /// Lines this request took (held now, by nobody else).
+    pub taken: Vec<(SkuId, Quantity)>,
+    /// Lines an earlier request with this key holds (replayed, not taken).
+    pub replayed: Vec<(SkuId, Quantity)>,
+    /// When the first of the held lines lapses.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Where reserving the lines stopped. Nothing is given back here: what
+/// may be given back depends on whether an order already carries the key.
+pub enum End {
     /// Every line's units are held under the order's id.
     Held,
-    /// A line was refused; the lines held before it were given back.
+    /// A line was refused.
     Refused(RejectReason, String),
     /// A reservation under this id exists but was given back: an earlier
     /// request with this key was refused or cancelled, or expired unpaid.
     GivenBack,
     /// The same key was used with another quantity of a SKU.
     KeyReused,
-    /// No decision in time; what is held stays held for a retry (or expires).
+    /// No decision in time.
     Unavailable(InventoryError),
 }
 
-/// Reserves the lines in SKU order; one refusal gives back the others.
+/// Reserves the lines in SKU order, stopping at the first that is not held.
+/// With `again`, lines given back are judged afresh (see
+/// [`StockPort::reserve`]).
 pub async fn reserve_all(
     stock: &dyn StockPort,
     items: &[(SkuId, Quantity)],
     rid: &ReservationId,
     buyer: UserId,
-) -> Reserved {
-    for (i, (sku, qty)) in items.iter().enumerate() {
-        let refusal = match stock.reserve(*sku, rid.clone(), buyer, *qty).await {
-            Ok(()) => continue,
-            Err(InventoryError::Rejected(r)) => match RejectReason::from_rejection(&r) {
-                Some(reason) => (reason, format!("SKU {sku}: {r}")),
-                None => return Reserved::KeyReused,
-            },
-            Err(InventoryError::Ledger(_)) => {
-                give_back(stock, &items[..i], rid).await;
-                return Reserved::GivenBack;
+    again: bool,
+) -> Attempt {
+    let mut attempt = Attempt {
+        end: End::Held,
+        taken: Vec::new(),
+        replayed: Vec::new(),
+        expires_at: None,
+    };
+    for (sku, qty) in items {
+        match stock.reserve(*sku, rid.clone(), buyer, *qty, again).await {
+            Ok(hold) => {
+                let held = if hold.fresh {
+                    &mut attempt.taken
+                } else {
+                    &mut attempt.replayed
+                };
+                held.push((*sku, *qty));
+                attempt.expires_at = Some(match attempt.expires_at {
+                    Some(at) => at.min(hold.expires_at),
+                    None => hold.expires_at,
+                });
             }
-            Err(e) => return Reserved::Unavailable(e),
-        };
-        give_back(stock, &items[..i], rid).await;
-        return Reserved::Refused(refusal.0, refusal.1);
+            Err(e) => {
+                attempt.end = match e {
+                    InventoryError::Rejected(r) => match RejectReason::from_rejection(&r) {
+                        Some(reason) => End::Refused(reason, format!("SKU {sku}: {r}")),
+                        None => End::KeyReused,
+                    },
+                    InventoryError::Ledger(_) => End::GivenBack,
+                    e => End::Unavailable(e),
+                };
+                return attempt;
+            }
+        }
     }
-    Reserved::Held
+    attempt
 }
 
 /// Releases what `rid` holds on `skus`. Best effort: what stays held

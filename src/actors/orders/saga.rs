@@ -41,8 +41,11 @@ pub struct SagaDeps {
     pub shipments: Arc<dyn ShipmentProvider>,
     pub settings: OrderSettings,
     pub writer: OrderWriter,
-    /// Writes nobody waits for (refusals recorded behind their answer, a
-    /// provider's late callback); shutdown waits for them.
+    /// How long the stock holds a reservation (the inventory's TTL): an
+    /// order's payment window ends before its holds lapse.
+    pub reservation_ttl: std::time::Duration,
+    /// Work nobody waits for (a provider's late callback); shutdown waits
+    /// for it.
     pub behind: TaskTracker,
 }
 
@@ -285,10 +288,10 @@ impl State {
             let result = self
                 .deps
                 .inventory
-                .reserve(sku, rid.clone(), self.order.buyer, line.quantity)
+                .reserve(sku, rid.clone(), self.order.buyer, line.quantity, false)
                 .await;
             match result {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(InventoryError::Rejected(r)) => {
                     let detail = format!("SKU {sku}: {r}");
                     return match RejectReason::from_rejection(&r) {

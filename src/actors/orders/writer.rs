@@ -53,6 +53,27 @@ impl OrderWriter {
         self.write(OrderWrite::Insert(order)).await
     }
 
+    /// Hands a new order over without waiting for its commit (a refusal:
+    /// it holds nothing, and its answer is already known). It waits only
+    /// for room in the queue, so refusals are bounded like every write; a
+    /// failure is logged, and a taken key means a concurrent request with
+    /// it was recorded first.
+    pub async fn insert_behind(&self, order: NewOrder) {
+        self.group.room().await;
+        self.group.write(
+            OrderWrite::Insert(order),
+            Some(Box::new(|result| match result {
+                Ok(()) | Err(StoreError::Duplicate(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "could not record a refused order"),
+            })),
+        );
+    }
+
+    /// Waits until every write handed over before is committed or answered.
+    pub async fn sync(&self, timeout: Duration) -> Result<(), StoreError> {
+        self.group.sync(timeout).await
+    }
+
     /// Records one saga step; returns once it is committed.
     pub async fn record(&self, order_id: OrderId, step: Transition) -> Result<(), StoreError> {
         self.write(OrderWrite::Transition { order_id, step }).await

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 use super::error::InventoryError;
 use super::persister::{self, Persister, PersisterHandle};
 use super::registry::{Registry, SkuEntry};
-use super::sku::{Reply, SkuMsg, SkuSnapshot};
+use super::sku::{Held, Reply, SkuMsg, SkuSnapshot};
 use super::supervisor::{SkuActors, SkuSupervisor, SupervisorMsg};
 use super::views::{ActorsOverview, PersisterView, SkuActorView, instant};
 use crate::config::InventorySettings;
@@ -106,11 +106,28 @@ impl Inventory {
         user: UserId,
         quantity: Quantity,
     ) -> Result<Reservation, InventoryError> {
+        self.hold(sku, id, user, quantity, false)
+            .await
+            .map(|held| held.reservation)
+    }
+
+    /// Like [`Inventory::reserve`], also saying whether this call took the
+    /// units; with `again`, an id whose reservation was given back is
+    /// judged afresh (see [`ReserveRequest::again`]).
+    pub async fn hold(
+        &self,
+        sku: SkuId,
+        id: ReservationId,
+        user: UserId,
+        quantity: Quantity,
+        again: bool,
+    ) -> Result<Held, InventoryError> {
         let req = ReserveRequest {
             id,
             user,
             quantity,
             ttl: self.inner.settings.reservation_ttl(),
+            again,
         };
         self.ask(sku, move |r| SkuMsg::Reserve(req.clone(), r))
             .await

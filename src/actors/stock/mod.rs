@@ -30,5 +30,5 @@ pub mod views;
 
 pub use error::InventoryError;
 pub use inventory::Inventory;
-pub use port::StockPort;
+pub use port::{Hold, StockPort};
 pub use sku::SkuSnapshot;

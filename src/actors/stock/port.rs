@@ -12,19 +12,32 @@ use super::sku::SkuSnapshot;
 use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::ledger::{LedgerError, ReservationStatus};
 use crate::domain::quantity::Quantity;
+use crate::domain::time::Timestamp;
+
+/// Units held for a reservation id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// This call took them; false when it replays an earlier call's hold.
+    pub fresh: bool,
+    /// When the hold lapses unless committed.
+    pub expires_at: Timestamp,
+}
 
 #[async_trait]
 pub trait StockPort: Send + Sync + 'static {
     /// Holds `quantity` units for `user` under the order's id. Retrying with
     /// the same id must return the first answer; `Ok` means the units are
-    /// held now, so a retry of a reservation since given back is an error.
+    /// held now, so a retry of a reservation since given back is an error,
+    /// unless `again` asks to judge such an id afresh (placing does, once
+    /// it knows no order carries the id).
     async fn reserve(
         &self,
         sku: SkuId,
         id: ReservationId,
         user: UserId,
         quantity: Quantity,
-    ) -> Result<(), InventoryError>;
+        again: bool,
+    ) -> Result<Hold, InventoryError>;
     /// Turns a held reservation into a sale.
     async fn commit(&self, sku: SkuId, id: ReservationId) -> Result<(), InventoryError>;
     /// Gives a reservation's units back.
@@ -41,10 +54,15 @@ impl StockPort for Inventory {
         id: ReservationId,
         user: UserId,
         quantity: Quantity,
-    ) -> Result<(), InventoryError> {
-        let r = Inventory::reserve(self, sku, id, user, quantity).await?;
+        again: bool,
+    ) -> Result<Hold, InventoryError> {
+        let held = Inventory::hold(self, sku, id, user, quantity, again).await?;
+        let r = held.reservation;
         match r.status {
-            ReservationStatus::Reserved | ReservationStatus::Committed => Ok(()),
+            ReservationStatus::Reserved | ReservationStatus::Committed => Ok(Hold {
+                fresh: held.fresh,
+                expires_at: r.expires_at,
+            }),
             status => Err(LedgerError::NotCommittable { id: r.id, status }.into()),
         }
     }

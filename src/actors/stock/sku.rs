@@ -37,8 +37,16 @@ const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 pub type Reply<T> = RpcReplyPort<Result<T, InventoryError>>;
 
+/// A reserve's answer: the reservation, and whether this very request took
+/// it (false: it replays what an earlier request with the id took).
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub reservation: Reservation,
+    pub fresh: bool,
+}
+
 pub enum SkuMsg {
-    Reserve(ReserveRequest, Reply<Reservation>),
+    Reserve(ReserveRequest, Reply<Held>),
     Commit(ReservationId, Reply<Reservation>),
     Release(ReservationId, Reply<Reservation>),
     Restock(Quantity, Reply<Levels>),
@@ -220,6 +228,13 @@ impl State {
             SkuMsg::Reserve(req, reply) => {
                 let result = ledger.reserve(&req, now);
                 count_reserve(reserve_outcome(&result));
+                let result = result.map(|o| Outcome {
+                    value: Held {
+                        reservation: o.value,
+                        fresh: o.change.is_some(),
+                    },
+                    change: o.change,
+                });
                 self.answer(result.map_err(InventoryError::from), reply);
             }
             SkuMsg::Commit(id, reply) => {
@@ -351,7 +366,10 @@ fn count_reserve(outcome: &'static str) {
 fn refuse(msg: SkuMsg, err: impl Fn() -> InventoryError) {
     // A caller that gave up is not an error here.
     match msg {
-        SkuMsg::Reserve(_, r) | SkuMsg::Commit(_, r) | SkuMsg::Release(_, r) => {
+        SkuMsg::Reserve(_, r) => {
+            let _ = r.send(Err(err()));
+        }
+        SkuMsg::Commit(_, r) | SkuMsg::Release(_, r) => {
             let _ = r.send(Err(err()));
         }
         SkuMsg::Restock(_, r) => {

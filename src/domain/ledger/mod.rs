@@ -152,12 +152,24 @@ impl Ledger {
     ) -> Result<Outcome<Reservation>, Rejection> {
         let qty = req.quantity.get();
         if let Some(existing) = self.reservations.get(&req.id) {
-            if existing.user != req.user || existing.quantity != qty {
+            let given_back = matches!(
+                existing.status,
+                ReservationStatus::Released | ReservationStatus::Expired
+            );
+            if !given_back && (existing.user != req.user || existing.quantity != qty) {
                 return Err(Rejection::IdReused);
             }
-            return Ok(Outcome::replay(existing.clone()));
+            // What became of it answers, whatever was asked, unless the
+            // caller asks for a given-back id to be judged again.
+            if !(req.again && given_back) {
+                return Ok(Outcome::replay(existing.clone()));
+            }
+            // Judged again below; a refusal leaves the old record as it was.
+            self.rejected.remove(&req.id);
         }
-        if let Some((user, q, rejection)) = self.rejected.get(&req.id) {
+        if let Some((user, q, rejection)) = self.rejected.get(&req.id)
+            && !req.again
+        {
             if *user != req.user || *q != qty {
                 return Err(Rejection::IdReused);
             }

@@ -15,6 +15,14 @@ fn req(id: &str, user: i64, qty: i64) -> ReserveRequest {
         user: UserId::new(user),
         quantity: Quantity::new(qty).expect("qty"),
         ttl: TTL,
+        again: false,
+    }
+}
+
+fn again(id: &str, user: i64, qty: i64) -> ReserveRequest {
+    ReserveRequest {
+        again: true,
+        ..req(id, user, qty)
     }
 }
 
@@ -172,4 +180,35 @@ fn forgets_only_finished_reservations() {
     l.forget_finished_before(t(11));
     assert!(l.reservation(&rid("a")).is_some());
     assert!(l.reservation(&rid("b")).is_none());
+}
+
+#[test]
+fn a_given_back_reservation_is_judged_again_only_when_asked() {
+    let mut l = ledger(2);
+    assert!(l.reserve(&req("a", 1, 1), t(0)).is_ok());
+    assert!(l.release(&rid("a"), t(1)).is_ok());
+    // Asked plainly, the id answers what became of it.
+    let replay = l.reserve(&req("a", 1, 1), t(2)).map(|o| o.value.status);
+    assert_eq!(replay, Ok(ReservationStatus::Released));
+    // Asked again, it is a new decision, with its own quantity and expiry.
+    let fresh = l.reserve(&again("a", 1, 2), t(3)).expect("reserved again");
+    assert!(fresh.change.is_some());
+    assert_eq!(fresh.value.status, ReservationStatus::Reserved);
+    assert_eq!(fresh.value.quantity, 2);
+    assert_eq!(fresh.value.expires_at, t(3).plus(TTL));
+    assert_eq!(l.levels().reserved, 2);
+    // A live reservation is never judged again: asking again replays it.
+    let held = l.reserve(&again("a", 1, 2), t(4)).expect("replayed");
+    assert!(held.change.is_none());
+    assert_eq!(l.levels().reserved, 2);
+    // An expired one is judged again too, and may now be refused.
+    let expired = l.expire_due(t(3).plus(TTL));
+    assert_eq!(expired.len(), 1);
+    assert!(l.reserve(&req("b", 2, 2), t(3).plus(TTL)).is_ok());
+    assert_eq!(
+        l.reserve(&again("a", 1, 1), t(3).plus(TTL))
+            .map(|o| o.value),
+        Err(Rejection::OutOfStock { available: 0 })
+    );
+    assert!(l.levels().is_consistent());
 }

@@ -106,6 +106,11 @@ pub struct ReserveRequest {
     pub user: UserId,
     pub quantity: Quantity,
     pub ttl: Duration,
+    /// Judge the request afresh if its id's reservation was given back
+    /// (released or expired) instead of answering that it was. Only a
+    /// caller that knows nothing else holds the id may ask: placing, once
+    /// it has seen that no order carries it.
+    pub again: bool,
 }
 
 /// Why a reservation was refused. These are answers, not failures.

@@ -156,7 +156,6 @@ pub async fn place(
     Ok(match state.orders.place(buyer.id(), &key, order).await? {
         Placement::Accepted(order) => HttpResponse::Created().json(OrderView::from(&*order)),
         Placement::Refused(reason) => ApiError::Refused(reason).error_response(),
-        Placement::Unavailable => ApiError::NotPlaced.error_response(),
     })
 }
 

@@ -40,6 +40,41 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes an order that ended without a final answer (an order of an
+    /// earlier release that gave up reserving and stored a 503), so that its
+    /// key can be judged again. Answers whether it was deleted; an order
+    /// with an answer is never touched.
+    pub async fn forget_unanswered_order(&self, id: OrderId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let mut tx = self.pool.begin().await?;
+        let unanswered: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE id = ? AND step = ? \
+             AND (first_answer IS NULL OR first_answer = ?)",
+        )
+        .bind(id.clone())
+        .bind(Step::Done.as_str())
+        .bind(FirstAnswer::Unavailable.code())
+        .fetch_one(&mut *tx)
+        .await?;
+        if unanswered != 1 {
+            return Ok(false);
+        }
+        // Children first: they reference the order.
+        for table in ["order_items", "order_events", "orders"] {
+            let key = if table == "orders" { "id" } else { "order_id" };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE {key} = ?"
+            )))
+            .bind(id.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 /// Orders per multi-row INSERT: 16 values a row stays far below the
 /// 32,766 bound values SQLite allows (and MySQL's 65,535).
 const INSERT_CHUNK: usize = 500;

@@ -1,0 +1,221 @@
+//! Purchases that are retried, replayed or cut short (issue 11, items 7, 8
+//! and 10): a reused Idempotency-Key leaves the first order and its stock as
+//! they were, a retry whose hold was given back (or whose first try ended
+//! with a 503) reaches a final answer, and a payment window never outlives
+//! the holds it pays for.
+
+mod common;
+
+use common::{TestApp, TestDb, app_settings, assert_problem, fast_orders, qty, spawn_app_with};
+use serde_json::{Value, json};
+use stampede::domain::ids::{OrderId, SkuId, UserId};
+use stampede::domain::time::Timestamp;
+use std::time::Duration;
+
+const ORDERS: &str = "/api/v1/orders";
+const TTL_MS: u64 = 3_000;
+const WINDOW_MS: u64 = 2_000;
+
+fn settings(db: &TestDb) -> stampede::config::Settings {
+    let mut s = app_settings(db);
+    fast_orders(&mut s);
+    s.inventory.reservation_ttl_ms = TTL_MS;
+    s.orders.payment_window_ms = WINDOW_MS;
+    s
+}
+
+async fn app(db: TestDb) -> TestApp {
+    let s = settings(&db);
+    spawn_app_with(db, s).await
+}
+
+fn body(lines: &[(i64, i64)]) -> Value {
+    let items: Vec<Value> = lines
+        .iter()
+        .map(|(sku, n)| json!({"sku_id": sku, "quantity": n}))
+        .collect();
+    json!({"items": items, "shipping_address": "Seoul, Gangnam-gu 1"})
+}
+
+async fn place(app: &TestApp, token: &str, key: &str, lines: &[(i64, i64)]) -> reqwest::Response {
+    app.client
+        .post(app.url(ORDERS))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body(lines))
+        .send()
+        .await
+        .expect("POST /orders")
+}
+
+async fn reserved(app: &TestApp, sku: i64) -> i64 {
+    app.get_json(&format!("/api/v1/skus/{sku}/availability"), None)
+        .await["reserved"]
+        .as_i64()
+        .expect("reserved")
+}
+
+async fn created(res: reqwest::Response) -> Value {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    assert_eq!(status, 201, "{text}");
+    serde_json::from_str(&text).expect("order")
+}
+
+/// Issue 11, item 7: a key reused with another body answers 422 and leaves
+/// the first order and its stock exactly as they were; what the new body
+/// took is given back at once, not held until the reservation TTL.
+async fn a_reused_key_leaves_the_first_order_as_it_was(db: TestDb) {
+    let app = app(db).await;
+    let (_, seller) = app.user("seller").await;
+    let (_, buyer) = app.user("customer").await;
+    let (_, other) = app.user("customer").await;
+    let s = app
+        .product(&seller, &[(100, 10), (100, 10), (100, 10), (100, 1)], None)
+        .await;
+    let (s1, s2, s3, s4) = (s[0], s[1], s[2], s[3]);
+    // s4 sells out to someone else.
+    created(place(&app, &other, "theirs", &[(s4, 1)]).await).await;
+
+    let first = created(place(&app, &buyer, "k", &[(s2, 1), (s3, 1)]).await).await;
+
+    // Another body whose new line is sold out: the first order's s2 hold
+    // must not be given back with the refusal.
+    let res = place(&app, &buyer, "k", &[(s2, 1), (s4, 1)]).await;
+    assert_problem(res, 422, "IDEMPOTENCY_KEY_REUSED").await;
+    // Another quantity of a line the first holds, after a new line was
+    // taken: the new line is given back.
+    let res = place(&app, &buyer, "k", &[(s1, 1), (s3, 2)]).await;
+    assert_problem(res, 422, "IDEMPOTENCY_KEY_REUSED").await;
+    // A superset of the first body: every line holds, the write meets the
+    // first order, and the extra line is given back.
+    let res = place(&app, &buyer, "k", &[(s1, 1), (s2, 1), (s3, 1)]).await;
+    assert_problem(res, 422, "IDEMPOTENCY_KEY_REUSED").await;
+
+    assert_eq!(reserved(&app, s1).await, 0, "nothing new stays held");
+    assert_eq!(reserved(&app, s2).await, 1, "the first order keeps s2");
+    assert_eq!(reserved(&app, s3).await, 1, "the first order keeps s3");
+    // The first answer is still the answer, and the first order still sells.
+    let again = created(place(&app, &buyer, "k", &[(s2, 1), (s3, 1)]).await).await;
+    assert_eq!(again, first);
+    let order_id = first["order_id"].as_str().expect("id");
+    let paid = app
+        .client
+        .post(app.url(&format!("{ORDERS}/{order_id}/payment")))
+        .bearer_auth(&buyer)
+        .send()
+        .await
+        .expect("pay");
+    let paid: Value = paid.json().await.expect("json");
+    assert_eq!(paid["status"], "PAID", "{paid}");
+    app.stop().await;
+}
+
+/// Issue 11, item 8: a key that no order carries, whose hold was given back
+/// or expired (a request cut short, or answered 503), is judged again and
+/// reaches a final answer; the payment window ends before the holds lapse.
+async fn a_retry_whose_hold_was_given_back_is_judged_again(db: TestDb) {
+    let app = app(db).await;
+    let (_, seller) = app.user("seller").await;
+    let (buyer_id, buyer) = app.user("customer").await;
+    let buyer_id = UserId::new(buyer_id);
+    let s = app.product(&seller, &[(100, 10)], None).await[0];
+    let sku = SkuId::new(s);
+    let hold = |key: &str| OrderId::derive(buyer_id, key).reservation();
+
+    // Held, then given back before any order was written.
+    app.inventory
+        .reserve(sku, hold("released"), buyer_id, qty(1))
+        .await
+        .expect("reserve");
+    app.inventory
+        .release(sku, hold("released"))
+        .await
+        .expect("release");
+    created(place(&app, &buyer, "released", &[(s, 2)]).await).await;
+
+    // Held, then expired before any order was written.
+    app.inventory
+        .reserve(sku, hold("expired"), buyer_id, qty(1))
+        .await
+        .expect("reserve");
+    tokio::time::sleep(Duration::from_millis(TTL_MS + 200)).await;
+    let expired = created(place(&app, &buyer, "expired", &[(s, 1)]).await).await;
+    assert_eq!(expired["status"], "AWAITING_PAYMENT");
+
+    // Held by a try that never got its answer; the retry pays within what
+    // is left of the window counted from the hold, not a fresh one.
+    let held = app
+        .inventory
+        .reserve(sku, hold("late"), buyer_id, qty(1))
+        .await
+        .expect("reserve");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let order = created(place(&app, &buyer, "late", &[(s, 1)]).await).await;
+    let due =
+        Timestamp::parse_rfc3339(order["payment_due_at"].as_str().expect("due")).expect("rfc3339");
+    let first_held = held.expires_at.minus(Duration::from_millis(TTL_MS));
+    assert!(
+        due <= first_held.plus(Duration::from_millis(WINDOW_MS)),
+        "due {due:?}, first held {first_held:?}"
+    );
+    assert!(due < held.expires_at);
+    app.stop().await;
+}
+
+/// Issue 11, item 8: a 503 is never a key's stored answer. An order of an
+/// earlier release that gave up reserving and stored `UNAVAILABLE` does not
+/// answer 503 forever: its key is judged again.
+async fn an_order_that_ended_unanswered_is_judged_again(db: TestDb) {
+    let app = app(db).await;
+    let (_, seller) = app.user("seller").await;
+    let (_, buyer) = app.user("customer").await;
+    let s = app.product(&seller, &[(100, 10)], None).await[0];
+    let first = created(place(&app, &buyer, "gave-up", &[(s, 2)]).await).await;
+    let id = first["order_id"].as_str().expect("id").to_string();
+    let db = app.stop().await;
+
+    // What an earlier release left: the order closed unanswered, its hold
+    // given back.
+    let store = db.store().await;
+    for (sql, arg) in [
+        (
+            "UPDATE orders SET status = 'CANCELLED', step = 'done', \
+             first_answer = 'UNAVAILABLE' WHERE id = ?",
+            id.clone(),
+        ),
+        (
+            "UPDATE reservations SET status = 'released' WHERE reservation_id = ?",
+            id.clone(),
+        ),
+    ] {
+        sqlx::query(sql)
+            .bind(arg)
+            .execute(store.pool())
+            .await
+            .expect("legacy row");
+    }
+    sqlx::query("UPDATE sku_stock SET reserved = 0 WHERE sku_id = ?")
+        .bind(s)
+        .execute(store.pool())
+        .await
+        .expect("levels");
+    store.close().await;
+
+    let s2 = settings(&db);
+    let app = spawn_app_with(db, s2).await;
+    let again = created(place(&app, &buyer, "gave-up", &[(s, 2)]).await).await;
+    assert_eq!(again["order_id"], first["order_id"]);
+    assert_eq!(again["status"], "AWAITING_PAYMENT");
+    assert_eq!(reserved(&app, s).await, 2);
+    // From now on, that is the key's answer.
+    let replay = created(place(&app, &buyer, "gave-up", &[(s, 2)]).await).await;
+    assert_eq!(replay, again);
+    app.stop().await;
+}
+
+on_both_stores!(
+    a_reused_key_leaves_the_first_order_as_it_was,
+    a_retry_whose_hold_was_given_back_is_judged_again,
+    an_order_that_ended_unanswered_is_judged_again,
+);
