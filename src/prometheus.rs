@@ -24,6 +24,8 @@ pub const RESERVES: &str = "stampede_reserves_total";
 pub const BATCH_SIZE: &str = "stampede_batch_size";
 /// Time to commit one batch, by `writer`.
 pub const FLUSH_DURATION: &str = "stampede_flush_duration_seconds";
+/// Batches whose transaction failed, by `writer`.
+pub const BATCH_FAILURES: &str = "stampede_batch_failures_total";
 /// Order status transitions recorded by sagas, by `from` and `to` status.
 pub const SAGA_TRANSITIONS: &str = "stampede_saga_transitions_total";
 
@@ -118,6 +120,11 @@ fn describe() {
         FLUSH_DURATION,
         Unit::Seconds,
         "Time to commit one batch, by writer (inventory, orders)."
+    );
+    describe_counter!(
+        BATCH_FAILURES,
+        Unit::Count,
+        "Batches whose transaction failed, by writer (inventory, orders)."
     );
     describe_counter!(
         SAGA_TRANSITIONS,

@@ -214,7 +214,61 @@ async fn an_order_that_ended_unanswered_is_judged_again(db: TestDb) {
     app.stop().await;
 }
 
+/// Issue 11, item 9: retried purchases (accepted and refused) meet their
+/// own rows in the order writer's batches; they are skipped, not a failed
+/// batch written again one by one.
+async fn retries_do_not_break_group_commit(db: TestDb) {
+    let app = app(db).await;
+    let (_, seller) = app.user("seller").await;
+    let s = app.product(&seller, &[(100, 60)], None).await[0];
+    let mut buyers = Vec::new();
+    for _ in 0..120 {
+        buyers.push(app.user("customer").await.1);
+    }
+    // Every buyer sends the same purchase three times at once.
+    let app = &app;
+    let tries = buyers.iter().flat_map(|token| {
+        (0..3).map(move |_| async move {
+            let res = place(app, token, "drop", &[(s, 1)]).await;
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.expect("json");
+            (token.clone(), status, body)
+        })
+    });
+    let answers = futures::future::join_all(tries).await;
+    let mut per_buyer: std::collections::HashMap<String, Vec<(u16, Value)>> = Default::default();
+    for (token, status, body) in answers {
+        per_buyer.entry(token).or_default().push((status, body));
+    }
+    let mut sold = 0;
+    for (_, got) in per_buyer {
+        assert!(got.iter().all(|a| a == &got[0]), "{got:?}");
+        match got[0].0 {
+            201 => sold += 1,
+            409 => assert_eq!(got[0].1["code"], "OUT_OF_STOCK"),
+            other => panic!("unexpected {other}: {:?}", got[0].1),
+        }
+    }
+    assert_eq!(sold, 60);
+    assert_eq!(reserved(&app, s).await, 60);
+    // Refusals are recorded behind their answers.
+    let mut rows = 0;
+    for _ in 0..100 {
+        rows = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("count");
+        if rows >= 120 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows, 120, "one row per buyer");
+    assert_eq!(app.orders.writer_failed_batches(), 0);
+}
+
 on_both_stores!(
+    retries_do_not_break_group_commit,
     a_reused_key_leaves_the_first_order_as_it_was,
     a_retry_whose_hold_was_given_back_is_judged_again,
     an_order_that_ended_unanswered_is_judged_again,

@@ -33,7 +33,7 @@ use tokio::sync::Notify;
 
 use crate::domain::time::Timestamp;
 use crate::persistence::StoreError;
-use crate::prometheus::{BATCH_SIZE, FLUSH_DURATION};
+use crate::prometheus::{BATCH_FAILURES, BATCH_SIZE, FLUSH_DURATION};
 
 const BACKOFF_START: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -65,8 +65,9 @@ pub enum OnFailure {
 pub enum Refused {
     /// Its batch failed and is kept for a retry.
     Retrying,
-    /// Written alone after its batch failed, the store refused it.
-    Alone(StoreError),
+    /// The store refused it: skipped in a committed batch (a taken key), or
+    /// written alone after its batch failed.
+    Rejected(StoreError),
     /// The writer has stopped, or did not answer in time.
     Unanswered,
 }
@@ -82,17 +83,22 @@ pub trait Commit: Send + Sync + 'static {
     const ON_FAILURE: OnFailure;
 
     /// Commits `writes` (in the order they were handed over) in one
-    /// transaction.
+    /// transaction. The store may skip single writes it refuses (a taken
+    /// key) without failing the rest: their indexes in `writes`, with why.
     fn commit(
         &self,
         writes: &[&Self::Write],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Skipped, StoreError>> + Send;
 
     fn refusal(why: Refused) -> Self::Error;
 
     /// Called once `writes` are committed, before any caller hears so.
     fn committed(&self, _writes: &[&Self::Write], _at: Timestamp) {}
 }
+
+/// Writes of a committed batch that the store skipped, by index into the
+/// batch, each with the error its caller hears; all others are committed.
+pub type Skipped = Vec<(usize, StoreError)>;
 
 /// When a batch is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -463,23 +469,47 @@ impl<C: Commit> State<C> {
             .collect();
         let n = writes.len();
         let result = if writes.is_empty() {
-            Ok(())
+            Ok(Skipped::new())
         } else {
             shared.committer.commit(&writes).await
         };
         match result {
-            Ok(()) => {
+            Ok(skipped) => {
+                let mut refused: Vec<Option<StoreError>> = Vec::new();
+                refused.resize_with(n, || None);
+                for (i, e) in skipped {
+                    if let Some(slot) = refused.get_mut(i) {
+                        *slot = Some(e);
+                    }
+                }
+                let kept: Vec<&C::Write> = writes
+                    .iter()
+                    .zip(&refused)
+                    .filter(|(_, r)| r.is_none())
+                    .map(|(w, _)| *w)
+                    .collect();
+                let committed = kept.len();
                 // Counters first, so whoever hears "committed" also sees
                 // the flush in every view.
                 let now = Timestamp::now();
-                shared.committer.committed(&writes, now);
+                shared.committer.committed(&kept, now);
                 let g = &shared.gauge;
                 g.queued.fetch_sub(n as i64, Ordering::Relaxed);
-                g.changes.fetch_add(n as u64, Ordering::Relaxed);
+                g.changes.fetch_add(committed as u64, Ordering::Relaxed);
                 g.failing.store(false, Ordering::Relaxed);
-                self.finished(n, n, started, now);
-                for ack in self.buffer.drain(..).filter_map(|e| e.ack) {
-                    ack(Ok(()));
+                self.finished(n, committed, started, now);
+                let mut refused = refused.into_iter();
+                for entry in self.buffer.drain(..) {
+                    let verdict = match entry.write {
+                        Some(_) => refused.next().flatten(),
+                        None => None,
+                    };
+                    if let Some(ack) = entry.ack {
+                        ack(match verdict {
+                            None => Ok(()),
+                            Some(e) => Err(C::refusal(Refused::Rejected(e))),
+                        });
+                    }
                 }
                 self.retry_at = None;
                 self.backoff = BACKOFF_START;
@@ -488,6 +518,7 @@ impl<C: Commit> State<C> {
                 let g = &shared.gauge;
                 g.failures.fetch_add(1, Ordering::Relaxed);
                 g.failing.store(true, Ordering::Relaxed);
+                metrics::counter!(BATCH_FAILURES, "writer" => C::WRITER).increment(1);
                 match C::ON_FAILURE {
                     OnFailure::KeepAndRetry => self.keep(err),
                     OnFailure::EachAlone => self.each_alone(err, started).await,
@@ -525,7 +556,13 @@ impl<C: Commit> State<C> {
         for entry in self.buffer.drain(..) {
             let result = match &entry.write {
                 Some(write) => {
-                    let result = shared.committer.commit(&[write]).await;
+                    let result = match shared.committer.commit(&[write]).await {
+                        Ok(mut skipped) => match skipped.pop() {
+                            Some((_, e)) => Err(e),
+                            None => Ok(()),
+                        },
+                        Err(e) => Err(e),
+                    };
                     g.queued.fetch_sub(1, Ordering::Relaxed);
                     match result {
                         Ok(()) => {
@@ -534,7 +571,7 @@ impl<C: Commit> State<C> {
                             g.changes.fetch_add(1, Ordering::Relaxed);
                             Ok(())
                         }
-                        Err(e) => Err(C::refusal(Refused::Alone(e))),
+                        Err(e) => Err(C::refusal(Refused::Rejected(e))),
                     }
                 }
                 // A barrier: everything before it has its answer.

@@ -39,23 +39,31 @@ impl<const EACH_ALONE: bool> Commit for Fake<EACH_ALONE> {
         OnFailure::KeepAndRetry
     };
 
-    async fn commit(&self, writes: &[&u32]) -> Result<(), StoreError> {
+    /// Writes from 1000 fail their batch; writes from 500 to 999 are
+    /// skipped (a taken key) while the rest commit.
+    async fn commit(&self, writes: &[&u32]) -> Result<Skipped, StoreError> {
         self.0.begun.fetch_add(1, Ordering::Relaxed);
         let _open = self.0.gate.lock().await;
         let batch: Vec<u32> = writes.iter().map(|w| **w).collect();
         let refused = self.0.down.load(Ordering::Relaxed) || batch.iter().any(|w| *w >= 1000);
+        let skipped = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| (500..1000).contains(*w))
+            .map(|(i, _)| (i, StoreError::Duplicate("key")))
+            .collect();
         self.0.batches.lock().expect("log").push(batch);
         if refused {
             Err(StoreError::Duplicate("write"))
         } else {
-            Ok(())
+            Ok(skipped)
         }
     }
 
     fn refusal(why: Refused) -> String {
         match why {
             Refused::Retrying => "retrying".into(),
-            Refused::Alone(e) => e.to_string(),
+            Refused::Rejected(e) => e.to_string(),
             Refused::Unanswered => "unanswered".into(),
         }
     }
@@ -138,6 +146,36 @@ async fn when_free_batches_what_queued_during_a_commit() {
     assert_eq!(g.queued.load(Ordering::Relaxed), 0);
     assert_eq!(g.batches.load(Ordering::Relaxed), 2);
     assert_eq!(g.changes.load(Ordering::Relaxed), 11);
+    group.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_writes_do_not_fail_their_batch() {
+    let (group, log) = writer::<true>(Trigger::WhenFree, 512, 1_000).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let held = log.gate.lock().await;
+    send(&group, &tx, 0);
+    until("the first commit began", || {
+        log.begun.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    for n in [1, 501, 2, 502, 3] {
+        send(&group, &tx, n);
+    }
+    drop(held);
+    let got = answers(&mut rx, 6).await;
+    for (n, r) in &got {
+        match n {
+            501 | 502 => assert!(r.as_ref().is_err_and(|e| e.contains("key")), "{n}: {r:?}"),
+            _ => assert_eq!(r, &Ok(()), "{n}"),
+        }
+    }
+    // One transaction for the lot: nothing was written again alone.
+    assert_eq!(log.batches(), vec![vec![0], vec![1, 501, 2, 502, 3]]);
+    let g = group.gauge();
+    assert_eq!(g.failures.load(Ordering::Relaxed), 0);
+    assert_eq!(g.changes.load(Ordering::Relaxed), 4);
+    assert_eq!(g.queued.load(Ordering::Relaxed), 0);
     group.stop();
 }
 

@@ -432,6 +432,12 @@ impl Orders {
         self.inner.deps.writer.queued()
     }
 
+    /// Order-writer batches whose transaction failed (each then written
+    /// one write at a time).
+    pub fn writer_failed_batches(&self) -> u64 {
+        self.inner.deps.writer.failed_batches()
+    }
+
     /// Makes the saga of `order_id` panic (fault injection for tests).
     pub fn inject_panic(&self, order_id: OrderId) -> bool {
         self.inner

@@ -6,9 +6,10 @@
 //! while one batch committed goes into the next, in one transaction.
 //!
 //! The batching is [`group_commit`](crate::actors::group_commit)'s; this
-//! module says how a batch of order writes is written and that a failed
-//! batch is written again one write at a time, so one bad write (a taken
-//! idempotency key) fails only its own caller. Batch size and queue bound
+//! module says how a batch of order writes is written: a new order whose
+//! idempotency key is taken (a retry, a re-refusal) is skipped and its
+//! caller hears `Duplicate` while the rest commit together, and a batch that
+//! fails anyway is written again one write at a time. Batch size and queue bound
 //! come from `[orders]` (`writer_batch_max`, `writer_queue_max`).
 
 use std::sync::atomic::Ordering;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::actors::group_commit::{
-    Commit, Config, GroupCommit, NotDurable, OnFailure, Refused, Trigger,
+    Commit, Config, GroupCommit, NotDurable, OnFailure, Refused, Skipped, Trigger,
 };
 use crate::config::OrderSettings;
 use crate::domain::ids::OrderId;
@@ -84,6 +85,11 @@ impl OrderWriter {
         usize::try_from(self.group.gauge().queued.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
+    /// Batches whose transaction failed since start.
+    pub fn failed_batches(&self) -> u64 {
+        self.group.gauge().failures.load(Ordering::Relaxed)
+    }
+
     /// Commits or answers every write handed over so far, then stops the
     /// writer; later writes get `Unavailable`.
     pub async fn shutdown(&self) -> Result<(), NotDurable> {
@@ -119,13 +125,17 @@ impl Commit for OrderCommit {
     const WRITER: &'static str = "orders";
     const ON_FAILURE: OnFailure = OnFailure::EachAlone;
 
-    async fn commit(&self, writes: &[&OrderWrite]) -> Result<(), StoreError> {
-        self.store.write_orders(writes).await
+    async fn commit(&self, writes: &[&OrderWrite]) -> Result<Skipped, StoreError> {
+        let taken = self.store.write_orders(writes).await?;
+        Ok(taken
+            .into_iter()
+            .map(|i| (i, StoreError::Duplicate("idempotency key")))
+            .collect())
     }
 
     fn refusal(why: Refused) -> StoreError {
         match why {
-            Refused::Alone(e) => e,
+            Refused::Rejected(e) => e,
             Refused::Retrying => StoreError::Unavailable("the order batch is being retried".into()),
             Refused::Unanswered => StoreError::Unavailable("the order writer has stopped".into()),
         }

@@ -19,7 +19,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::registry::SkuStats;
-use crate::actors::group_commit::{self, Commit, Config, GroupCommit, OnFailure, Refused, Trigger};
+use crate::actors::group_commit::{
+    self, Commit, Config, GroupCommit, OnFailure, Refused, Skipped, Trigger,
+};
 use crate::domain::ledger::Change;
 use crate::domain::time::Timestamp;
 use crate::persistence::{Store, StoreError, WriteSet};
@@ -149,9 +151,10 @@ impl Commit for StockCommit {
     const WRITER: &'static str = "inventory";
     const ON_FAILURE: OnFailure = OnFailure::KeepAndRetry;
 
-    async fn commit(&self, writes: &[&StockWrite]) -> Result<(), StoreError> {
+    async fn commit(&self, writes: &[&StockWrite]) -> Result<Skipped, StoreError> {
         let set = WriteSet::collapse(writes.iter().map(|w| &w.change));
-        self.store.write_batch(&set).await
+        self.store.write_batch(&set).await?;
+        Ok(Skipped::new())
     }
 
     fn refusal(_why: Refused) -> NotDurable {

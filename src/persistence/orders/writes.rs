@@ -2,6 +2,8 @@
 //! inserts for new orders, and each saga step updating the row and
 //! appending its event together.
 
+use std::collections::HashSet;
+
 use super::records::{NewOrder, OrderLine, OrderWrite, Transition};
 use crate::domain::ids::OrderId;
 use crate::domain::order::{OrderStatus, Step};
@@ -12,22 +14,43 @@ use crate::persistence::{Store, StoreError};
 impl Store {
     /// Applies order writes in one transaction (group commit): a new order
     /// is written with its lines, its `placed` event and the event of its
-    /// outcome, and a taken idempotency key fails the whole call as
-    /// `Duplicate`; a saga step updates the row and appends its event
-    /// together.
-    pub async fn write_orders(&self, writes: &[&OrderWrite]) -> Result<(), StoreError> {
+    /// outcome; a saga step updates the row and appends its event together.
+    ///
+    /// A new order whose idempotency key is taken (by a stored order or an
+    /// earlier write of this batch) is skipped, not an error: a drop where
+    /// buyers retry must not fail whole batches. Answers the indexes (into
+    /// `writes`) of the skipped ones.
+    pub async fn write_orders(&self, writes: &[&OrderWrite]) -> Result<Vec<usize>, StoreError> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
-        let inserts: Vec<&NewOrder> = writes
+        let inserts: Vec<(usize, &NewOrder)> = writes
             .iter()
-            .filter_map(|w| match w {
-                OrderWrite::Insert(order) => Some(order),
+            .enumerate()
+            .filter_map(|(i, w)| match w {
+                OrderWrite::Insert(order) => Some((i, order)),
                 OrderWrite::Transition { .. } => None,
             })
             .collect();
+        // The key decides the id, so a taken key is a taken id. Only the
+        // order writer inserts orders, so none appears between this read
+        // and the insert (if one did, the insert would fail the batch, which
+        // is then written one by one). Read before the transaction: on
+        // SQLite a read that turns into a write fails when another writer
+        // committed in between.
+        let ids: Vec<String> = inserts.iter().map(|(_, o)| o.id.to_string()).collect();
+        let mut taken = self.stored_order_ids(&ids).await?;
+        let mut skipped = Vec::new();
+        let mut fresh: Vec<&NewOrder> = Vec::with_capacity(inserts.len());
+        for ((i, order), id) in inserts.into_iter().zip(ids) {
+            if taken.insert(id) {
+                fresh.push(order);
+            } else {
+                skipped.push(i);
+            }
+        }
+        let mut tx = self.pool.begin().await?;
         // A drop inserts thousands of orders a second: a few multi-row
         // statements per batch instead of a round trip per row.
-        for chunk in inserts.chunks(INSERT_CHUNK) {
+        for chunk in fresh.chunks(INSERT_CHUNK) {
             insert_orders(&mut tx, chunk).await?;
         }
         for write in writes {
@@ -36,7 +59,24 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(skipped)
+    }
+
+    /// Which of `ids` are already orders.
+    async fn stored_order_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        let mut stored = HashSet::new();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "SELECT id FROM orders WHERE id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            stored.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(stored)
     }
 }
 
@@ -46,32 +86,36 @@ impl Store {
     /// key can be judged again. Answers whether it was deleted; an order
     /// with an answer is never touched.
     pub async fn forget_unanswered_order(&self, id: OrderId) -> Result<bool, StoreError> {
+        const UNANSWERED: &str = "SELECT id FROM orders WHERE id = ? AND step = ? \
+             AND (first_answer IS NULL OR first_answer = ?)";
         let id = id.to_string();
         let mut tx = self.pool.begin().await?;
-        let unanswered: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM orders WHERE id = ? AND step = ? \
-             AND (first_answer IS NULL OR first_answer = ?)",
-        )
-        .bind(id.clone())
-        .bind(Step::Done.as_str())
-        .bind(FirstAnswer::Unavailable.code())
-        .fetch_one(&mut *tx)
-        .await?;
-        if unanswered != 1 {
-            return Ok(false);
-        }
+        // Every statement writes (no read first): on SQLite a read that
+        // turns into a write fails when another writer committed in between.
         // Children first: they reference the order.
-        for table in ["order_items", "order_events", "orders"] {
-            let key = if table == "orders" { "id" } else { "order_id" };
+        for table in ["order_items", "order_events"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE {key} = ?"
+                "DELETE FROM {table} WHERE order_id IN ({UNANSWERED})"
             )))
             .bind(id.clone())
+            .bind(Step::Done.as_str())
+            .bind(FirstAnswer::Unavailable.code())
             .execute(&mut *tx)
             .await?;
         }
+        let deleted = sqlx::query(
+            "DELETE FROM orders WHERE id = ? AND step = ? \
+             AND (first_answer IS NULL OR first_answer = ?)",
+        )
+        .bind(id)
+        .bind(Step::Done.as_str())
+        .bind(FirstAnswer::Unavailable.code())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
         tx.commit().await?;
-        Ok(true)
+        Ok(deleted)
     }
 }
 
