@@ -250,7 +250,7 @@ async fn retries_do_not_break_group_commit(db: TestDb) {
         }
     }
     assert_eq!(sold, 60);
-    assert_eq!(reserved(&app, s).await, 60);
+    assert_eq!(reserved(app, s).await, 60);
     // Refusals are recorded behind their answers.
     let mut rows = 0;
     for _ in 0..100 {
