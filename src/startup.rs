@@ -37,6 +37,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Orders(#[from] crate::actors::orders::handle::OrdersStartError),
+    #[error("could not give back orphaned holds: {0}")]
+    Orphans(#[from] crate::actors::OrderError),
     #[error(transparent)]
     OrderWriter(#[from] crate::actors::orders::writer::StartError),
     #[error(transparent)]
@@ -126,6 +128,8 @@ impl Application {
             behind,
         })
         .await?;
+        // Before the listener exists: no purchase of ours is in flight.
+        orders.release_orphaned_holds().await?;
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
             stock,

@@ -267,7 +267,46 @@ async fn retries_do_not_break_group_commit(db: TestDb) {
     assert_eq!(app.orders.writer_failed_batches(), 0);
 }
 
+/// Issue 11, item 10: a purchase that held units but whose order was never
+/// written (the process died in between) does not keep them until the TTL:
+/// start-up gives them back, and a late retry with the key still buys.
+async fn holds_without_an_order_are_given_back_at_start(db: TestDb) {
+    let app = app(db).await;
+    let (_, seller) = app.user("seller").await;
+    let (buyer_id, buyer) = app.user("customer").await;
+    let s = app.product(&seller, &[(100, 5)], None).await[0];
+    let (sku, user) = (SkuId::new(s), UserId::new(buyer_id));
+    let cut_short = OrderId::derive(user, "cut-short").reservation();
+    app.inventory
+        .reserve(sku, cut_short, user, qty(3))
+        .await
+        .expect("reserve");
+    // A hold that is not an order's is not the orders' to judge.
+    let foreign = stampede::domain::ids::ReservationId::parse("tool-hold").expect("id");
+    app.inventory
+        .reserve(sku, foreign, user, qty(1))
+        .await
+        .expect("reserve");
+    let placed = created(place(&app, &buyer, "placed", &[(s, 1)]).await).await;
+    assert_eq!(reserved(&app, s).await, 5);
+    let db = app.stop().await;
+
+    let s2 = settings(&db);
+    let app = spawn_app_with(db, s2).await;
+    assert_eq!(
+        reserved(&app, s).await,
+        2,
+        "the order's and the tool's holds stay"
+    );
+    let retried = created(place(&app, &buyer, "cut-short", &[(s, 2)]).await).await;
+    assert_eq!(retried["status"], "AWAITING_PAYMENT");
+    assert_ne!(retried["order_id"], placed["order_id"]);
+    assert_eq!(reserved(&app, s).await, 4);
+    app.stop().await;
+}
+
 on_both_stores!(
+    holds_without_an_order_are_given_back_at_start,
     retries_do_not_break_group_commit,
     a_reused_key_leaves_the_first_order_as_it_was,
     a_retry_whose_hold_was_given_back_is_judged_again,

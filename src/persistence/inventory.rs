@@ -148,6 +148,30 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Reservations still holding units that no order carries: the
+    /// purchase that took them was cut short (a crash) before its order was
+    /// written. Orders' reservations carry the order's id.
+    pub async fn orphaned_reservations(&self) -> Result<Vec<(SkuId, ReservationId)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.sku_id, r.reservation_id FROM reservations r \
+             LEFT JOIN orders o ON o.id = r.reservation_id \
+             WHERE r.status = 'reserved' AND o.id IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("reservation_id")?;
+                Ok((
+                    SkuId::new(row.try_get("sku_id")?),
+                    ReservationId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ))
+            })
+            .collect()
+    }
+}
+
 /// The INSERT of a new SKU's stock row, shared with catalog product creation
 /// (which runs it inside its own transaction).
 pub(super) fn insert_sku_stock(

@@ -4,6 +4,7 @@
 //! concurrent identical requests exactly one inserts (and reserves); the
 //! other waits for the first answer and returns it verbatim.
 
+use futures::StreamExt;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use sha2::{Digest, Sha256};
@@ -22,6 +23,9 @@ use crate::domain::quantity::Quantity;
 use crate::domain::time::Timestamp;
 use crate::persistence::{NewOrder, OrderLine, OrderRecord, StoreError};
 use crate::prometheus::SAGA_TRANSITIONS;
+
+/// Orphaned holds given back at once at start.
+const RELEASE_CONCURRENCY: usize = 64;
 
 /// A validated order request.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -113,6 +117,47 @@ impl Orders {
             orders.saga(id, None).await?;
         }
         Ok(orders)
+    }
+
+    /// Gives back the units of purchases cut short before their order was
+    /// written (a crash between the stock decision and the order's commit),
+    /// which would otherwise stay held until the reservation TTL and
+    /// under-sell the drop. Runs at start, before any request is served, so
+    /// no purchase of this process is between its hold and its write. A
+    /// late retry with the same key is judged again (see [`Orders::place`]).
+    /// Only reservations shaped like order ids are the orders' to judge.
+    /// Answers how many were given back.
+    pub async fn release_orphaned_holds(&self) -> Result<usize, OrderError> {
+        let deps = &self.inner.deps;
+        let orphans: Vec<_> = deps
+            .store
+            .orphaned_reservations()
+            .await?
+            .into_iter()
+            .filter(|(_, rid)| OrderId::parse(rid.as_str()).is_ok())
+            .collect();
+        let released = futures::stream::iter(orphans)
+            .map(|(sku, rid)| async move {
+                match deps.inventory.release(sku, rid.clone()).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(%sku, reservation = %rid.as_str(), error = %e,
+                            "could not give back an orphaned hold; it lapses with its TTL");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(RELEASE_CONCURRENCY)
+            .filter(|released| futures::future::ready(*released))
+            .count()
+            .await;
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "gave back holds of purchases cut short before their order was written"
+            );
+        }
+        Ok(released)
     }
 
     /// Places an order, or replays the answer given to the same key.
