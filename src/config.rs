@@ -47,6 +47,7 @@ pub struct Settings {
     pub orders: OrderSettings,
     pub payments: PaymentSimSettings,
     pub shipments: ShipmentSimSettings,
+    pub retention: RetentionSettings,
 }
 
 impl Default for Settings {
@@ -68,7 +69,38 @@ impl Default for Settings {
             orders: OrderSettings::default(),
             payments: PaymentSimSettings::default(),
             shipments: ShipmentSimSettings::default(),
+            retention: RetentionSettings::default(),
         }
+    }
+}
+
+/// How long rows nobody needs any more are kept before the pruning job
+/// deletes them: given-back reservations, rejected orders (a retry of their
+/// key is then judged afresh), and expired sessions with their tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Must be at least the inventory's idempotency window.
+    pub keep_hours: u64,
+    /// How often the pruning job runs.
+    pub every_secs: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            keep_hours: 7 * 24,
+            every_secs: 60 * 60,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn keep(&self) -> Duration {
+        Duration::from_secs(self.keep_hours.saturating_mul(3600))
+    }
+    pub fn every(&self) -> Duration {
+        Duration::from_secs(self.every_secs.max(1))
     }
 }
 
@@ -258,6 +290,10 @@ pub struct InventorySettings {
     pub housekeeping_ms: u64,
     /// Finished reservations are remembered this long for idempotent retries.
     pub idempotency_window_secs: u64,
+    /// At most this many finished (given-back) reservations are remembered
+    /// per SKU, the newest; a retry of an older one is judged from its
+    /// order's row.
+    pub finished_kept: usize,
 }
 
 impl Default for InventorySettings {
@@ -274,6 +310,7 @@ impl Default for InventorySettings {
             idle_passivate_ms: 5 * 60 * 1000,
             housekeeping_ms: 1_000,
             idempotency_window_secs: 24 * 60 * 60,
+            finished_kept: crate::domain::ledger::FINISHED_KEPT,
         }
     }
 }
@@ -325,7 +362,14 @@ impl Settings {
 /// `inventory_batch_max` -> `inventory.batch_max`, likewise for every
 /// nested section; other keys stay as they are.
 fn nest_section(key: &str) -> String {
-    for section in ["inventory", "rate_limit", "orders", "payments", "shipments"] {
+    for section in [
+        "inventory",
+        "rate_limit",
+        "orders",
+        "payments",
+        "shipments",
+        "retention",
+    ] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
         }

@@ -57,6 +57,7 @@ pub struct Application {
     inventory: Inventory,
     store: Store,
     pruner: tokio::task::JoinHandle<()>,
+    table_pruner: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -142,6 +143,7 @@ impl Application {
             metrics,
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
+        let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.retention.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),
             source,
@@ -184,6 +186,7 @@ impl Application {
             inventory,
             store,
             pruner,
+            table_pruner,
         })
     }
 
@@ -208,6 +211,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         let served = self.server.await;
         self.pruner.abort();
+        self.table_pruner.abort();
         // Sagas stop between steps; each resumes from its recorded step.
         self.orders.shutdown().await;
         // Every order write handed over so far is committed or answered.
@@ -293,6 +297,13 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
                 .into(),
         ));
     }
+    if settings.retention.keep() < settings.inventory.idempotency_window() {
+        return Err(StartupError::Config(
+            "retention.keep_hours must cover inventory.idempotency_window_secs, \
+             or a retry inside the window could be judged afresh"
+                .into(),
+        ));
+    }
     if settings.orders.writer_batch_max == 0 {
         return Err(StartupError::Config(
             "orders.writer_batch_max must be at least 1".into(),
@@ -330,5 +341,20 @@ async fn prune_rate_limits(state: web::Data<AppState>) {
     loop {
         every.tick().await;
         state.limits.prune();
+    }
+}
+
+/// Deletes finished rows older than the retention, on a timer (the first
+/// pass one period after start, so start-up stays quick).
+async fn prune_tables(store: Store, retention: crate::config::RetentionSettings) {
+    let mut every = tokio::time::interval(retention.every());
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let cutoff = crate::domain::time::Timestamp::now().minus(retention.keep());
+        match store.prune(cutoff).await {
+            Ok(pruned) => tracing::info!(?pruned, "pruned finished rows"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed; trying again next period"),
+        }
     }
 }

@@ -28,12 +28,14 @@ impl Store {
             .map(SkuId::new)
     }
 
-    /// Loads a SKU's header, its reservations that hold units, and the ones
-    /// given back since `finished_since` (kept for idempotent replies).
+    /// Loads a SKU's header, its reservations that hold units, and the
+    /// newest `finished_kept` of those given back since `finished_since`
+    /// (kept for idempotent replies).
     pub async fn load_sku(
         &self,
         sku: SkuId,
         finished_since: Timestamp,
+        finished_kept: usize,
     ) -> Result<Option<StoredSku>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT on_hand, reserved, sold, opens_at, closes_at, per_user_limit \
@@ -66,17 +68,26 @@ impl Store {
                     .map_err(|_| StoreError::Corrupt(format!("per_user_limit of SKU {sku}")))?,
             },
         };
-        let rows = sqlx::query(
-            "SELECT reservation_id, user_id, quantity, status, expires_at, updated_at \
-             FROM reservations \
-             WHERE sku_id = ? AND (status IN ('reserved', 'committed') OR updated_at >= ?)",
-        )
+        const COLUMNS: &str = "SELECT reservation_id, user_id, quantity, status, expires_at, updated_at \
+             FROM reservations WHERE sku_id = ?";
+        let holding = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} AND status IN ('reserved', 'committed')"
+        )))
         .bind(sku.get())
-        .bind(finished_since.millis())
         .fetch_all(&self.pool)
         .await?;
-        let reservations = rows
+        let finished = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} AND status NOT IN ('reserved', 'committed') AND updated_at >= ? \
+             ORDER BY updated_at DESC LIMIT ?"
+        )))
+        .bind(sku.get())
+        .bind(finished_since.millis())
+        .bind(i64::try_from(finished_kept).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let reservations = holding
             .iter()
+            .chain(&finished)
             .map(reservation_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(StoredSku {

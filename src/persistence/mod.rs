@@ -16,6 +16,7 @@ pub mod guarded_cache;
 mod inventory;
 mod offer_cache;
 mod orders;
+mod pruning;
 pub mod revocations;
 mod sessions;
 mod simulated;
@@ -28,6 +29,7 @@ pub use inventory::StoredSku;
 pub use orders::{
     NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SkuOffer, Transition,
 };
+pub use pruning::Pruned;
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
 pub use simulated::{SimLedger, SimRecord};

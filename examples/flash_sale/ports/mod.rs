@@ -60,6 +60,7 @@ impl Row {
             closes_at: self.rules.closes_at,
             per_user_limit: self.rules.per_user_limit,
             live_reservations,
+            remembered: live_reservations,
         }
     }
 }

@@ -110,7 +110,7 @@ impl RedisLuaStock {
     async fn seed(&self, sku: SkuId) -> Result<(), InventoryError> {
         let stored = self
             .store
-            .load_sku(sku, Timestamp::now())
+            .load_sku(sku, Timestamp::now(), 0)
             .await?
             .ok_or(InventoryError::UnknownSku(sku))?;
         let (levels, rules) = (stored.header.levels, stored.header.rules);

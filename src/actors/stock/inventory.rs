@@ -263,6 +263,7 @@ impl Inventory {
             activated_at: instant(stats.activated_ms.load(Ordering::Relaxed)),
             last_flush_at: instant(stats.last_flush_ms.load(Ordering::Relaxed)),
             last_flush_size: stats.last_flush_size.load(Ordering::Relaxed),
+            remembered_reservations: stock.remembered,
             stock,
         })
     }

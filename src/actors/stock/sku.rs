@@ -81,6 +81,11 @@ pub struct SkuSnapshot {
     pub per_user_limit: Option<u32>,
     /// Unpaid reservations holding units.
     pub live_reservations: usize,
+    /// Reservations the actor keeps in memory (live, committed, and the
+    /// newest given-back ones); for operators, not part of the public view.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub remembered: usize,
 }
 
 impl SkuSnapshot {
@@ -97,6 +102,7 @@ impl SkuSnapshot {
             closes_at: rules.closes_at,
             per_user_limit: rules.per_user_limit,
             live_reservations: ledger.live_reservations(),
+            remembered: ledger.remembered(),
         }
     }
 }
@@ -166,13 +172,15 @@ impl Actor for SkuActor {
         let since = Timestamp::now().minus(a.settings.idempotency_window());
         let stored = a
             .store
-            .load_sku(a.sku, since)
+            .load_sku(a.sku, since, a.settings.finished_kept)
             .await
             .map_err(|e| fail(e.to_string()))?;
         st.ledger = match stored {
-            Some(s) => {
-                Some(Ledger::restore(s.header, s.reservations).map_err(|e| fail(e.to_string()))?)
-            }
+            Some(s) => Some(
+                Ledger::restore(s.header, s.reservations)
+                    .map_err(|e| fail(e.to_string()))?
+                    .keep_finished(a.settings.finished_kept),
+            ),
             None => None,
         };
         a.stats

@@ -50,6 +50,9 @@ pub struct SkuActorView {
     pub last_flush_at: Option<Timestamp>,
     /// How many of this SKU's changes its last committed batch carried.
     pub last_flush_size: u64,
+    /// Reservations in the actor's memory: live, committed, and the newest
+    /// given-back ones (`inventory.finished_kept`).
+    pub remembered_reservations: usize,
     pub stock: SkuSnapshot,
 }
 

@@ -17,7 +17,7 @@ pub use types::{
 };
 
 use foldhash::HashMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use super::ids::{ReservationId, SkuId, UserId};
 use super::quantity::Quantity;
@@ -27,6 +27,10 @@ use super::time::Timestamp;
 /// Rejected reservation ids remembered for idempotent replies (per SKU);
 /// past this the memory is cleared, so a very old rejected id is re-judged.
 const REJECTED_MEMORY: usize = 100_000;
+
+/// Given-back reservations a SKU remembers by default (the newest); older
+/// ones are forgotten, and a retry of one is judged from its order's row.
+pub const FINISHED_KEPT: usize = 10_000;
 
 /// Most units one SKU can have on hand; far above any real stock, far below
 /// where sums of quantities could overflow.
@@ -45,6 +49,10 @@ pub struct Ledger {
     /// Units held (reserved or committed) per buyer, for the purchase limit.
     held: HashMap<UserId, u32>,
     rejected: HashMap<ReservationId, (UserId, u32, Rejection)>,
+    /// Given-back reservations in the order they finished, for forgetting
+    /// the oldest first (entries of ids judged again since are stale).
+    finished: VecDeque<(Timestamp, ReservationId)>,
+    finished_kept: usize,
 }
 
 impl Ledger {
@@ -62,7 +70,16 @@ impl Ledger {
             expiries: BTreeSet::new(),
             held: HashMap::default(),
             rejected: HashMap::default(),
+            finished: VecDeque::new(),
+            finished_kept: FINISHED_KEPT,
         };
+        let mut finished: Vec<(Timestamp, ReservationId)> = reservations
+            .iter()
+            .filter(|r| !r.status.holds_units())
+            .map(|r| (r.updated_at, r.id.clone()))
+            .collect();
+        finished.sort();
+        ledger.finished = finished.into();
         let mut live_units = 0i64;
         for r in reservations {
             if r.status == ReservationStatus::Reserved {
@@ -107,7 +124,21 @@ impl Ledger {
             expiries: BTreeSet::new(),
             held: HashMap::default(),
             rejected: HashMap::default(),
+            finished: VecDeque::new(),
+            finished_kept: FINISHED_KEPT,
         }
+    }
+
+    /// Remembers at most `n` given-back reservations (the newest).
+    pub fn keep_finished(mut self, n: usize) -> Self {
+        self.finished_kept = n;
+        self.trim_finished();
+        self
+    }
+
+    /// Reservations held in memory: live, committed and remembered ones.
+    pub fn remembered(&self) -> usize {
+        self.reservations.len()
     }
 
     pub fn sku(&self) -> SkuId {
@@ -287,6 +318,7 @@ impl Ledger {
         let snapshot = r.clone();
         self.unhold(snapshot.user, snapshot.quantity);
         let change = self.change_for(&snapshot);
+        self.finish(&snapshot);
         Ok(Outcome::changed(snapshot, change))
     }
 
@@ -335,6 +367,7 @@ impl Ledger {
         for r in &expired {
             self.levels.reserved -= i64::from(r.quantity);
             self.unhold(r.user, r.quantity);
+            self.finish(r);
         }
         let header = self.header();
         expired
@@ -352,6 +385,33 @@ impl Ledger {
     pub fn forget_finished_before(&mut self, cutoff: Timestamp) {
         self.reservations
             .retain(|_, r| r.status.holds_units() || r.updated_at >= cutoff);
+        while self.finished.front().is_some_and(|(at, _)| *at < cutoff) {
+            self.finished.pop_front();
+        }
+    }
+
+    /// Notes a reservation just given back, forgetting the oldest given-back
+    /// one past [`Ledger::keep_finished`]: a place-and-cancel loop must not
+    /// grow a SKU's memory.
+    fn finish(&mut self, r: &Reservation) {
+        self.finished.push_back((r.updated_at, r.id.clone()));
+        self.trim_finished();
+    }
+
+    fn trim_finished(&mut self) {
+        while self.finished.len() > self.finished_kept {
+            let Some((at, id)) = self.finished.pop_front() else {
+                break;
+            };
+            // Stale when the id was judged again (and maybe is live) since.
+            if self
+                .reservations
+                .get(&id)
+                .is_some_and(|r| !r.status.holds_units() && r.updated_at == at)
+            {
+                self.reservations.remove(&id);
+            }
+        }
     }
 
     fn unhold(&mut self, user: UserId, qty: u32) {

@@ -212,3 +212,26 @@ fn a_given_back_reservation_is_judged_again_only_when_asked() {
     );
     assert!(l.levels().is_consistent());
 }
+
+#[test]
+fn a_place_and_cancel_loop_does_not_grow_memory() {
+    let mut l = ledger(10).keep_finished(5);
+    for n in 0..100 {
+        let id = format!("r{n}");
+        assert!(l.reserve(&req(&id, n, 1), t(n)).is_ok());
+        assert!(l.release(&rid(&id), t(n)).is_ok());
+    }
+    assert!(l.reserve(&req("live", 1, 1), t(200)).is_ok());
+    assert_eq!(
+        l.remembered(),
+        5 + 1,
+        "the five newest given back, and the live one"
+    );
+    // The newest given-back one still answers as given back.
+    let replay = l.reserve(&req("r99", 99, 1), t(201)).expect("replay");
+    assert_eq!(replay.value.status, ReservationStatus::Released);
+    // A forgotten one is judged afresh.
+    let again = l.reserve(&req("r0", 0, 1), t(202)).expect("judged");
+    assert_eq!(again.value.status, ReservationStatus::Reserved);
+    assert!(l.levels().is_consistent());
+}
