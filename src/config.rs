@@ -98,6 +98,13 @@ pub struct OrderSettings {
     /// Order writes handed over and not yet committed before placements and
     /// sagas wait to hand theirs over.
     pub writer_queue_max: usize,
+    /// Sagas of live orders started at once when the service resumes them
+    /// at start-up (each loads its order from the store).
+    pub resume_concurrency: usize,
+    /// How often an order whose saga could not be resumed (an unreadable
+    /// row, the store down) is tried again; until then it is listed as
+    /// stuck in `GET /admin/sagas`.
+    pub resume_retry_ms: u64,
 }
 
 impl Default for OrderSettings {
@@ -112,6 +119,8 @@ impl Default for OrderSettings {
             reply_timeout_ms: 10_000,
             writer_batch_max: 512,
             writer_queue_max: 65_536,
+            resume_concurrency: 16,
+            resume_retry_ms: 30_000,
         }
     }
 }
@@ -128,6 +137,9 @@ impl OrderSettings {
     }
     pub fn reply_timeout(&self) -> Duration {
         Duration::from_millis(self.reply_timeout_ms)
+    }
+    pub fn resume_retry(&self) -> Duration {
+        Duration::from_millis(self.resume_retry_ms.max(10))
     }
     pub fn track_interval(&self) -> Duration {
         Duration::from_millis(self.track_interval_ms.max(10))

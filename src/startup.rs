@@ -293,6 +293,11 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
             "orders.writer_batch_max must be at least 1".into(),
         ));
     }
+    if settings.orders.resume_concurrency == 0 {
+        return Err(StartupError::Config(
+            "orders.resume_concurrency must be at least 1".into(),
+        ));
+    }
     if settings.orders.writer_queue_max < settings.orders.writer_batch_max {
         return Err(StartupError::Config(
             "orders.writer_queue_max must be at least orders.writer_batch_max".into(),
