@@ -47,6 +47,7 @@ pub struct Settings {
     pub orders: OrderSettings,
     pub payments: PaymentSimSettings,
     pub shipments: ShipmentSimSettings,
+    pub owner: OwnerSettings,
 }
 
 impl Default for Settings {
@@ -68,7 +69,39 @@ impl Default for Settings {
             orders: OrderSettings::default(),
             payments: PaymentSimSettings::default(),
             shipments: ShipmentSimSettings::default(),
+            owner: OwnerSettings::default(),
         }
+    }
+}
+
+/// The claim on the database: one process sells from it at a time (two
+/// would write their stock counters over each other's and oversell).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OwnerSettings {
+    /// How long the claim lasts without renewal (it is renewed every third
+    /// of it). A process refused at start-up may start once the holder's
+    /// lease lapsed; a restart on the holder's own machine after a crash
+    /// does not wait. At least 1000.
+    pub lease_ms: u64,
+    /// Take the database over even while another process's lease is fresh.
+    /// That process's write-behind batches are refused from then on, and it
+    /// answers 503 instead of selling.
+    pub takeover: bool,
+}
+
+impl Default for OwnerSettings {
+    fn default() -> Self {
+        Self {
+            lease_ms: 10_000,
+            takeover: false,
+        }
+    }
+}
+
+impl OwnerSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
     }
 }
 
@@ -337,7 +370,14 @@ impl Settings {
 /// `inventory_batch_max` -> `inventory.batch_max`, likewise for every
 /// nested section; other keys stay as they are.
 fn nest_section(key: &str) -> String {
-    for section in ["inventory", "rate_limit", "orders", "payments", "shipments"] {
+    for section in [
+        "inventory",
+        "rate_limit",
+        "orders",
+        "payments",
+        "shipments",
+        "owner",
+    ] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
         }
@@ -399,6 +439,19 @@ mod tests {
                 (s.orders.writer_batch_max, s.orders.writer_queue_max),
                 (64, 1024)
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn owner_settings_from_env() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!((s.owner.lease_ms, s.owner.takeover), (10_000, false));
+            jail.set_env("STAMPEDE_OWNER_TAKEOVER", "true");
+            jail.set_env("STAMPEDE_OWNER_LEASE_MS", "2500");
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!((s.owner.lease_ms, s.owner.takeover), (2_500, true));
             Ok(())
         });
     }

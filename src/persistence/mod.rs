@@ -16,6 +16,7 @@ pub mod guarded_cache;
 mod inventory;
 mod offer_cache;
 mod orders;
+pub mod owner;
 pub mod revocations;
 mod sessions;
 mod simulated;
@@ -76,6 +77,9 @@ pub enum StoreError {
     /// A unique key refused the row: `what` names the taken value.
     #[error("{0} is already taken")]
     Duplicate(&'static str),
+    /// Another process took the store over: this one's batches are refused.
+    #[error("{0}")]
+    Fenced(String),
 }
 
 impl StoreError {
@@ -94,6 +98,9 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     offers: Arc<OfferCache>,
+    /// This process's claim on the store, checked by every write-behind
+    /// batch; `None` for a store that never claimed it (tests, tools).
+    lease: Option<Arc<owner::Lease>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -139,6 +146,7 @@ impl Store {
             pool,
             backend,
             offers: Arc::default(),
+            lease: None,
         })
     }
 
