@@ -17,7 +17,9 @@ pub enum AckMode {
     /// After the batch holding the decision is committed (the default).
     Durable,
     /// Right after the in-memory decision; the write follows within one
-    /// flush interval, and a crash in that window loses it.
+    /// flush interval plus the commit of a batch (longer behind a slow
+    /// database), and a crash, or a take-over by another process (whose
+    /// fence refuses the late batch), in that window loses it.
     Memory,
 }
 
