@@ -17,7 +17,9 @@ pub enum AckMode {
     /// After the batch holding the decision is committed (the default).
     Durable,
     /// Right after the in-memory decision; the write follows within one
-    /// flush interval, and a crash in that window loses it.
+    /// flush interval plus the commit of a batch (longer behind a slow
+    /// database), and a crash, or a take-over by another process (whose
+    /// fence refuses the late batch), in that window loses it.
     Memory,
 }
 
@@ -48,6 +50,7 @@ pub struct Settings {
     pub payments: PaymentSimSettings,
     pub shipments: ShipmentSimSettings,
     pub retention: RetentionSettings,
+    pub owner: OwnerSettings,
 }
 
 impl Default for Settings {
@@ -70,6 +73,7 @@ impl Default for Settings {
             payments: PaymentSimSettings::default(),
             shipments: ShipmentSimSettings::default(),
             retention: RetentionSettings::default(),
+            owner: OwnerSettings::default(),
         }
     }
 }
@@ -95,12 +99,43 @@ impl Default for RetentionSettings {
     }
 }
 
+/// The claim on the database: one process sells from it at a time (two
+/// would write their stock counters over each other's and oversell).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OwnerSettings {
+    /// How long the claim lasts without renewal (it is renewed every third
+    /// of it). A process refused at start-up may start once the holder's
+    /// lease lapsed; a restart on the holder's own machine after a crash
+    /// does not wait. At least 1000.
+    pub lease_ms: u64,
+    /// Take the database over even while another process's lease is fresh.
+    /// That process's write-behind batches are refused from then on, and it
+    /// answers 503 instead of selling.
+    pub takeover: bool,
+}
+
+impl Default for OwnerSettings {
+    fn default() -> Self {
+        Self {
+            lease_ms: 10_000,
+            takeover: false,
+        }
+    }
+}
+
 impl RetentionSettings {
     pub fn keep(&self) -> Duration {
         Duration::from_secs(self.keep_hours.saturating_mul(3600))
     }
     pub fn every(&self) -> Duration {
         Duration::from_secs(self.every_secs.max(1))
+    }
+}
+
+impl OwnerSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
     }
 }
 
@@ -130,6 +165,13 @@ pub struct OrderSettings {
     /// Order writes handed over and not yet committed before placements and
     /// sagas wait to hand theirs over.
     pub writer_queue_max: usize,
+    /// Sagas of live orders started at once when the service resumes them
+    /// at start-up (each loads its order from the store).
+    pub resume_concurrency: usize,
+    /// How often an order whose saga could not be resumed (an unreadable
+    /// row, the store down) is tried again; until then it is listed as
+    /// stuck in `GET /admin/sagas`.
+    pub resume_retry_ms: u64,
 }
 
 impl Default for OrderSettings {
@@ -144,6 +186,8 @@ impl Default for OrderSettings {
             reply_timeout_ms: 10_000,
             writer_batch_max: 512,
             writer_queue_max: 65_536,
+            resume_concurrency: 16,
+            resume_retry_ms: 30_000,
         }
     }
 }
@@ -160,6 +204,9 @@ impl OrderSettings {
     }
     pub fn reply_timeout(&self) -> Duration {
         Duration::from_millis(self.reply_timeout_ms)
+    }
+    pub fn resume_retry(&self) -> Duration {
+        Duration::from_millis(self.resume_retry_ms.max(10))
     }
     pub fn track_interval(&self) -> Duration {
         Duration::from_millis(self.track_interval_ms.max(10))
@@ -369,6 +416,7 @@ fn nest_section(key: &str) -> String {
         "payments",
         "shipments",
         "retention",
+        "owner",
     ] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
@@ -431,6 +479,19 @@ mod tests {
                 (s.orders.writer_batch_max, s.orders.writer_queue_max),
                 (64, 1024)
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn owner_settings_from_env() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!((s.owner.lease_ms, s.owner.takeover), (10_000, false));
+            jail.set_env("STAMPEDE_OWNER_TAKEOVER", "true");
+            jail.set_env("STAMPEDE_OWNER_LEASE_MS", "2500");
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!((s.owner.lease_ms, s.owner.takeover), (2_500, true));
             Ok(())
         });
     }

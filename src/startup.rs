@@ -21,7 +21,8 @@ use crate::http::passwords::hash_password;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
-use crate::persistence::{Backend, RevocationCache, Store};
+use crate::persistence::owner::{Claimant, Process};
+use crate::persistence::{Backend, RevocationCache, Store, StoreError};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub enum StartupError {
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
     #[error(transparent)]
     Metrics(#[from] crate::prometheus::RecorderError),
+    #[error(transparent)]
+    Owner(#[from] crate::persistence::owner::OwnerError),
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -58,6 +61,8 @@ pub struct Application {
     store: Store,
     pruner: tokio::task::JoinHandle<()>,
     table_pruner: tokio::task::JoinHandle<()>,
+    /// Renews this process's lease on the store until shutdown ends.
+    lease_keeper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -77,9 +82,36 @@ impl Application {
         stock: Option<Arc<dyn StockPort>>,
     ) -> Result<Self, StartupError> {
         let metrics = crate::prometheus::install()?;
+        check_order_settings(&settings)?;
+        check_owner_settings(&settings)?;
         let store =
             Store::connect(&settings.database_url, settings.database_max_connections).await?;
         store.migrate().await?;
+        // Before anything is written: a second process must not even
+        // bootstrap the admin while another one owns the store.
+        let lease = store
+            .claim(&Claimant {
+                process: Process::current(),
+                label: format!("listening on {}", settings.bind),
+                lease: settings.owner.lease(),
+                force: settings.owner.takeover,
+            })
+            .await?;
+        let store = store.with_lease(lease);
+        let built = Self::assemble(settings, stock, store.clone(), metrics).await;
+        if built.is_err() {
+            store.release_lease().await;
+        }
+        built
+    }
+
+    /// Everything after the claim on the store.
+    async fn assemble(
+        settings: Settings,
+        stock: Option<Arc<dyn StockPort>>,
+        store: Store,
+        metrics: metrics_exporter_prometheus::PrometheusHandle,
+    ) -> Result<Self, StartupError> {
         bootstrap_admin(&store, &settings).await?;
         // On MySQL the inventory engine gets connections of its own: its
         // group commits must never queue behind catalog, account or order
@@ -87,7 +119,12 @@ impl Application {
         // fair, so there the shared pool's FIFO queue serves the engine best.
         let inventory_store = match store.backend() {
             Backend::MySql => {
-                Store::connect(&settings.database_url, settings.inventory.connections).await?
+                let own =
+                    Store::connect(&settings.database_url, settings.inventory.connections).await?;
+                match store.lease() {
+                    Some(lease) => own.with_lease(lease),
+                    None => own,
+                }
             }
             Backend::Sqlite => store.clone(),
         };
@@ -107,7 +144,6 @@ impl Application {
             store.clone(),
             revocations,
         );
-        check_order_settings(&settings)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
         let behind = TaskTracker::new();
         let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
@@ -144,6 +180,7 @@ impl Application {
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.retention.clone()));
+        let lease_keeper = tokio::spawn(keep_lease(store.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),
             source,
@@ -187,6 +224,7 @@ impl Application {
             store,
             pruner,
             table_pruner,
+            lease_keeper,
         })
     }
 
@@ -222,6 +260,9 @@ impl Application {
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
         }
+        // Held through the drains above; the next process need not wait.
+        self.lease_keeper.abort();
+        self.store.release_lease().await;
         self.store.close().await;
         tracing::info!("stampede stopped");
         served
@@ -309,6 +350,11 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
             "orders.writer_batch_max must be at least 1".into(),
         ));
     }
+    if settings.orders.resume_concurrency == 0 {
+        return Err(StartupError::Config(
+            "orders.resume_concurrency must be at least 1".into(),
+        ));
+    }
     if settings.orders.writer_queue_max < settings.orders.writer_batch_max {
         return Err(StartupError::Config(
             "orders.writer_queue_max must be at least orders.writer_batch_max".into(),
@@ -332,6 +378,36 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
         }
     }
     Ok(())
+}
+
+fn check_owner_settings(settings: &Settings) -> Result<(), StartupError> {
+    if settings.owner.lease_ms < 1_000 {
+        return Err(StartupError::Config(
+            "owner.lease_ms must be at least 1000".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Renews this process's lease on the store for as long as it runs. A
+/// renewal that fails on the database is tried again at the next tick (the
+/// lease outlasts two missed renewals); once another process has taken the
+/// store over there is nothing left to renew.
+async fn keep_lease(store: Store) {
+    let Some(lease) = store.lease() else {
+        return;
+    };
+    let mut every = tokio::time::interval(lease.renew_every());
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match store.renew_lease().await {
+            Ok(()) => {}
+            Err(StoreError::Fenced(_)) => return,
+            Err(e) => tracing::warn!(error = %e, "could not renew the lease on the store"),
+        }
+    }
 }
 
 /// Prunes idle rate-limit buckets every minute (governor keeps every key

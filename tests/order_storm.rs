@@ -264,7 +264,7 @@ async fn sagas_resume_after_a_restart(db: TestDb) {
     let admin = app.admin_token().await;
     let live = app.get_json("/api/v1/admin/sagas", Some(&admin)).await;
     assert!(
-        live.as_array().expect("sagas").len() >= 15,
+        live["sagas"].as_array().expect("sagas").len() >= 15,
         "the unpaid orders' sagas resumed: {live}"
     );
     let ids: Vec<String> = waiting.iter().map(|(_, id)| id.clone()).collect();

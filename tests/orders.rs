@@ -500,7 +500,7 @@ async fn roles_and_views(db: TestDb) {
 
     let admin = app.admin_token().await;
     let sagas = app.get_json("/api/v1/admin/sagas", Some(&admin)).await;
-    let live: Vec<&Value> = sagas
+    let live: Vec<&Value> = sagas["sagas"]
         .as_array()
         .expect("sagas")
         .iter()

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod owner;
 pub mod page;
 pub mod password;
 pub mod quantity;

@@ -138,7 +138,10 @@ impl ResponseError for ApiError {
                 tracing::error!(error = %why, "internal error");
                 "an internal error occurred".to_string()
             }
-            ApiError::Store(e @ StoreError::Duplicate(_)) => e.to_string(),
+            ApiError::Store(e @ (StoreError::Duplicate(_) | StoreError::Fenced(_)))
+            | ApiError::Inventory(InventoryError::Store(e @ StoreError::Fenced(_))) => {
+                e.to_string()
+            }
             ApiError::Store(e) | ApiError::Inventory(InventoryError::Store(e)) => {
                 tracing::error!(error = %e, "store error");
                 "the database is unavailable, retry shortly".to_string()

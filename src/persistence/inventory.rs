@@ -98,8 +98,10 @@ impl Store {
 
     /// Writes one batch in one transaction: every reservation upserted, every
     /// touched SKU's counters set to their latest values. Each SKU has one
-    /// writer (its actor), so absolute values are safe, and the table's CHECK
-    /// constraint refuses any state that would oversell.
+    /// writer (its actor, in the one process that owns the store: the batch
+    /// is refused once another process took it over), so absolute values
+    /// are safe, and the table's CHECK constraint refuses any state that
+    /// would oversell.
     pub async fn write_batch(&self, set: &WriteSet) -> Result<(), StoreError> {
         if set.is_empty() {
             return Ok(());
@@ -154,6 +156,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        self.check_owner(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

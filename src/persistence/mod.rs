@@ -17,6 +17,7 @@ mod inventory;
 mod offer_cache;
 mod orders;
 mod pruning;
+pub mod owner;
 pub mod revocations;
 mod sessions;
 mod simulated;
@@ -78,6 +79,9 @@ pub enum StoreError {
     /// A unique key refused the row: `what` names the taken value.
     #[error("{0} is already taken")]
     Duplicate(&'static str),
+    /// Another process took the store over: this one's batches are refused.
+    #[error("{0}")]
+    Fenced(String),
 }
 
 impl StoreError {
@@ -96,6 +100,9 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     offers: Arc<OfferCache>,
+    /// This process's claim on the store, checked by every write-behind
+    /// batch; `None` for a store that never claimed it (tests, tools).
+    lease: Option<Arc<owner::Lease>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -141,6 +148,7 @@ impl Store {
             pool,
             backend,
             offers: Arc::default(),
+            lease: None,
         })
     }
 

@@ -19,6 +19,38 @@ pub fn free_port() -> u16 {
 /// Starts the binary on `port` over `database_url` with `env` on top of a
 /// test configuration, and waits until it is ready.
 pub async fn start_binary(database_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
+    let child = command(database_url, port, env)
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn stampede");
+    wait_ready(port).await;
+    child
+}
+
+/// Starts the binary like [`start_binary`] and expects it to exit by
+/// itself within `within` (a refused start); answers its exit status and
+/// everything it wrote.
+pub async fn run_to_exit(
+    database_url: &str,
+    port: u16,
+    env: &[(&str, &str)],
+    within: Duration,
+) -> std::process::Output {
+    let child = command(database_url, port, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn stampede");
+    tokio::time::timeout(within, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("stampede on port {port} was still running after {within:?}"))
+        .expect("wait for stampede")
+}
+
+/// The binary's command line with the test configuration.
+fn command(database_url: &str, port: u16, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
     cmd.env("STAMPEDE_BIND", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", database_url)
@@ -29,15 +61,11 @@ pub async fn start_binary(database_url: &str, port: u16, env: &[(&str, &str)]) -
         )
         .env("STAMPEDE_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("STAMPEDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true);
+        .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().expect("spawn stampede");
-    wait_ready(port).await;
-    child
+    cmd
 }
 
 /// Polls `/health/ready` for up to 30 s.

@@ -8,14 +8,16 @@ use futures::StreamExt;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::task::AbortHandle;
 
 use super::error::OrderError;
 use super::placing::{self, End, Placement};
+use super::resume::Stuck;
 use super::saga::{SagaDeps, SagaMsg};
 use super::supervisor::{SagaRegistry, SagaSupervisor, SagaSupervisorMsg, Sagas};
-use super::views::SagaView;
+use super::views::{SagaList, SagaView};
 use crate::domain::ids::{OrderId, SkuId, UserId};
 use crate::domain::money::{Amount, Currency};
 use crate::domain::order::{OrderStatus, Step};
@@ -75,21 +77,24 @@ struct Inner {
     deps: Arc<SagaDeps>,
     registry: SagaRegistry,
     supervisor: ActorRef<SagaSupervisorMsg>,
+    /// Live orders whose saga could not be resumed.
+    stuck: Stuck,
+    /// The task retrying them; stopped at shutdown.
+    retrier: OnceLock<AbortHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersStartError {
     #[error("could not start the saga supervisor: {0}")]
     Spawn(#[from] ractor::SpawnErr),
-    #[error("could not resume live orders: {0}")]
-    Resume(#[from] OrderError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl Orders {
     /// Starts the saga supervisor and resumes every order that was live
-    /// when the process last stopped (or was killed).
+    /// when the process last stopped (or was killed). An order whose saga
+    /// cannot start is skipped and retried later (see [`super::resume`]).
     pub async fn start(deps: SagaDeps) -> Result<Self, OrdersStartError> {
         let deps = Arc::new(deps);
         let registry = SagaRegistry::default();
@@ -107,15 +112,17 @@ impl Orders {
                 deps,
                 registry,
                 supervisor,
+                stuck: Stuck::default(),
+                retrier: OnceLock::new(),
             }),
         };
         let live = orders.inner.deps.store.live_order_ids().await?;
         if !live.is_empty() {
             tracing::info!(count = live.len(), "resuming live orders");
         }
-        for id in live {
-            orders.saga(id, None).await?;
-        }
+        orders.resume(live).await;
+        let retrier = tokio::spawn(orders.clone().retry_stuck());
+        let _ = orders.inner.retrier.set(retrier.abort_handle());
         Ok(orders)
     }
 
@@ -449,6 +456,14 @@ impl Orders {
         Ok(SagaView::at_rest(&order))
     }
 
+    /// Every running saga, and every live order whose saga could not start.
+    pub async fn sagas(&self) -> SagaList {
+        SagaList {
+            sagas: self.live_sagas().await,
+            stuck: self.inner.stuck.list(),
+        }
+    }
+
     /// Every running saga.
     pub async fn live_sagas(&self) -> Vec<SagaView> {
         let actors: Vec<ActorRef<SagaMsg>> = self
@@ -494,6 +509,9 @@ impl Orders {
     /// Stops every saga (each resumes from its recorded step next start),
     /// then waits for the writes still landing behind their answers.
     pub async fn shutdown(&self) {
+        if let Some(retrier) = self.inner.retrier.get() {
+            retrier.abort();
+        }
         self.inner
             .supervisor
             .stop_children_and_wait(None, Some(Duration::from_secs(5)))
@@ -503,7 +521,15 @@ impl Orders {
         self.inner.deps.behind.wait().await;
     }
 
-    async fn saga(
+    pub(super) fn deps(&self) -> &SagaDeps {
+        &self.inner.deps
+    }
+
+    pub(super) fn stuck(&self) -> &Stuck {
+        &self.inner.stuck
+    }
+
+    pub(super) async fn saga(
         &self,
         id: OrderId,
         order: Option<OrderRecord>,

@@ -14,6 +14,9 @@
 //!   (on [`group_commit`](super::group_commit), like the stock persister).
 //! - [`handle::Orders`]: the handle HTTP and tests use to place, pay, cancel
 //!   and inspect orders.
+//! - [`resume`]: restarting the sagas of live orders at start-up, a bounded
+//!   number at a time; an order whose saga cannot start is listed as stuck
+//!   and retried, never fatal.
 //!
 //! What crosses into stock: reserve, commit and release of the order's
 //! lines, keyed by the order id. The per-user limit and the sale window are
@@ -26,6 +29,7 @@
 pub mod error;
 pub mod handle;
 pub mod placing;
+pub mod resume;
 pub mod saga;
 pub mod supervisor;
 pub mod views;

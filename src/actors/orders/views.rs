@@ -126,3 +126,25 @@ impl SagaView {
         }
     }
 }
+
+/// An order whose saga could not be resumed: it is retried every
+/// `orders.resume_retry_ms` until its saga starts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StuckOrderView {
+    /// The id as stored (it may be the unreadable part).
+    pub order_id: String,
+    /// Why its saga could not start, e.g. `stored data is invalid: order status X`.
+    pub reason: String,
+    /// When it was first found stuck.
+    pub since: Timestamp,
+    pub last_attempt_at: Timestamp,
+    /// Tries so far, the first one at start-up included.
+    pub attempts: u32,
+}
+
+/// The operator's list: running sagas, and orders whose saga could not start.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SagaList {
+    pub sagas: Vec<SagaView>,
+    pub stuck: Vec<StuckOrderView>,
+}

@@ -192,9 +192,11 @@ impl Inventory {
             .map_err(|_| InventoryError::Unavailable)
     }
 
-    /// True when the write-behind path is healthy (readiness).
+    /// True when the write-behind path is healthy (readiness): batches
+    /// commit, and no other process has taken the store over.
     pub fn is_writing(&self) -> bool {
         !self.inner.persister.gauge().failing.load(Ordering::Relaxed)
+            && self.inner.store.fenced().is_none()
     }
 
     /// The designed shutdown path: stop every SKU actor (their decisions are
@@ -302,6 +304,11 @@ impl Inventory {
         T: Send + 'static,
         F: Fn(Reply<T>) -> SkuMsg,
     {
+        // Taken over by another process: its decisions could not be
+        // written, and this one's view of the stock is stale.
+        if let Some(fenced) = self.inner.store.fenced() {
+            return Err(InventoryError::Store(fenced));
+        }
         let settings = &self.inner.settings;
         for _ in 0..DELIVERY_ATTEMPTS {
             let entry = match self.activate(sku).await {

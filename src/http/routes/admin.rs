@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 
-use crate::actors::orders::views::SagaView;
+use crate::actors::orders::views::{SagaList, SagaView};
 use crate::actors::stock::views::{ActorsOverview, SkuActorView};
 use crate::domain::ids::SkuId;
 use crate::http::auth::Admin;
@@ -51,19 +51,20 @@ pub async fn sku_actor(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Every running order saga: status, current step, retries, restarts.
+/// Every running order saga (status, current step, retries, restarts),
+/// and every live order whose saga could not be resumed, with the reason.
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<SagaView>),
+        (status = 200, body = SagaList),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`", body = Problem),
     )
 )]
 #[get("/admin/sagas")]
 pub async fn sagas(_admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.orders.live_sagas().await)
+    HttpResponse::Ok().json(state.orders.sagas().await)
 }
 
 /// One order's saga: live state if it runs, its recorded state if not.

@@ -18,7 +18,8 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The database answers and write-behind batches are committing.
+/// The database answers, write-behind batches are committing, and no other
+/// process has taken the store over.
 #[utoipa::path(tag = "ops", responses(
     (status = 200, body = Health),
     (status = 503, description = "`UNAVAILABLE`", body = crate::http::problem::Problem),
@@ -26,6 +27,9 @@ pub async fn live() -> HttpResponse {
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
+    if let Some(fenced) = state.store.fenced() {
+        return Err(ApiError::Store(fenced));
+    }
     if !state.inventory.is_writing() {
         return Err(ApiError::Inventory(
             crate::actors::InventoryError::Unavailable,

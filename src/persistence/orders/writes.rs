@@ -58,6 +58,8 @@ impl Store {
                 apply_transition(&mut tx, *order_id, step, now).await?;
             }
         }
+        // Refused once another process owns the store.
+        self.check_owner(&mut tx).await?;
         tx.commit().await?;
         Ok(skipped)
     }
