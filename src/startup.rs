@@ -105,6 +105,7 @@ impl Application {
             revocations,
         );
         check_order_settings(&settings)?;
+        check_rate_limit_settings(&settings)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
         let behind = TaskTracker::new();
         let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
@@ -314,6 +315,19 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
                 "{key} must be between 0 and 1"
             )));
         }
+    }
+    Ok(())
+}
+
+/// Refuses a forwarded-for set-up that could never name a client.
+fn check_rate_limit_settings(settings: &Settings) -> Result<(), StartupError> {
+    let limits = &settings.rate_limit;
+    if limits.trust_forwarded_for && limits.trusted_proxies.is_empty() {
+        return Err(StartupError::Config(
+            "rate_limit.trust_forwarded_for needs rate_limit.trusted_proxies: \
+             the addresses of the proxies whose X-Forwarded-For is believed"
+                .into(),
+        ));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalog_cache;
+pub mod client_ip;
 pub mod fallback;
 pub mod metrics;
 pub mod openapi;
