@@ -24,6 +24,9 @@ pub const RESERVES: &str = "stampede_reserves_total";
 pub const BATCH_SIZE: &str = "stampede_batch_size";
 /// Time to commit one batch, by `writer`.
 pub const FLUSH_DURATION: &str = "stampede_flush_duration_seconds";
+/// SKU actor activations (each one a store read), by `outcome`: `loaded`,
+/// `unknown`, `failed`; sampled at scrape time.
+pub const SKU_ACTIVATIONS: &str = "stampede_sku_activations_total";
 /// Order status transitions recorded by sagas, by `from` and `to` status.
 pub const SAGA_TRANSITIONS: &str = "stampede_saga_transitions_total";
 
@@ -118,6 +121,11 @@ fn describe() {
         FLUSH_DURATION,
         Unit::Seconds,
         "Time to commit one batch, by writer (inventory, orders)."
+    );
+    describe_counter!(
+        SKU_ACTIVATIONS,
+        Unit::Count,
+        "SKU actor activations (one store read each), by outcome (loaded, unknown, failed)."
     );
     describe_counter!(
         SAGA_TRANSITIONS,

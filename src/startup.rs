@@ -84,7 +84,9 @@ impl Application {
         // fair, so there the shared pool's FIFO queue serves the engine best.
         let inventory_store = match store.backend() {
             Backend::MySql => {
-                Store::connect(&settings.database_url, settings.inventory.connections).await?
+                store
+                    .with_own_pool(&settings.database_url, settings.inventory.connections)
+                    .await?
             }
             Backend::Sqlite => store.clone(),
         };

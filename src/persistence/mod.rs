@@ -14,6 +14,7 @@
 mod catalog;
 pub mod guarded_cache;
 mod inventory;
+mod missing_skus;
 mod offer_cache;
 mod orders;
 pub mod revocations;
@@ -35,6 +36,8 @@ pub use users::UserRecord;
 pub use wishlist::{WishlistAdd, WishlistEntry};
 pub use write_set::WriteSet;
 
+use crate::domain::ids::SkuId;
+use missing_skus::MissingSkus;
 use offer_cache::OfferCache;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::MigrateDatabase;
@@ -94,6 +97,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     offers: Arc<OfferCache>,
+    missing_skus: Arc<MissingSkus>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -139,7 +143,26 @@ impl Store {
             pool,
             backend,
             offers: Arc::default(),
+            missing_skus: Arc::default(),
         })
+    }
+
+    /// This store on its own pool of `max_connections` to the same
+    /// database, sharing this one's caches: what one invalidates, the other
+    /// no longer answers.
+    pub async fn with_own_pool(&self, url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let own = Self::connect(url, max_connections).await?;
+        Ok(Self {
+            offers: Arc::clone(&self.offers),
+            missing_skus: Arc::clone(&self.missing_skus),
+            ..own
+        })
+    }
+
+    /// True when the store recently found no SKU `sku` and none has been
+    /// created since: asking again would find none either.
+    pub fn is_missing_sku(&self, sku: SkuId) -> bool {
+        self.missing_skus.contains(sku)
     }
 
     /// Brings the schema up to date; safe to run on every start.

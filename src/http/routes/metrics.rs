@@ -1,11 +1,12 @@
 //! `GET /metrics`: Prometheus text. Counters and histograms are recorded
-//! where things happen; the gauges are sampled here from the actor system's
-//! own counters, so the hot path pays nothing for them.
+//! where things happen; the gauges and the SKU activation counts are
+//! sampled here from the actor system's own counters, so the hot path pays
+//! nothing for them.
 
 use actix_web::{HttpResponse, get, web};
 
 use crate::http::AppState;
-use crate::prometheus::{ACTORS, MAILBOX_DEPTH};
+use crate::prometheus::{ACTORS, MAILBOX_DEPTH, SKU_ACTIVATIONS};
 
 /// Prometheus text exposition format.
 #[utoipa::path(tag = "ops", responses(
@@ -31,4 +32,12 @@ fn sample_gauges(state: &AppState) {
         |kind: &'static str, n: usize| metrics::gauge!(ACTORS, "kind" => kind).set(n as f64);
     actors("sku", inventory.active_sku_actors);
     actors("saga", state.orders.live_saga_count());
+    let activations = &inventory.sku_activations;
+    for (outcome, n) in [
+        ("loaded", activations.loaded),
+        ("unknown", activations.unknown),
+        ("failed", activations.failed),
+    ] {
+        metrics::counter!(SKU_ACTIVATIONS, "outcome" => outcome).absolute(n);
+    }
 }
