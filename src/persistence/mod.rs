@@ -27,7 +27,8 @@ mod write_set;
 pub use catalog::{PatchOutcome, ProductPage};
 pub use inventory::StoredSku;
 pub use orders::{
-    NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SkuOffer, Transition,
+    NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SellerLine,
+    SellerOrder, SkuOffer, Transition,
 };
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
