@@ -14,6 +14,8 @@
 //!   (on [`group_commit`](super::group_commit), like the stock persister).
 //! - [`handle::Orders`]: the handle HTTP and tests use to place, pay, cancel
 //!   and inspect orders.
+//! - [`failure`]: what events and refusals say about a failed call (our
+//!   phrase; the raw error goes to the log).
 //!
 //! What crosses into stock: reserve, commit and release of the order's
 //! lines, keyed by the order id. The per-user limit and the sale window are
@@ -24,6 +26,7 @@
 //! their `Arguments`; a saga is only reachable through those handles.
 
 pub mod error;
+pub mod failure;
 pub mod handle;
 pub mod placing;
 pub mod saga;
