@@ -17,6 +17,7 @@ mod inventory;
 mod missing_skus;
 mod offer_cache;
 mod orders;
+pub mod redacted_url;
 pub mod revocations;
 mod sessions;
 mod simulated;
