@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
+use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::hash_password;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
@@ -108,6 +109,12 @@ impl Application {
         );
         check_order_settings(&settings)?;
         check_rate_limit_settings(&settings)?;
+        let metrics_token = settings
+            .metrics_token
+            .as_deref()
+            .map(MetricsToken::new)
+            .transpose()
+            .map_err(StartupError::Config)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
         let behind = TaskTracker::new();
         let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
@@ -138,6 +145,7 @@ impl Application {
             limits: RateLimits::new(&settings.rate_limit),
             catalog: CatalogCache::default(),
             metrics,
+            metrics_token,
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
