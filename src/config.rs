@@ -223,7 +223,9 @@ pub struct RateLimitSettings {
     pub purchase_per_second: u32,
     pub purchase_burst: u32,
     /// Public reads (product listing and detail, SKU availability,
-    /// readiness) per client IP.
+    /// readiness) per client IP. Cached reads are cheap, so the budget is
+    /// wide (many buyers may share one address behind a NAT); it stops one
+    /// address taking the server's whole read capacity (~50,000 req/s).
     pub public_per_second: u32,
     pub public_burst: u32,
     /// Take the client IP from `X-Forwarded-For` when the request comes
@@ -243,8 +245,8 @@ impl Default for RateLimitSettings {
             auth_burst: 500,
             purchase_per_second: 20,
             purchase_burst: 100,
-            public_per_second: 200,
-            public_burst: 2_000,
+            public_per_second: 1_000,
+            public_burst: 10_000,
             trust_forwarded_for: false,
             trusted_proxies: TrustedProxies::loopback(),
         }
