@@ -7,7 +7,10 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use serde::{Deserialize, Serialize};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// When a stock decision is acknowledged to the caller.
@@ -44,6 +47,10 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// actix-web worker threads; defaults to the number of cores.
     pub http_workers: Option<usize>,
+    /// When set, `GET /metrics` answers only requests bearing this token
+    /// (`Authorization: Bearer <token>`); unset, it is open to anyone who
+    /// can reach the listener.
+    pub metrics_token: Option<String>,
     pub inventory: InventorySettings,
     pub rate_limit: RateLimitSettings,
     pub orders: OrderSettings,
@@ -67,6 +74,7 @@ impl Default for Settings {
             admin_email: None,
             admin_password: None,
             http_workers: None,
+            metrics_token: None,
             inventory: InventorySettings::default(),
             rate_limit: RateLimitSettings::default(),
             orders: OrderSettings::default(),
@@ -293,9 +301,19 @@ pub struct RateLimitSettings {
     /// Purchase requests per signed-in user.
     pub purchase_per_second: u32,
     pub purchase_burst: u32,
-    /// Take the client IP from `X-Forwarded-For` (only behind a proxy that
-    /// sets it; otherwise clients could pick their own bucket).
+    /// Public reads (product listing and detail, SKU availability,
+    /// readiness) per client IP. Cached reads are cheap, so the budget is
+    /// wide (many buyers may share one address behind a NAT); it stops one
+    /// address taking the server's whole read capacity (~50,000 req/s).
+    pub public_per_second: u32,
+    pub public_burst: u32,
+    /// Take the client IP from `X-Forwarded-For` when the request comes
+    /// from one of `trusted_proxies`: the rightmost entry that is not a
+    /// trusted proxy is the client (entries left of it are the client's own
+    /// words). Off, the connecting address is the client.
     pub trust_forwarded_for: bool,
+    /// Addresses or CIDR blocks of our reverse proxies (default: loopback).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for RateLimitSettings {
@@ -306,8 +324,87 @@ impl Default for RateLimitSettings {
             auth_burst: 500,
             purchase_per_second: 20,
             purchase_burst: 100,
+            public_per_second: 1_000,
+            public_burst: 10_000,
             trust_forwarded_for: false,
+            trusted_proxies: TrustedProxies::loopback(),
         }
+    }
+}
+
+/// The reverse proxies whose `X-Forwarded-For` entries are believed: a list
+/// of addresses (`10.0.0.7`) or CIDR blocks (`10.0.0.0/8`, `fd00::/8`),
+/// written as a TOML array or, in the environment, comma-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// A proxy on the same host: `127.0.0.0/8` and `::1`.
+    pub fn loopback() -> Self {
+        // Checked at compile time.
+        const V4: IpNet = IpNet::new_assert(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8);
+        Self(vec![V4, IpNet::from(IpAddr::V6(Ipv6Addr::LOCALHOST))])
+    }
+
+    pub fn parse(list: &str) -> Result<Self, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(parse_net)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `ip` (an IPv4-mapped IPv6 address counts as its IPv4 one)
+    /// is one of our proxies.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// `10.0.0.0/8` or a single address, which is its own /32 or /128.
+fn parse_net(entry: &str) -> Result<IpNet, String> {
+    entry
+        .parse::<IpNet>()
+        .map(|net| net.trunc())
+        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR block"))
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ToString::to_string))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TrustedProxies;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of IP addresses or CIDR blocks, or one comma-separated string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                TrustedProxies::parse(v).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut nets = Vec::new();
+                while let Some(entry) = seq.next_element::<String>()? {
+                    nets.push(parse_net(entry.trim()).map_err(serde::de::Error::custom)?);
+                }
+                Ok(TrustedProxies(nets))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -502,6 +599,51 @@ mod tests {
             jail.set_env("STAMPEDE_INVENTORY_ACK", "eventually");
             assert!(
                 Settings::figment(Toml::file("none.toml"))
+                    .extract::<Settings>()
+                    .is_err()
+            );
+            Ok(())
+        });
+    }
+
+    fn addr(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn trusted_proxies_parse_addresses_and_blocks() {
+        let p = TrustedProxies::parse("10.0.0.0/8, 192.0.2.1,fd00::/8").expect("parse");
+        assert!(p.contains(addr("10.200.0.1")));
+        assert!(p.contains(addr("::ffff:10.0.0.1")));
+        assert!(p.contains(addr("192.0.2.1")));
+        assert!(!p.contains(addr("192.0.2.2")));
+        assert!(p.contains(addr("fd12::1")));
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.local").is_err());
+        assert!(TrustedProxies::loopback().contains(addr("127.0.0.5")));
+        assert!(TrustedProxies::loopback().contains(addr("::1")));
+    }
+
+    #[test]
+    fn trusted_proxies_from_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!(s.rate_limit.trusted_proxies, TrustedProxies::loopback());
+            jail.create_file(
+                "stampede.toml",
+                "[rate_limit]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n",
+            )?;
+            let s: Settings = Settings::figment(Toml::file("stampede.toml")).extract()?;
+            assert!(s.rate_limit.trusted_proxies.contains(addr("10.1.1.1")));
+            assert!(!s.rate_limit.trusted_proxies.contains(addr("127.0.0.1")));
+            jail.set_env("STAMPEDE_RATE_LIMIT_TRUSTED_PROXIES", "172.16.0.0/12,::1");
+            let s: Settings = Settings::figment(Toml::file("stampede.toml")).extract()?;
+            assert!(s.rate_limit.trusted_proxies.contains(addr("172.20.0.1")));
+            assert!(s.rate_limit.trusted_proxies.contains(addr("::1")));
+            assert!(!s.rate_limit.trusted_proxies.contains(addr("10.1.1.1")));
+            jail.set_env("STAMPEDE_RATE_LIMIT_TRUSTED_PROXIES", "not-an-address");
+            assert!(
+                Settings::figment(Toml::file("stampede.toml"))
                     .extract::<Settings>()
                     .is_err()
             );

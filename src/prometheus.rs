@@ -26,6 +26,9 @@ pub const BATCH_SIZE: &str = "stampede_batch_size";
 pub const FLUSH_DURATION: &str = "stampede_flush_duration_seconds";
 /// Batches whose transaction failed, by `writer`.
 pub const BATCH_FAILURES: &str = "stampede_batch_failures_total";
+/// SKU actor activations (each one a store read), by `outcome`: `loaded`,
+/// `unknown`, `failed`; sampled at scrape time.
+pub const SKU_ACTIVATIONS: &str = "stampede_sku_activations_total";
 /// Order status transitions recorded by sagas, by `from` and `to` status.
 pub const SAGA_TRANSITIONS: &str = "stampede_saga_transitions_total";
 
@@ -125,6 +128,11 @@ fn describe() {
         BATCH_FAILURES,
         Unit::Count,
         "Batches whose transaction failed, by writer (inventory, orders)."
+    );
+    describe_counter!(
+        SKU_ACTIVATIONS,
+        Unit::Count,
+        "SKU actor activations (one store read each), by outcome (loaded, unknown, failed)."
     );
     describe_counter!(
         SAGA_TRANSITIONS,

@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
+use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::hash_password;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
@@ -119,8 +120,9 @@ impl Application {
         // fair, so there the shared pool's FIFO queue serves the engine best.
         let inventory_store = match store.backend() {
             Backend::MySql => {
-                let own =
-                    Store::connect(&settings.database_url, settings.inventory.connections).await?;
+                let own = store
+                    .with_own_pool(&settings.database_url, settings.inventory.connections)
+                    .await?;
                 match store.lease() {
                     Some(lease) => own.with_lease(lease),
                     None => own,
@@ -144,6 +146,13 @@ impl Application {
             store.clone(),
             revocations,
         );
+        check_rate_limit_settings(&settings)?;
+        let metrics_token = settings
+            .metrics_token
+            .as_deref()
+            .map(MetricsToken::new)
+            .transpose()
+            .map_err(StartupError::Config)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
         let behind = TaskTracker::new();
         let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
@@ -177,6 +186,7 @@ impl Application {
             limits: RateLimits::new(&settings.rate_limit),
             catalog: CatalogCache::default(),
             metrics,
+            metrics_token,
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.retention.clone()));
@@ -384,6 +394,19 @@ fn check_owner_settings(settings: &Settings) -> Result<(), StartupError> {
     if settings.owner.lease_ms < 1_000 {
         return Err(StartupError::Config(
             "owner.lease_ms must be at least 1000".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a forwarded-for set-up that could never name a client.
+fn check_rate_limit_settings(settings: &Settings) -> Result<(), StartupError> {
+    let limits = &settings.rate_limit;
+    if limits.trust_forwarded_for && limits.trusted_proxies.is_empty() {
+        return Err(StartupError::Config(
+            "rate_limit.trust_forwarded_for needs rate_limit.trusted_proxies: \
+             the addresses of the proxies whose X-Forwarded-For is believed"
+                .into(),
         ));
     }
     Ok(())

@@ -4,8 +4,10 @@
 
 pub mod auth;
 pub mod catalog_cache;
+pub mod client_ip;
 pub mod fallback;
 pub mod metrics;
+pub mod metrics_token;
 pub mod openapi;
 pub mod passwords;
 pub mod problem;

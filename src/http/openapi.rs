@@ -81,6 +81,17 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The configured `metrics_token` (`STAMPEDE_METRICS_TOKEN`)",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

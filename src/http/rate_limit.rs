@@ -1,29 +1,34 @@
 //! Request budgets with `governor` token buckets: per client IP on the auth
-//! endpoints (stops password guessing and signup floods), per signed-in user
-//! on purchase endpoints (stops one buyer's script hogging a drop). Refusals
-//! are `429 RATE_LIMITED` with `Retry-After`. Limiters are in-process; their
-//! idle keys are pruned by `RateLimits::prune`, which startup runs on a timer.
+//! endpoints (stops password guessing and signup floods) and on public reads
+//! (stops one client scraping the catalog or polling availability flat out),
+//! per signed-in user on purchase endpoints (stops one buyer's script
+//! hogging a drop). Which client an IP budget charges is decided in
+//! [`client_ip`](super::client_ip). Refusals are `429 RATE_LIMITED` with
+//! `Retry-After`. Limiters are in-process; their idle keys are pruned by
+//! `RateLimits::prune`, which startup runs on a timer.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::future::{Ready, ready};
 use std::hash::Hash;
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::auth::{AuthUser, authenticate};
+use super::client_ip::{ClientAddress, ClientKey};
 use super::{ApiError, AppState};
 use crate::config::RateLimitSettings;
 use crate::domain::ids::UserId;
 
 pub struct RateLimits {
-    auth: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    auth: Option<DefaultKeyedRateLimiter<ClientKey>>,
+    public: Option<DefaultKeyedRateLimiter<ClientKey>>,
     purchase: Option<DefaultKeyedRateLimiter<UserId>>,
-    trust_forwarded_for: bool,
+    clients: ClientAddress,
 }
 
 impl RateLimits {
@@ -31,14 +36,18 @@ impl RateLimits {
         let on = settings.enabled;
         Self {
             auth: keyed(on, settings.auth_per_second, settings.auth_burst),
+            public: keyed(on, settings.public_per_second, settings.public_burst),
             purchase: keyed(on, settings.purchase_per_second, settings.purchase_burst),
-            trust_forwarded_for: settings.trust_forwarded_for,
+            clients: ClientAddress::new(
+                settings.trust_forwarded_for,
+                settings.trusted_proxies.clone(),
+            ),
         }
     }
 
     /// Forgets keys whose buckets are full again, so memory stays bounded.
     pub fn prune(&self) {
-        if let Some(l) = &self.auth {
+        for l in [&self.auth, &self.public].into_iter().flatten() {
             l.retain_recent();
         }
         if let Some(l) = &self.purchase {
@@ -46,14 +55,11 @@ impl RateLimits {
         }
     }
 
-    fn client_ip(&self, req: &ServiceRequest) -> Option<IpAddr> {
-        if self.trust_forwarded_for
-            && let Some(ip) = req.connection_info().realip_remote_addr()
-            && let Ok(ip) = ip.parse()
-        {
-            return Some(ip);
-        }
-        req.peer_addr().map(|a| a.ip())
+    /// The bucket key of the request's client; none without a peer
+    /// address (only in-process test requests lack one).
+    fn client(&self, req: &HttpRequest) -> Option<ClientKey> {
+        let peer = req.peer_addr()?.ip();
+        Some(ClientKey::of(self.clients.of(peer, req.headers())))
     }
 }
 
@@ -85,6 +91,10 @@ fn check<K: Hash + Eq + Clone>(
 }
 
 fn limits(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> {
+    state_of(req.request())
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal("app state missing".into()))
@@ -96,8 +106,8 @@ pub async fn per_client_ip(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let spent = limits(&req).and_then(|state| match state.limits.client_ip(&req) {
-        Some(ip) => check(&state.limits.auth, &ip),
+    let spent = limits(&req).and_then(|state| match state.limits.client(req.request()) {
+        Some(client) => check(&state.limits.auth, &client),
         None => Ok(()),
     });
     if let Err(refusal) = spent {
@@ -129,4 +139,24 @@ pub async fn per_user(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// Spends one unit of the client IP's public-read budget; a handler that
+/// takes it as an argument is refused `429` past the budget. Taken first,
+/// so nothing else is done for a refused request.
+pub struct PublicRead;
+
+impl FromRequest for PublicRead {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(state_of(req).and_then(|state| {
+            match state.limits.client(req) {
+                Some(client) => check(&state.limits.public, &client),
+                None => Ok(()),
+            }
+            .map(|()| PublicRead)
+        }))
+    }
 }

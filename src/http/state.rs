@@ -3,6 +3,7 @@
 use crate::actors::{Inventory, Orders, StockPort};
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
+use crate::http::metrics_token::MetricsToken;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::persistence::Store;
@@ -23,4 +24,6 @@ pub struct AppState {
     pub catalog: CatalogCache,
     /// The process-wide Prometheus recorder, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
+    /// When set, `GET /metrics` answers only to this bearer token.
+    pub metrics_token: Option<MetricsToken>,
 }

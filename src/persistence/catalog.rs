@@ -98,6 +98,9 @@ impl Store {
             });
         }
         tx.commit().await?;
+        for sku in &skus {
+            self.missing_skus.forget(sku.id);
+        }
         Ok(Product {
             id,
             seller_id: seller,

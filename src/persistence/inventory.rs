@@ -23,20 +23,25 @@ pub struct StoredSku {
 impl Store {
     /// Inserts a new SKU with `on_hand` units and returns its id.
     pub async fn create_sku(&self, on_hand: i64, rules: SaleRules) -> Result<SkuId, StoreError> {
-        self.insert_returning_id(insert_sku_stock(on_hand, rules))
-            .await
-            .map(SkuId::new)
+        let sku = SkuId::new(
+            self.insert_returning_id(insert_sku_stock(on_hand, rules))
+                .await?,
+        );
+        self.missing_skus.forget(sku);
+        Ok(sku)
     }
 
     /// Loads a SKU's header, its reservations that hold units, and the
     /// newest `finished_kept` of those given back since `finished_since`
-    /// (kept for idempotent replies).
+    /// (kept for idempotent replies). A SKU found missing is remembered as
+    /// such (see [`Store::is_missing_sku`]).
     pub async fn load_sku(
         &self,
         sku: SkuId,
         finished_since: Timestamp,
         finished_kept: usize,
     ) -> Result<Option<StoredSku>, StoreError> {
+        let seen = self.missing_skus.generation();
         let Some(row) = sqlx::query(
             "SELECT on_hand, reserved, sold, opens_at, closes_at, per_user_limit \
              FROM sku_stock WHERE sku_id = ?",
@@ -45,6 +50,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         else {
+            self.missing_skus.put(seen, sku);
             return Ok(None);
         };
         let limit: Option<i64> = row.try_get("per_user_limit")?;

@@ -14,10 +14,12 @@
 mod catalog;
 pub mod guarded_cache;
 mod inventory;
+mod missing_skus;
 mod offer_cache;
 mod orders;
-mod pruning;
 pub mod owner;
+mod pruning;
+pub mod redacted_url;
 pub mod revocations;
 mod sessions;
 mod simulated;
@@ -28,7 +30,8 @@ mod write_set;
 pub use catalog::{PatchOutcome, ProductPage};
 pub use inventory::StoredSku;
 pub use orders::{
-    NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SkuOffer, Transition,
+    NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SellerLine,
+    SellerOrder, SkuOffer, Transition,
 };
 pub use pruning::Pruned;
 pub use revocations::RevocationCache;
@@ -38,6 +41,8 @@ pub use users::UserRecord;
 pub use wishlist::{WishlistAdd, WishlistEntry};
 pub use write_set::WriteSet;
 
+use crate::domain::ids::SkuId;
+use missing_skus::MissingSkus;
 use offer_cache::OfferCache;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::MigrateDatabase;
@@ -103,6 +108,7 @@ pub struct Store {
     /// This process's claim on the store, checked by every write-behind
     /// batch; `None` for a store that never claimed it (tests, tools).
     lease: Option<Arc<owner::Lease>>,
+    missing_skus: Arc<MissingSkus>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -149,7 +155,26 @@ impl Store {
             backend,
             offers: Arc::default(),
             lease: None,
+            missing_skus: Arc::default(),
         })
+    }
+
+    /// This store on its own pool of `max_connections` to the same
+    /// database, sharing this one's caches: what one invalidates, the other
+    /// no longer answers.
+    pub async fn with_own_pool(&self, url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let own = Self::connect(url, max_connections).await?;
+        Ok(Self {
+            offers: Arc::clone(&self.offers),
+            missing_skus: Arc::clone(&self.missing_skus),
+            ..own
+        })
+    }
+
+    /// True when the store recently found no SKU `sku` and none has been
+    /// created since: asking again would find none either.
+    pub fn is_missing_sku(&self, sku: SkuId) -> bool {
+        self.missing_skus.contains(sku)
     }
 
     /// Brings the schema up to date; safe to run on every start.

@@ -7,6 +7,10 @@
 use redis::aio::ConnectionManager;
 use std::time::Duration;
 
+use super::redacted_url::redacted;
+
+/// Start-up could not use the configured Redis. It names the URL with its
+/// password masked: this error is printed when start-up fails.
 #[derive(Debug, thiserror::Error)]
 #[error("Redis at {url} is unusable: {source}")]
 pub struct RedisUnavailable {
@@ -30,7 +34,7 @@ impl RevocationCache {
     /// Connects to Redis; a configured but unreachable Redis fails start-up.
     pub async fn connect(url: &str) -> Result<Self, RedisUnavailable> {
         let failed = |source| RedisUnavailable {
-            url: url.to_string(),
+            url: redacted(url),
             source,
         };
         let client = redis::Client::open(url).map_err(failed)?;

@@ -17,6 +17,8 @@
 //! - [`resume`]: restarting the sagas of live orders at start-up, a bounded
 //!   number at a time; an order whose saga cannot start is listed as stuck
 //!   and retried, never fatal.
+//! - [`failure`]: what events and refusals say about a failed call (our
+//!   phrase; the raw error goes to the log).
 //!
 //! What crosses into stock: reserve, commit and release of the order's
 //! lines, keyed by the order id. The per-user limit and the sale window are
@@ -27,6 +29,7 @@
 //! their `Arguments`; a saga is only reachable through those handles.
 
 pub mod error;
+pub mod failure;
 pub mod handle;
 pub mod placing;
 pub mod resume;

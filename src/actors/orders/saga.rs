@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
 use super::error::OrderError;
+use super::failure::{self, ProviderCall};
 use super::placing::Placement;
 use super::views::SagaView;
 use super::writer::OrderWriter;
@@ -148,8 +149,8 @@ impl Actor for OrderSaga {
                 // (transitions apply in memory only after they commit), so
                 // it is simply taken again later.
                 if let Err(e) = st.run(&myself, Event::Advance, None).await {
-                    tracing::warn!(order = %st.order.id, step = %st.order.step, error = %e, "saga step failed; retrying");
-                    st.retry(&myself, e.to_string());
+                    let why = failure::recording(st.order.id, &e);
+                    st.retry(&myself, why);
                 }
             }
             SagaMsg::AwaitPlaced(reply) => match Placement::of(&st.order) {
@@ -258,20 +259,30 @@ impl State {
         match call {
             Call::Reserve => self.reserve_lines().await,
             Call::Authorize => answer(
+                id,
+                ProviderCall::Authorize,
                 self.provider(deps.payments.authorize(id, self.order.total))
                     .await,
             ),
-            Call::Capture => answer(self.provider(deps.payments.capture(id)).await),
+            Call::Capture => answer(
+                id,
+                ProviderCall::Capture,
+                self.provider(deps.payments.capture(id)).await,
+            ),
             Call::CommitStock => self.commit_lines().await,
             Call::CreateShipment => match self.provider(deps.shipments.create(id)).await {
                 Ok(tracking) => Answer::Booked(tracking),
-                Err(e) => trouble(e),
+                Err(e) => trouble(id, ProviderCall::BookShipment, e),
             },
             Call::AskCarrier => match self.provider(deps.shipments.track(id)).await {
                 Ok(parcel) => Answer::Parcel(parcel),
-                Err(e) => trouble(e),
+                Err(e) => trouble(id, ProviderCall::TrackParcel, e),
             },
-            Call::StopShipment => answer(self.provider(deps.shipments.cancel(id)).await),
+            Call::StopShipment => answer(
+                id,
+                ProviderCall::StopParcel,
+                self.provider(deps.shipments.cancel(id)).await,
+            ),
             Call::Undo {
                 refund,
                 cancel_shipment,
@@ -290,20 +301,16 @@ impl State {
                 .inventory
                 .reserve(sku, rid.clone(), self.order.buyer, line.quantity, false)
                 .await;
-            match result {
-                Ok(_) => {}
-                Err(InventoryError::Rejected(r)) => {
-                    let detail = format!("SKU {sku}: {r}");
-                    return match RejectReason::from_rejection(&r) {
-                        Some(reason) => Answer::Refused(reason, detail),
-                        None => Answer::Declined(detail),
-                    };
-                }
-                Err(e) if is_transient(&e) => {
-                    return Answer::Unreachable(format!("SKU {sku}: {e}"));
-                }
-                Err(e) => return Answer::Declined(format!("SKU {sku}: {e}")),
-            }
+            let Err(e) = result else { continue };
+            let why = failure::stock(self.order.id, sku, &e);
+            return match e {
+                InventoryError::Rejected(r) => match RejectReason::from_rejection(&r) {
+                    Some(reason) => Answer::Refused(reason, why),
+                    None => Answer::Declined(why),
+                },
+                e if is_transient(&e) => Answer::Unreachable(why),
+                _ => Answer::Declined(why),
+            };
         }
         Answer::Ok
     }
@@ -312,14 +319,17 @@ impl State {
     async fn commit_lines(&self) -> Answer {
         let rid = self.order.id.reservation();
         for line in &self.order.lines {
-            match self.deps.inventory.commit(line.sku, rid.clone()).await {
-                Ok(()) => {}
-                Err(InventoryError::Ledger(
-                    e @ (LedgerError::NotCommittable { .. } | LedgerError::UnknownReservation(_)),
-                )) => return Answer::Lost(e.to_string()),
-                Err(e) if is_transient(&e) => return Answer::Unreachable(e.to_string()),
-                Err(e) => return Answer::Failed(e.to_string()),
-            }
+            let Err(e) = self.deps.inventory.commit(line.sku, rid.clone()).await else {
+                continue;
+            };
+            let why = failure::stock(self.order.id, line.sku, &e);
+            return match e {
+                InventoryError::Ledger(
+                    LedgerError::NotCommittable { .. } | LedgerError::UnknownReservation(_),
+                ) => Answer::Lost(why),
+                e if is_transient(&e) => Answer::Unreachable(why),
+                _ => Answer::Failed(why),
+            };
         }
         Answer::Ok
     }
@@ -330,20 +340,26 @@ impl State {
         let deps = Arc::clone(&self.deps);
         let id = self.order.id;
         if refund && let Err(e) = self.provider(deps.payments.refund(id)).await {
-            return Answer::Unreachable(e.to_string());
+            return Answer::Unreachable(failure::provider(id, ProviderCall::Refund, &e));
         }
         if cancel_shipment {
             match self.provider(deps.shipments.cancel(id)).await {
                 // Nothing left to cancel.
                 Ok(()) | Err(ProviderError::Declined(_)) => {}
-                Err(e) => return Answer::Unreachable(e.to_string()),
+                Err(e) => {
+                    return Answer::Unreachable(failure::provider(
+                        id,
+                        ProviderCall::StopParcel,
+                        &e,
+                    ));
+                }
             }
         }
         let rid = id.reservation();
         for line in &self.order.lines {
             match deps.inventory.release(line.sku, rid.clone()).await {
                 Ok(()) | Err(InventoryError::Ledger(LedgerError::UnknownReservation(_))) => {}
-                Err(e) => return Answer::Unreachable(e.to_string()),
+                Err(e) => return Answer::Unreachable(failure::stock(id, line.sku, &e)),
             }
         }
         Answer::Ok
@@ -451,15 +467,17 @@ impl State {
 }
 
 /// A provider call's result in the decisions' terms.
-fn answer(result: Result<(), ProviderError>) -> Answer {
-    result.map_or_else(trouble, |()| Answer::Ok)
+fn answer(order: OrderId, call: ProviderCall, result: Result<(), ProviderError>) -> Answer {
+    result.map_or_else(|e| trouble(order, call, e), |()| Answer::Ok)
 }
 
-fn trouble(e: ProviderError) -> Answer {
+/// A failed provider call in the decisions' terms, with our own phrase.
+fn trouble(order: OrderId, call: ProviderCall, e: ProviderError) -> Answer {
+    let why = failure::provider(order, call, &e);
     match e {
-        ProviderError::Declined(why) => Answer::Declined(why),
-        e @ ProviderError::Unavailable(_) => Answer::Unreachable(e.to_string()),
-        e @ ProviderError::TimedOut => Answer::Failed(e.to_string()),
+        ProviderError::Declined(_) => Answer::Declined(why),
+        ProviderError::Unavailable(_) => Answer::Unreachable(why),
+        ProviderError::TimedOut => Answer::Failed(why),
     }
 }
 

@@ -15,7 +15,7 @@ use super::persister::{self, Persister, PersisterHandle};
 use super::registry::{Registry, SkuEntry};
 use super::sku::{Held, Reply, SkuMsg, SkuSnapshot};
 use super::supervisor::{SkuActors, SkuSupervisor, SupervisorMsg};
-use super::views::{ActorsOverview, PersisterView, SkuActorView, instant};
+use super::views::{ActivationsView, ActorsOverview, PersisterView, SkuActorView, instant};
 use crate::config::InventorySettings;
 use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::ledger::{Levels, Reservation, ReserveRequest};
@@ -221,6 +221,7 @@ impl Inventory {
     pub fn overview(&self) -> ActorsOverview {
         let inner = &self.inner;
         let g = inner.persister.gauge();
+        let activations = inner.registry.activations();
         ActorsOverview {
             ack_mode: inner.settings.ack,
             active_sku_actors: inner.registry.len(),
@@ -233,6 +234,11 @@ impl Inventory {
             restarts: inner
                 .registry
                 .total(|s| s.restarts.load(Ordering::Relaxed) as i64) as u64,
+            sku_activations: ActivationsView {
+                loaded: activations.loaded.load(Ordering::Relaxed),
+                unknown: activations.unknown.load(Ordering::Relaxed),
+                failed: activations.failed.load(Ordering::Relaxed),
+            },
             persister: PersisterView {
                 queued: g.queued.load(Ordering::Relaxed),
                 queue_max: inner.settings.queue_max,
@@ -271,6 +277,10 @@ impl Inventory {
     }
 
     async fn activate(&self, sku: SkuId) -> Result<SkuEntry, InventoryError> {
+        // Known not to exist: no actor, no store read.
+        if self.inner.store.is_missing_sku(sku) {
+            return Err(InventoryError::UnknownSku(sku));
+        }
         if let Some(entry) = self.inner.registry.get(sku) {
             return Ok(entry);
         }

@@ -25,6 +25,18 @@ pub struct SkuStats {
     pub activated_ms: AtomicI64,
 }
 
+/// How SKU actor activations went, over every SKU: each one is a store
+/// read, so an unknown id asked about again must not add one each time.
+#[derive(Debug, Default)]
+pub struct Activations {
+    /// The SKU was found and its ledger loaded.
+    pub loaded: AtomicU64,
+    /// The store has no such SKU.
+    pub unknown: AtomicU64,
+    /// The load failed (store or persister unavailable).
+    pub failed: AtomicU64,
+}
+
 #[derive(Clone)]
 pub struct SkuEntry {
     pub actor: ActorRef<SkuMsg>,
@@ -34,9 +46,14 @@ pub struct SkuEntry {
 #[derive(Clone, Default)]
 pub struct Registry {
     skus: Arc<DashMap<SkuId, SkuEntry>>,
+    activations: Arc<Activations>,
 }
 
 impl Registry {
+    pub fn activations(&self) -> &Activations {
+        &self.activations
+    }
+
     pub fn get(&self, sku: SkuId) -> Option<SkuEntry> {
         self.skus.get(&sku).map(|e| e.value().clone())
     }

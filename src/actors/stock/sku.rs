@@ -165,24 +165,34 @@ impl Actor for SkuActor {
         let a = &st.args;
         let fail = |reason: String| LoadFailed { sku: a.sku, reason };
         // Whatever an earlier incarnation decided must be in the store first.
-        a.persister
-            .sync(a.settings.call_timeout())
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let since = Timestamp::now().minus(a.settings.idempotency_window());
-        let stored = a
-            .store
-            .load_sku(a.sku, since, a.settings.finished_kept)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        st.ledger = match stored {
-            Some(s) => Some(
-                Ledger::restore(s.header, s.reservations)
-                    .map_err(|e| fail(e.to_string()))?
-                    .keep_finished(a.settings.finished_kept),
-            ),
-            None => None,
+        let counts = a.registry.activations();
+        let loaded = async {
+            a.persister
+                .sync(a.settings.call_timeout())
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let since = Timestamp::now().minus(a.settings.idempotency_window());
+            let stored = a
+                .store
+                .load_sku(a.sku, since, a.settings.finished_kept)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            stored
+                .map(|s| {
+                    Ledger::restore(s.header, s.reservations)
+                        .map(|l| l.keep_finished(a.settings.finished_kept))
+                        .map_err(|e| fail(e.to_string()))
+                })
+                .transpose()
+        }
+        .await;
+        let counter = match &loaded {
+            Ok(Some(_)) => &counts.loaded,
+            Ok(None) => &counts.unknown,
+            Err(_) => &counts.failed,
         };
+        counter.fetch_add(1, Ordering::Relaxed);
+        st.ledger = loaded?;
         a.stats
             .activated_ms
             .store(Timestamp::now().millis(), Ordering::Relaxed);
@@ -203,14 +213,14 @@ impl Actor for SkuActor {
             SkuMsg::Housekeeping => st.housekeeping(&myself),
             SkuMsg::Stop => myself.stop(Some("passivated".into())),
             SkuMsg::InjectPanic => panic!("fault injected into SKU actor {}", st.args.sku),
-            request => st.serve(request),
+            request => st.serve(&myself, request),
         }
         Ok(())
     }
 }
 
 impl State {
-    fn serve(&mut self, msg: SkuMsg) {
+    fn serve(&mut self, myself: &ActorRef<SkuMsg>, msg: SkuMsg) {
         let now = Timestamp::now();
         self.last_request = now;
         if self.retired {
@@ -220,6 +230,12 @@ impl State {
         self.expire_due(now);
         let sku = self.args.sku;
         let Some(ledger) = self.ledger.as_mut() else {
+            if !self.args.store.is_missing_sku(sku) {
+                // Created since this actor found nothing (or no longer
+                // known to be missing): a fresh actor loads it.
+                self.retire(myself);
+                return refuse(msg, || InventoryError::Retired);
+            }
             if matches!(msg, SkuMsg::Reserve(..)) {
                 count_reserve("unknown_sku");
             }
@@ -342,12 +358,18 @@ impl State {
         let quiet = stats.in_flight.load(Ordering::Relaxed) <= 0
             && stats.unflushed.load(Ordering::Relaxed) <= 0;
         if idle && quiet {
-            self.retired = true;
-            self.args
-                .registry
-                .remove_if_owner(self.args.sku, myself.get_id());
-            myself.send_after(RETIRE_GRACE, || SkuMsg::Stop);
+            self.retire(myself);
         }
+    }
+
+    /// Leaves the registry, so the next request activates a fresh actor;
+    /// stragglers are answered `Retired` until the actor stops.
+    fn retire(&mut self, myself: &ActorRef<SkuMsg>) {
+        self.retired = true;
+        self.args
+            .registry
+            .remove_if_owner(self.args.sku, myself.get_id());
+        myself.send_after(RETIRE_GRACE, || SkuMsg::Stop);
     }
 }
 

@@ -20,7 +20,18 @@ pub struct ActorsOverview {
     pub unflushed_decisions: i64,
     /// Restarts after panics, summed over active SKU actors.
     pub restarts: u64,
+    /// SKU actor activations since start, by how their load went.
+    pub sku_activations: ActivationsView,
     pub persister: PersisterView,
+}
+
+/// Each activation is one store read; unknown ids are remembered, so
+/// `unknown` grows once per unknown id, not once per request about it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationsView {
+    pub loaded: u64,
+    pub unknown: u64,
+    pub failed: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::http::rate_limit::PublicRead;
 use crate::http::{ApiError, AppState};
 
 #[derive(Serialize, ToSchema)]
@@ -22,10 +23,14 @@ pub async fn live() -> HttpResponse {
 /// process has taken the store over.
 #[utoipa::path(tag = "ops", responses(
     (status = 200, body = Health),
+    (status = 429, description = "`RATE_LIMITED`: the client IP's public-read budget is spent", body = crate::http::problem::Problem),
     (status = 503, description = "`UNAVAILABLE`", body = crate::http::problem::Problem),
 ))]
 #[get("/health/ready")]
-pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn ready(
+    _budget: PublicRead,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
     if let Some(fenced) = state.store.fenced() {
         return Err(ApiError::Store(fenced));

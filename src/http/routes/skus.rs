@@ -10,6 +10,7 @@ use crate::domain::ids::SkuId;
 use crate::domain::quantity::Quantity;
 use crate::http::auth::Seller;
 use crate::http::problem::Problem;
+use crate::http::rate_limit::PublicRead;
 use crate::http::{ApiError, AppState};
 
 /// Availability of one SKU, straight from the actor that owns its stock.
@@ -20,11 +21,13 @@ use crate::http::{ApiError, AppState};
         (status = 200, body = SkuSnapshot),
         (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
         (status = 404, description = "`NOT_FOUND`", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`: the client IP's public-read budget is spent", body = Problem),
         (status = 503, description = "`OVERLOADED`, `UNAVAILABLE`", body = Problem),
     )
 )]
 #[get("/skus/{id}/availability")]
 pub async fn availability(
+    _budget: PublicRead,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {

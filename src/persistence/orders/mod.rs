@@ -2,14 +2,16 @@
 //! the order row and appends its event in one transaction, so the log and
 //! the state can never disagree, and a restarted saga resumes from the row.
 //! This file reads; [`records`] holds the shapes, [`writes`] the group
-//! commit.
+//! commit, [`seller`] the sellers' narrower view.
 
 mod records;
+mod seller;
 mod writes;
 
 pub use records::{
     NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SkuOffer, Transition,
 };
+pub use seller::{SellerLine, SellerOrder};
 
 use sqlx::Row;
 
@@ -144,33 +146,6 @@ impl Store {
             .bind(buyer.get())
             .fetch_one(&self.pool)
             .await?;
-        Ok((self.orders_from_rows(&rows).await?, total))
-    }
-
-    /// A page of the orders holding at least one of `seller`'s SKUs.
-    pub async fn seller_orders(
-        &self,
-        seller: UserId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<(Vec<OrderRecord>, i64), StoreError> {
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE id IN \
-             (SELECT order_id FROM order_items WHERE seller_id = ?) \
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seller.get())
-            .bind(i64::from(limit))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT order_id) FROM order_items WHERE seller_id = ?",
-        )
-        .bind(seller.get())
-        .fetch_one(&self.pool)
-        .await?;
         Ok((self.orders_from_rows(&rows).await?, total))
     }
 

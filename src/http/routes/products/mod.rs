@@ -23,6 +23,7 @@ use crate::domain::page::PageRequest;
 use crate::domain::role::Role;
 use crate::http::auth::{AuthUser, Seller};
 use crate::http::problem::Problem;
+use crate::http::rate_limit::PublicRead;
 use crate::http::{ApiError, AppState};
 use crate::persistence::PatchOutcome;
 
@@ -68,11 +69,13 @@ pub async fn create(
     responses(
         (status = 200, description = "One page of products", body = ProductList),
         (status = 400, description = "`VALIDATION_FAILED` (bad or unknown query parameter, `page` < 1, `page_size` outside 1..=100)", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`: the client IP's public-read budget is spent", body = Problem),
         (status = 503, description = "`UNAVAILABLE`", body = Problem),
     )
 )]
 #[get("/products")]
 pub async fn list(
+    _budget: PublicRead,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -109,11 +112,13 @@ pub async fn list(
         (status = 200, description = "The product with each SKU's live availability", body = ProductView),
         (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
         (status = 404, description = "`NOT_FOUND` (unknown or deleted)", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`: the client IP's public-read budget is spent", body = Problem),
         (status = 503, description = "`OVERLOADED`, `UNAVAILABLE`", body = Problem),
     )
 )]
 #[get("/products/{id}")]
 pub async fn detail(
+    _budget: PublicRead,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
