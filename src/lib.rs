@@ -5,6 +5,7 @@
 //! validate, send a message and await the reply ([`http`]).
 
 pub mod actors;
+pub mod admin_bootstrap;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -13,11 +13,10 @@ use tracing_actix_web::TracingLogger;
 use crate::actors::orders::saga::SagaDeps;
 use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{Inventory, Orders, StockPort};
+use crate::admin_bootstrap::{AdminBootstrapError, bootstrap_admin};
 use crate::config::Settings;
-use crate::domain::email::Email;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
-use crate::http::passwords::hash_password;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
@@ -43,6 +42,8 @@ pub enum StartupError {
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
     #[error(transparent)]
     Metrics(#[from] crate::prometheus::RecorderError),
+    #[error(transparent)]
+    Admin(#[from] AdminBootstrapError),
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -77,7 +78,18 @@ impl Application {
         let store =
             Store::connect(&settings.database_url, settings.database_max_connections).await?;
         store.migrate().await?;
-        bootstrap_admin(&store, &settings).await?;
+        let (access_secret, refresh_secret) = token_secrets(&settings)?;
+        let revocations = match &settings.redis_url {
+            Some(url) => RevocationCache::connect(url).await?,
+            None => RevocationCache::disabled(),
+        };
+        let sessions = Sessions::new(
+            &refresh_secret,
+            Duration::from_secs(settings.refresh_token_ttl_secs),
+            store.clone(),
+            revocations,
+        );
+        bootstrap_admin(&store, &sessions, &settings).await?;
         // On MySQL the inventory engine gets connections of its own: its
         // group commits must never queue behind catalog, account or order
         // traffic. SQLite has one writer anyway, and its busy-wait is not
@@ -89,20 +101,9 @@ impl Application {
             Backend::Sqlite => store.clone(),
         };
         let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
-        let (access_secret, refresh_secret) = token_secrets(&settings)?;
         let tokens = TokenKeys::new(
             &access_secret,
             Duration::from_secs(settings.access_token_ttl_secs),
-        );
-        let revocations = match &settings.redis_url {
-            Some(url) => RevocationCache::connect(url).await?,
-            None => RevocationCache::disabled(),
-        };
-        let sessions = Sessions::new(
-            &refresh_secret,
-            Duration::from_secs(settings.refresh_token_ttl_secs),
-            store.clone(),
-            revocations,
         );
         check_order_settings(&settings)?;
         let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
@@ -216,35 +217,6 @@ impl Application {
         self.store.close().await;
         tracing::info!("stampede stopped");
         served
-    }
-}
-
-/// Creates or refreshes the admin named in configuration.
-async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), StartupError> {
-    match (&settings.admin_email, &settings.admin_password) {
-        (Some(email), Some(password)) => {
-            let email = Email::parse(email).map_err(|e| StartupError::Config(e.to_string()))?;
-            if password.len() < 8 {
-                return Err(StartupError::Config(
-                    "STAMPEDE_ADMIN_PASSWORD must be at least 8 characters".into(),
-                ));
-            }
-            let hash = hash_password(password.clone())
-                .await
-                .map_err(|e| StartupError::Config(e.to_string()))?;
-            store.upsert_admin(&email, &hash).await?;
-            tracing::info!(%email, "admin account bootstrapped");
-            Ok(())
-        }
-        (None, None) => {
-            tracing::warn!(
-                "no STAMPEDE_ADMIN_EMAIL/STAMPEDE_ADMIN_PASSWORD: admin routes are unusable"
-            );
-            Ok(())
-        }
-        _ => Err(StartupError::Config(
-            "set both STAMPEDE_ADMIN_EMAIL and STAMPEDE_ADMIN_PASSWORD, or neither".into(),
-        )),
     }
 }
 

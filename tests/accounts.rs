@@ -1,14 +1,17 @@
 //! Accounts over real HTTP: signup validation, profiles, refresh-token
 //! rotation and reuse detection, logout and withdrawal that survive a
-//! restart, role checks, per-IP rate limits, and Redis-mirrored revocation.
+//! restart, role checks, per-IP rate limits, Redis-mirrored revocation, and
+//! the admin account bootstrapped from configuration.
 
 mod common;
 
 use common::{
-    TestApp, TestDb, USER_PASSWORD, app_settings, assert_problem, spawn_app, spawn_app_with,
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, TestDb, USER_PASSWORD, app_settings, assert_problem,
+    spawn_app, spawn_app_with,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
+use stampede::startup::Application;
 
 const SIGNUP: &str = "/api/v1/auth/signup";
 const LOGIN: &str = "/api/v1/auth/login";
@@ -411,6 +414,170 @@ async fn auth_is_rate_limited_per_ip(db: TestDb) {
     app.stop().await;
 }
 
+/// The attack: someone signs up with the email the operator will later
+/// configure as the admin's. Start-up must refuse to promote that account,
+/// naming the email, and leave the account exactly as it was.
+async fn signup_cannot_claim_the_admin_email(db: TestDb) {
+    const FUTURE: &str = "boss@shop.test";
+    let app = spawn_app(db).await;
+    let id = app
+        .signup("Boss@Shop.test", USER_PASSWORD, "customer")
+        .await;
+    let squatter = app.login(FUTURE, USER_PASSWORD).await;
+    let db = app.stop().await;
+
+    let mut s = app_settings(&db);
+    s.admin_email = Some(FUTURE.into());
+    s.admin_password = Some("operator-chosen-2026".into());
+    let err = Application::build(s)
+        .await
+        .err()
+        .expect("start-up must refuse to promote a customer");
+    assert!(err.to_string().contains(FUTURE), "{err}");
+
+    let app = spawn_app(db).await;
+    let tokens = app.login(FUTURE, USER_PASSWORD).await;
+    let me = app.get_json(ME, Some(field(&tokens, "access_token"))).await;
+    assert_eq!(
+        (me["id"].as_i64(), me["role"].as_str()),
+        (Some(id), Some("customer"))
+    );
+    // Its sessions still answer as the customer it is.
+    let res = refresh(&app, field(&squatter, "refresh_token")).await;
+    assert_eq!(res.status(), 200);
+    let pair: Value = res.json().await.expect("json");
+    assert_problem(
+        app.get("/api/v1/admin/actors", Some(field(&pair, "access_token")))
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    app.stop().await;
+}
+
+/// The Redis key that mirrors the revocation of `refresh_token`'s session.
+fn revocation_key(refresh_token: &str) -> String {
+    let claims: Value =
+        jsonwebtoken::dangerous::insecure_decode_claims(refresh_token).expect("claims");
+    format!("stampede:revoked-session:{}", field(&claims, "sid"))
+}
+
+async fn redis_has(key: &str) -> bool {
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is required");
+    redis::cmd("EXISTS")
+        .arg(key)
+        .query_async::<bool>(&mut conn)
+        .await
+        .expect("EXISTS")
+}
+
+/// A restart with the same admin password keeps the admin's sessions; a
+/// restart with another one ends them (in the database and in Redis).
+async fn admin_password_change_ends_its_sessions(db: TestDb) {
+    let with_redis = |db: &TestDb, password: &str| {
+        let mut s = app_settings(db);
+        s.admin_password = Some(password.into());
+        s.redis_url = Some(redis_url());
+        s
+    };
+    let s = with_redis(&db, ADMIN_PASSWORD);
+    let app = spawn_app_with(db, s).await;
+    let first = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let db = app.stop().await;
+
+    let s = with_redis(&db, ADMIN_PASSWORD);
+    let app = spawn_app_with(db, s).await;
+    let res = refresh(&app, field(&first, "refresh_token")).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "an unchanged password keeps the sessions"
+    );
+    let kept: Value = res.json().await.expect("json");
+    let db = app.stop().await;
+
+    const ROTATED: &str = "rotated-admin-pass-2026";
+    let s = with_redis(&db, ROTATED);
+    let app = spawn_app_with(db, s).await;
+    assert!(
+        redis_has(&revocation_key(field(&kept, "refresh_token"))).await,
+        "the revocation reaches the Redis mirror"
+    );
+    assert_problem(
+        refresh(&app, field(&kept, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let old = app
+        .post_json(
+            LOGIN,
+            None,
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_problem(old, 401, "UNAUTHORIZED").await;
+    let admin = app.login(ADMIN_EMAIL, ROTATED).await;
+    let res = app
+        .get("/api/v1/admin/actors", Some(field(&admin, "access_token")))
+        .await;
+    assert_eq!(res.status(), 200);
+    app.stop().await;
+}
+
+/// An admin no longer named in configuration becomes a customer and its
+/// sessions end; with no admin configured at all, none is left.
+async fn a_dropped_admin_is_demoted(db: TestDb) {
+    const SUCCESSOR: &str = "new-ops@stampede.test";
+    let app = spawn_app(db).await;
+    let old = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let db = app.stop().await;
+
+    let mut s = app_settings(&db);
+    s.admin_email = Some(SUCCESSOR.into());
+    let app = spawn_app_with(db, s).await;
+    assert_problem(
+        refresh(&app, field(&old, "refresh_token")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let demoted = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let token = field(&demoted, "access_token");
+    assert_eq!(app.get_json(ME, Some(token)).await["role"], "customer");
+    assert_problem(
+        app.get("/api/v1/admin/actors", Some(token)).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let successor = app.login(SUCCESSOR, ADMIN_PASSWORD).await;
+    let res = app
+        .get(
+            "/api/v1/admin/actors",
+            Some(field(&successor, "access_token")),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let db = app.stop().await;
+
+    let mut s = app_settings(&db);
+    s.admin_email = None;
+    s.admin_password = None;
+    let app = spawn_app_with(db, s).await;
+    let res = app.login(SUCCESSOR, ADMIN_PASSWORD).await;
+    assert_eq!(
+        app.get_json(ME, Some(field(&res, "access_token"))).await["role"],
+        "customer"
+    );
+    app.stop().await;
+}
+
 on_both_stores!(
     signup_validates_and_normalises,
     profile_reads_and_edits,
@@ -421,6 +588,9 @@ on_both_stores!(
     withdrawal_ends_the_account,
     roles_guard_admin_routes,
     auth_is_rate_limited_per_ip,
+    signup_cannot_claim_the_admin_email,
+    admin_password_change_ends_its_sessions,
+    a_dropped_admin_is_demoted,
 );
 
 fn redis_url() -> String {
