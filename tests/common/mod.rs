@@ -18,6 +18,9 @@ pub fn mysql_server_url() -> String {
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
+/// The longest database name MariaDB accepts.
+const MAX_DB_NAME: usize = 64;
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub url: String,
@@ -48,7 +51,16 @@ impl TestDb {
             tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "STAMPEDE_TEST_DB_TAG may hold only letters, digits and _"
         );
-        let db = format!("stampede_t_{name}{tag}");
+        let mut db = format!("stampede_t_{name}{tag}");
+        if db.len() > MAX_DB_NAME {
+            // MariaDB names stop at 64 characters: keep the tag (it tells the
+            // checkouts apart) and a hash of the whole name (it tells tests apart).
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(db.as_bytes());
+            let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            let keep = MAX_DB_NAME.saturating_sub(tag.len() + hash.len() + 1);
+            db = format!("{}_{hash}{tag}", &db[..keep]);
+        }
         for stmt in [
             format!("DROP DATABASE IF EXISTS {db}"),
             format!("CREATE DATABASE {db}"),
