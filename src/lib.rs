@@ -12,5 +12,6 @@ pub mod http;
 pub mod persistence;
 pub mod prometheus;
 pub mod providers;
+pub mod secrets;
 pub mod startup;
 pub mod telemetry;

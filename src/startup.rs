@@ -22,6 +22,7 @@ use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
 use crate::persistence::{Backend, RevocationCache, Store};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
+use crate::secrets::{DEVELOPMENT_MODE_WARNING, SecretError, TokenSecrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -44,6 +45,8 @@ pub enum StartupError {
     Metrics(#[from] crate::prometheus::RecorderError),
     #[error(transparent)]
     Admin(#[from] AdminBootstrapError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -78,13 +81,17 @@ impl Application {
         let store =
             Store::connect(&settings.database_url, settings.database_max_connections).await?;
         store.migrate().await?;
-        let (access_secret, refresh_secret) = token_secrets(&settings)?;
+        let development = settings.development_mode();
+        if development {
+            tracing::warn!("{DEVELOPMENT_MODE_WARNING}");
+        }
+        let secrets = TokenSecrets::from_settings(&settings, development)?;
         let revocations = match &settings.redis_url {
             Some(url) => RevocationCache::connect(url).await?,
             None => RevocationCache::disabled(),
         };
         let sessions = Sessions::new(
-            &refresh_secret,
+            &secrets.refresh,
             Duration::from_secs(settings.refresh_token_ttl_secs),
             store.clone(),
             revocations,
@@ -102,7 +109,7 @@ impl Application {
         };
         let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
         let tokens = TokenKeys::new(
-            &access_secret,
+            &secrets.access,
             Duration::from_secs(settings.access_token_ttl_secs),
         );
         check_order_settings(&settings)?;
@@ -218,37 +225,6 @@ impl Application {
         tracing::info!("stampede stopped");
         served
     }
-}
-
-/// The access and refresh signing secrets: configured, or random for this
-/// process. They must differ, or a leak of one would forge the other.
-fn token_secrets(settings: &Settings) -> Result<(Vec<u8>, Vec<u8>), StartupError> {
-    let secret = |configured: &Option<String>, key: &str| match configured {
-        Some(secret) if secret.len() >= 16 => Ok(secret.as_bytes().to_vec()),
-        Some(_) => Err(StartupError::Config(format!(
-            "{key} must be at least 16 characters"
-        ))),
-        None => {
-            tracing::warn!("no {key}: using a random one, tokens end with this process");
-            Ok(format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            )
-            .into_bytes())
-        }
-    };
-    let access = secret(&settings.jwt_secret, "STAMPEDE_JWT_SECRET")?;
-    let refresh = secret(
-        &settings.refresh_token_secret,
-        "STAMPEDE_REFRESH_TOKEN_SECRET",
-    )?;
-    if access == refresh {
-        return Err(StartupError::Config(
-            "STAMPEDE_REFRESH_TOKEN_SECRET must differ from STAMPEDE_JWT_SECRET".into(),
-        ));
-    }
-    Ok((access, refresh))
 }
 
 /// Refuses order settings that would break the saga's promises.

@@ -698,3 +698,91 @@ async fn equal_token_secrets_are_refused() {
         .expect("start-up must refuse");
     assert!(err.to_string().contains("must differ"), "{err}");
 }
+
+/// Outside development mode a token secret must hold at least 32 bytes.
+#[tokio::test]
+async fn short_token_secrets_are_refused() {
+    let tunes: [fn(&mut stampede::config::Settings); 2] = [
+        |s| s.jwt_secret = Some("a".repeat(31)),
+        |s| s.refresh_token_secret = Some("r".repeat(31)),
+    ];
+    for tune in tunes {
+        let db = TestDb::sqlite().await;
+        let mut s = app_settings(&db);
+        tune(&mut s);
+        let err = Application::build(s)
+            .await
+            .err()
+            .expect("start-up must refuse a short secret");
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    }
+}
+
+/// Once anything is configured (here a database and an admin), a missing
+/// secret is refused instead of made up for the process.
+#[tokio::test]
+async fn missing_token_secrets_are_refused_once_anything_is_configured() {
+    let tunes: [(fn(&mut stampede::config::Settings), &str); 2] = [
+        (|s| s.jwt_secret = None, "STAMPEDE_JWT_SECRET"),
+        (
+            |s| s.refresh_token_secret = None,
+            "STAMPEDE_REFRESH_TOKEN_SECRET",
+        ),
+    ];
+    for (tune, key) in tunes {
+        let db = TestDb::sqlite().await;
+        let mut s = app_settings(&db);
+        tune(&mut s);
+        let err = Application::build(s)
+            .await
+            .err()
+            .expect("start-up must refuse a missing secret");
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}
+
+/// `cargo run` with nothing configured: the binary starts in development
+/// mode (random secrets, embedded SQLite in the working directory) and says
+/// so in one WARN line.
+#[tokio::test]
+async fn nothing_configured_starts_in_development_mode() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = common::process::free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .env_clear()
+        // Where to listen is not configuration that makes it production.
+        .env("STAMPEDE_BIND", format!("127.0.0.1:{port}"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn stampede");
+    common::process::wait_ready(port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}{SIGNUP}"))
+        .json(&signup_body("dev@shop.test", USER_PASSWORD, "customer"))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(res.status(), 201);
+    child.start_kill().expect("kill");
+    child.wait().await.expect("reap");
+    let mut log = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut log)
+        .await
+        .expect("read log");
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("DEVELOPMENT MODE"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one clear line:\n{log}");
+    assert!(dir.path().join("stampede.db").exists());
+}

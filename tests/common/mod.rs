@@ -154,6 +154,8 @@ pub struct TestApp {
 pub const ADMIN_EMAIL: &str = "ops@stampede.test";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 pub const USER_PASSWORD: &str = "drop-day-2026";
+/// Token secrets of at least 32 bytes, as start-up requires outside
+/// development mode (these settings configure a database and an admin).
 pub const REFRESH_SECRET: &str = "refresh-secret-refresh-secret-000";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret";
 
