@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::domain::email::Email;
 use crate::domain::ids::UserId;
 use crate::domain::role::Role;
-use crate::http::passwords::{hash_password, verify_password};
+use crate::http::passwords::{PasswordError, Passwords};
 use crate::http::sessions::Sessions;
 use crate::persistence::{RevokeReason, Store, StoreError};
 
@@ -27,7 +27,7 @@ pub enum AdminBootstrapError {
     )]
     Taken { email: Email, role: Role },
     #[error("hashing the admin password: {0}")]
-    Hash(String),
+    Hash(#[from] PasswordError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -37,11 +37,12 @@ pub enum AdminBootstrapError {
 pub async fn bootstrap_admin(
     store: &Store,
     sessions: &Sessions,
+    passwords: &Passwords,
     settings: &Settings,
 ) -> Result<(), AdminBootstrapError> {
     let admin = match (&settings.admin_email, &settings.admin_password) {
         (Some(email), Some(password)) => {
-            Some(ensure_admin(store, sessions, email, password).await?)
+            Some(ensure_admin(store, sessions, passwords, email, password).await?)
         }
         (None, None) => {
             tracing::warn!(
@@ -70,6 +71,7 @@ pub async fn bootstrap_admin(
 async fn ensure_admin(
     store: &Store,
     sessions: &Sessions,
+    passwords: &Passwords,
     email: &str,
     password: &str,
 ) -> Result<UserId, AdminBootstrapError> {
@@ -80,7 +82,7 @@ async fn ensure_admin(
         ));
     }
     let Some(existing) = store.find_user_by_email(&email).await? else {
-        let hash = hash(password).await?;
+        let hash = passwords.hash(password.to_owned()).await?;
         let id = store.create_admin(&email, &hash).await?;
         tracing::info!(%email, "admin account created");
         return Ok(id);
@@ -91,14 +93,14 @@ async fn ensure_admin(
             role: existing.role,
         });
     }
-    let unchanged = verify_password(password.to_owned(), Some(existing.password_hash))
-        .await
-        .map_err(|e| AdminBootstrapError::Hash(e.to_string()))?;
+    let unchanged = passwords
+        .verify(password.to_owned(), Some(existing.password_hash))
+        .await?;
     if unchanged && !existing.deleted {
         tracing::info!(%email, "admin account unchanged");
         return Ok(existing.id);
     }
-    let hash = hash(password).await?;
+    let hash = passwords.hash(password.to_owned()).await?;
     if !store.reset_admin_password(existing.id, &hash).await? {
         // Demoted by another process between our read and this write.
         return Err(AdminBootstrapError::Config(format!(
@@ -110,10 +112,4 @@ async fn ensure_admin(
         .await?;
     tracing::info!(%email, "admin password changed; the admin's sessions are revoked");
     Ok(existing.id)
-}
-
-async fn hash(password: &str) -> Result<String, AdminBootstrapError> {
-    hash_password(password.to_owned())
-        .await
-        .map_err(|e| AdminBootstrapError::Hash(e.to_string()))
 }

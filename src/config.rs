@@ -225,6 +225,17 @@ pub struct RateLimitSettings {
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy that
     /// sets it; otherwise clients could pick their own bucket).
     pub trust_forwarded_for: bool,
+    /// Password checks per account (logins by normalised email, and the
+    /// current password of `PATCH`/`DELETE /users/me`), refilled per
+    /// minute: caps guessing one account from many addresses.
+    pub account_per_minute: u32,
+    pub account_burst: u32,
+    /// Password hashes (argon2id, ~19 MiB each) computed at once; 0 means
+    /// one per core.
+    pub hash_concurrency: usize,
+    /// How long a request waits for a hashing slot before it is answered
+    /// `503 OVERLOADED` with `Retry-After`.
+    pub hash_wait_ms: u64,
 }
 
 impl Default for RateLimitSettings {
@@ -236,6 +247,10 @@ impl Default for RateLimitSettings {
             purchase_per_second: 20,
             purchase_burst: 100,
             trust_forwarded_for: false,
+            account_per_minute: 5,
+            account_burst: 10,
+            hash_concurrency: 0,
+            hash_wait_ms: 3_000,
         }
     }
 }

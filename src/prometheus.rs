@@ -26,6 +26,8 @@ pub const BATCH_SIZE: &str = "stampede_batch_size";
 pub const FLUSH_DURATION: &str = "stampede_flush_duration_seconds";
 /// Order status transitions recorded by sagas, by `from` and `to` status.
 pub const SAGA_TRANSITIONS: &str = "stampede_saga_transitions_total";
+/// Password hashes and checks running right now (bounded by a semaphore).
+pub const PASSWORD_HASHES_IN_FLIGHT: &str = "stampede_password_hashes_in_flight";
 
 /// Seconds: sub-millisecond in-memory answers up to stuck database calls.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -118,6 +120,11 @@ fn describe() {
         FLUSH_DURATION,
         Unit::Seconds,
         "Time to commit one batch, by writer (inventory, orders)."
+    );
+    describe_gauge!(
+        PASSWORD_HASHES_IN_FLIGHT,
+        Unit::Count,
+        "Password hashes and checks running on the blocking pool right now."
     );
     describe_counter!(
         SAGA_TRANSITIONS,

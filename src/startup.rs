@@ -15,8 +15,10 @@ use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{Inventory, Orders, StockPort};
 use crate::admin_bootstrap::{AdminBootstrapError, bootstrap_admin};
 use crate::config::Settings;
+use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
+use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
@@ -58,6 +60,7 @@ pub struct Application {
     writer: OrderWriter,
     inventory: Inventory,
     store: Store,
+    passwords: Passwords,
     pruner: tokio::task::JoinHandle<()>,
 }
 
@@ -96,7 +99,11 @@ impl Application {
             store.clone(),
             revocations,
         );
-        bootstrap_admin(&store, &sessions, &settings).await?;
+        let passwords = Passwords::new(
+            settings.rate_limit.hash_concurrency,
+            Duration::from_millis(settings.rate_limit.hash_wait_ms),
+        );
+        bootstrap_admin(&store, &sessions, &passwords, &settings).await?;
         // On MySQL the inventory engine gets connections of its own: its
         // group commits must never queue behind catalog, account or order
         // traffic. SQLite has one writer anyway, and its busy-wait is not
@@ -141,6 +148,8 @@ impl Application {
             tokens,
             sessions,
             limits: RateLimits::new(&settings.rate_limit),
+            passwords: passwords.clone(),
+            accounts: AccountBudget::new(&settings.rate_limit),
             catalog: CatalogCache::default(),
             metrics,
         });
@@ -186,6 +195,7 @@ impl Application {
             writer,
             inventory,
             store,
+            passwords,
             pruner,
         })
     }
@@ -200,6 +210,11 @@ impl Application {
 
     pub fn orders(&self) -> &Orders {
         &self.orders
+    }
+
+    /// The bounded password hasher (its peak concurrency, for tests).
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
     }
 
     pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
@@ -273,5 +288,6 @@ async fn prune_rate_limits(state: web::Data<AppState>) {
     loop {
         every.tick().await;
         state.limits.prune();
+        state.accounts.prune();
     }
 }

@@ -293,8 +293,9 @@ async fn withdrawal_ends_the_account(db: TestDb) {
     app.signup("gone@shop.test", USER_PASSWORD, "seller").await;
     let pair = app.login("gone@shop.test", USER_PASSWORD).await;
     let token = field(&pair, "access_token");
+    let password = json!({"current_password": USER_PASSWORD});
     assert_eq!(
-        app.send(Method::DELETE, ME, Some(token), None)
+        app.send(Method::DELETE, ME, Some(token), Some(password.clone()))
             .await
             .status(),
         204
@@ -315,7 +316,9 @@ async fn withdrawal_ends_the_account(db: TestDb) {
     )
     .await;
     assert_problem(app.get(ME, Some(token)).await, 401, "UNAUTHORIZED").await;
-    let again = app.send(Method::DELETE, ME, Some(token), None).await;
+    let again = app
+        .send(Method::DELETE, ME, Some(token), Some(password))
+        .await;
     assert_problem(again, 401, "UNAUTHORIZED").await;
     // The email stays with the withdrawn account (its orders keep their buyer).
     let res = app
@@ -329,12 +332,15 @@ async fn withdrawal_ends_the_account(db: TestDb) {
 
     // Admins come from configuration and cannot withdraw or change password.
     let admin = app.admin_token().await;
-    assert_problem(
-        app.send(Method::DELETE, ME, Some(&admin), None).await,
-        403,
-        "FORBIDDEN",
-    )
-    .await;
+    let res = app
+        .send(
+            Method::DELETE,
+            ME,
+            Some(&admin),
+            Some(json!({"current_password": common::ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_problem(res, 403, "FORBIDDEN").await;
     let res = app
         .send(
             Method::PATCH,
@@ -578,6 +584,160 @@ async fn a_dropped_admin_is_demoted(db: TestDb) {
     app.stop().await;
 }
 
+/// Settings whose per-IP budget stays out of the way of a test about
+/// another budget.
+fn open_auth(db: &TestDb) -> stampede::config::Settings {
+    let mut s = app_settings(db);
+    s.rate_limit.auth_per_second = 10_000;
+    s.rate_limit.auth_burst = 10_000;
+    s
+}
+
+async fn login_status(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.post_json(LOGIN, None, json!({"email": email, "password": password}))
+        .await
+}
+
+/// Many logins at once never run more argon2 hashes at once than the bound.
+async fn password_hashing_is_bounded(db: TestDb) {
+    let mut s = open_auth(&db);
+    s.rate_limit.hash_concurrency = 2;
+    s.rate_limit.hash_wait_ms = 120_000;
+    let app = spawn_app_with(db, s).await;
+    let logins = (0..24).map(|i| {
+        let email = format!("nobody{i}@shop.test");
+        let app = &app;
+        async move { login_status(app, &email, "wrong-pass-1").await.status() }
+    });
+    let statuses = futures::future::join_all(logins).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(app.passwords.peak_in_flight(), 2, "hashes at once");
+    app.stop().await;
+}
+
+/// With every slot taken and no wait allowed, the excess is answered
+/// `503 OVERLOADED` with `Retry-After`, never queued or failed otherwise.
+async fn a_busy_hasher_answers_503(db: TestDb) {
+    let mut s = open_auth(&db);
+    s.rate_limit.hash_concurrency = 1;
+    s.rate_limit.hash_wait_ms = 0;
+    let app = spawn_app_with(db, s).await;
+    let logins = (0..16).map(|i| {
+        let email = format!("crowd{i}@shop.test");
+        let app = &app;
+        async move { login_status(app, &email, "wrong-pass-1").await }
+    });
+    let answers = futures::future::join_all(logins).await;
+    let mut busy = 0;
+    for res in answers {
+        match res.status().as_u16() {
+            401 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(
+                    res.headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
+                    Some("1")
+                );
+                assert_problem(res, 503, "OVERLOADED").await;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "one slot, no wait, 16 at once: some must be refused"
+    );
+    assert_eq!(app.passwords.peak_in_flight(), 1);
+    app.stop().await;
+}
+
+/// Password guesses against one account are budgeted whatever address
+/// they come from (here all from loopback): once spent, even the right
+/// password is refused, while other accounts log in as usual.
+async fn failed_logins_are_budgeted_per_account(db: TestDb) {
+    let mut s = open_auth(&db);
+    s.rate_limit.account_per_minute = 1;
+    s.rate_limit.account_burst = 3;
+    let app = spawn_app_with(db, s).await;
+    app.signup("victim@shop.test", USER_PASSWORD, "customer")
+        .await;
+    app.signup("bystander@shop.test", USER_PASSWORD, "customer")
+        .await;
+    for _ in 0..3 {
+        let res = login_status(&app, "victim@shop.test", "guess-pass-1").await;
+        assert_problem(res, 401, "UNAUTHORIZED").await;
+    }
+    for email in ["victim@shop.test", " VICTIM@Shop.test"] {
+        let res = login_status(&app, email, USER_PASSWORD).await;
+        let retry_after: u64 = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After in whole seconds");
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_problem(res, 429, "RATE_LIMITED").await;
+    }
+    app.login("bystander@shop.test", USER_PASSWORD).await;
+    app.stop().await;
+}
+
+/// Withdrawal asks for the current password; wrong ones are refused and,
+/// like the password check of a profile change, spend the account's budget.
+async fn withdrawal_asks_for_the_password(db: TestDb) {
+    let mut s = open_auth(&db);
+    s.rate_limit.account_per_minute = 1;
+    s.rate_limit.account_burst = 4;
+    let app = spawn_app_with(db, s).await;
+    let (_, token) = app.user("customer").await;
+    let no_body = app.send(Method::DELETE, ME, Some(&token), None).await;
+    assert_problem(no_body, 415, "VALIDATION_FAILED").await;
+    let empty = app
+        .send(Method::DELETE, ME, Some(&token), Some(json!({})))
+        .await;
+    assert_problem(empty, 400, "VALIDATION_FAILED").await;
+    let wrong = json!({"current_password": "wrong-pass-1"});
+    let res = app
+        .send(Method::DELETE, ME, Some(&token), Some(wrong.clone()))
+        .await;
+    assert_problem(res, 403, "FORBIDDEN").await;
+    let res = app
+        .send(
+            Method::PATCH,
+            ME,
+            Some(&token),
+            Some(json!({"password": "new-drop-2027", "current_password": "wrong-pass-1"})),
+        )
+        .await;
+    assert_problem(res, 403, "FORBIDDEN").await;
+    let res = app
+        .send(Method::DELETE, ME, Some(&token), Some(wrong))
+        .await;
+    assert_problem(res, 403, "FORBIDDEN").await;
+    // The budget (4: the login behind `token`, then three wrong passwords)
+    // is spent: even the right password waits.
+    let right = json!({"current_password": USER_PASSWORD});
+    let res = app
+        .send(Method::DELETE, ME, Some(&token), Some(right.clone()))
+        .await;
+    assert_problem(res, 429, "RATE_LIMITED").await;
+    assert_eq!(
+        app.get(ME, Some(&token)).await.status(),
+        200,
+        "not withdrawn"
+    );
+
+    let (_, other) = app.user("seller").await;
+    let res = app
+        .send(Method::DELETE, ME, Some(&other), Some(right))
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_problem(app.get(ME, Some(&other)).await, 401, "UNAUTHORIZED").await;
+    app.stop().await;
+}
+
 on_both_stores!(
     signup_validates_and_normalises,
     profile_reads_and_edits,
@@ -591,6 +751,10 @@ on_both_stores!(
     signup_cannot_claim_the_admin_email,
     admin_password_change_ends_its_sessions,
     a_dropped_admin_is_demoted,
+    password_hashing_is_bounded,
+    a_busy_hasher_answers_503,
+    failed_logins_are_budgeted_per_account,
+    withdrawal_asks_for_the_password,
 );
 
 fn redis_url() -> String {
@@ -702,7 +866,7 @@ async fn equal_token_secrets_are_refused() {
 /// Outside development mode a token secret must hold at least 32 bytes.
 #[tokio::test]
 async fn short_token_secrets_are_refused() {
-    let tunes: [fn(&mut stampede::config::Settings); 2] = [
+    let tunes: [Tune; 2] = [
         |s| s.jwt_secret = Some("a".repeat(31)),
         |s| s.refresh_token_secret = Some("r".repeat(31)),
     ];
@@ -718,11 +882,14 @@ async fn short_token_secrets_are_refused() {
     }
 }
 
+/// A change to test settings.
+type Tune = fn(&mut stampede::config::Settings);
+
 /// Once anything is configured (here a database and an admin), a missing
 /// secret is refused instead of made up for the process.
 #[tokio::test]
 async fn missing_token_secrets_are_refused_once_anything_is_configured() {
-    let tunes: [(fn(&mut stampede::config::Settings), &str); 2] = [
+    let tunes: [(Tune, &str); 2] = [
         (|s| s.jwt_secret = None, "STAMPEDE_JWT_SECRET"),
         (
             |s| s.refresh_token_secret = None,

@@ -145,6 +145,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub inventory: stampede::actors::Inventory,
     pub orders: stampede::actors::Orders,
+    pub passwords: stampede::http::passwords::Passwords,
     pub store: Store,
     pub handle: actix_web::dev::ServerHandle,
     pub stopped: tokio::task::JoinHandle<Result<(), std::io::Error>>,
@@ -200,6 +201,7 @@ pub async fn spawn_app_with(db: TestDb, s: stampede::config::Settings) -> TestAp
     let address = format!("http://127.0.0.1:{}", app.port());
     let inventory = app.inventory().clone();
     let orders = app.orders().clone();
+    let passwords = app.passwords().clone();
     let handle = app.server_handle();
     let store = db.store().await;
     let stopped = tokio::spawn(app.run_until_stopped());
@@ -208,6 +210,7 @@ pub async fn spawn_app_with(db: TestDb, s: stampede::config::Settings) -> TestAp
         client: reqwest::Client::new(),
         inventory,
         orders,
+        passwords,
         store,
         handle,
         stopped,
