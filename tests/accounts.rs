@@ -738,6 +738,158 @@ async fn withdrawal_asks_for_the_password(db: TestDb) {
     app.stop().await;
 }
 
+/// A one-line purchase of `sku` under `key`.
+async fn buy(app: &TestApp, token: &str, key: &str, sku: i64) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&json!({"items": [{"sku_id": sku, "quantity": 1}], "shipping_address": "Seoul"}))
+        .send()
+        .await
+        .expect("order")
+}
+
+/// A withdrawn seller's products leave listings, detail and wishlists at
+/// once (whatever was cached), and their SKUs stop selling: a purchase is
+/// refused `NOT_ON_SALE` without the stock engine reserving anything. An
+/// order placed before still replays its first answer.
+async fn a_withdrawn_sellers_products_leave_the_catalog(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.signup("leaving@shop.test", USER_PASSWORD, "seller")
+        .await;
+    let leaving = app.login("leaving@shop.test", USER_PASSWORD).await;
+    let leaving_token = field(&leaving, "access_token");
+    let (_, staying) = app.user("seller").await;
+    let (_, buyer) = app.user("customer").await;
+    let sku = app.product(leaving_token, &[(1_000, 10)], None).await[0];
+    app.product(&staying, &[(2_000, 10)], None).await;
+    let before = buy(&app, &buyer, "before", sku).await;
+    assert_eq!(before.status(), 201);
+    let before: Value = before.json().await.expect("order");
+    let product = before["items"][0]["product_id"].as_i64().expect("product");
+    let res = app
+        .post_json(
+            "/api/v1/wishlist",
+            Some(&buyer),
+            json!({"product_id": product}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let me = app.get_json(ME, Some(leaving_token)).await;
+    let seller_id = me["id"].as_i64().expect("id");
+    // Warm every cache a withdrawal must empty.
+    let detail = format!("/api/v1/products/{product}");
+    let by_seller = format!("/api/v1/products?seller_id={seller_id}");
+    let availability = format!("/api/v1/skus/{sku}/availability");
+    app.get_json(&detail, None).await;
+    assert_eq!(app.get_json("/api/v1/products", None).await["total"], 2);
+    assert_eq!(app.get_json(&by_seller, None).await["total"], 1);
+    assert_eq!(
+        app.get_json("/api/v1/wishlist", Some(&buyer)).await["total"],
+        1
+    );
+    let held = app.get_json(&availability, None).await;
+    assert_eq!(held["reserved"], 1);
+
+    let res = app
+        .send(
+            Method::DELETE,
+            ME,
+            Some(leaving_token),
+            Some(json!({"current_password": USER_PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+
+    assert_problem(app.get(&detail, None).await, 404, "NOT_FOUND").await;
+    let all = app.get_json("/api/v1/products", None).await;
+    assert_eq!(all["total"], 1, "{all}");
+    assert_ne!(all["items"][0]["id"], product);
+    assert_eq!(app.get_json(&by_seller, None).await["total"], 0);
+    assert_eq!(
+        app.get_json("/api/v1/wishlist", Some(&buyer)).await["total"],
+        0
+    );
+    assert_problem(buy(&app, &buyer, "after", sku).await, 409, "NOT_ON_SALE").await;
+    assert_eq!(
+        app.get_json(&availability, None).await,
+        held,
+        "the stock engine reserved nothing"
+    );
+    // The order from before keeps its answer.
+    let again = buy(&app, &buyer, "before", sku).await;
+    assert_eq!(again.status(), 201);
+    let again: Value = again.json().await.expect("order");
+    assert_eq!(again["order_id"], before["order_id"]);
+    app.stop().await;
+}
+
+/// Emails are one account per mailbox after Unicode NFC normalisation (a
+/// composed and a decomposed "é" are the same letter), and the database
+/// tells apart what the application tells apart ("josé" is not "jose").
+async fn emails_are_compared_after_nfc(db: TestDb) {
+    let app = spawn_app(db).await;
+    let composed = "jos\u{e9}@shop.test";
+    let decomposed = "jose\u{301}@shop.test";
+    let res = app
+        .post_json(
+            SIGNUP,
+            None,
+            signup_body(composed, USER_PASSWORD, "customer"),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["email"], composed);
+    let accented = body["id"].as_i64().expect("id");
+    let res = app
+        .post_json(
+            SIGNUP,
+            None,
+            signup_body(decomposed, USER_PASSWORD, "seller"),
+        )
+        .await;
+    assert_problem(res, 409, "CONFLICT").await;
+    let tokens = app.login(decomposed, USER_PASSWORD).await;
+    let me = app.get_json(ME, Some(field(&tokens, "access_token"))).await;
+    assert_eq!(me["id"], accented);
+
+    let plain = app
+        .signup("jose@shop.test", "other-pass-2026", "customer")
+        .await;
+    assert_ne!(plain, accented);
+    let tokens = app.login("jose@shop.test", "other-pass-2026").await;
+    let me = app.get_json(ME, Some(field(&tokens, "access_token"))).await;
+    assert_eq!(me["id"], plain);
+    let wrong = login_status(&app, composed, "other-pass-2026").await;
+    assert_problem(wrong, 401, "UNAUTHORIZED").await;
+
+    if app.store.backend() == stampede::persistence::Backend::MySql {
+        let row = sqlx::query(
+            "SELECT c.CHARACTER_SET_NAME, c.COLLATION_NAME, t.TABLE_COLLATION \
+             FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
+             ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+             WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = 'users' \
+             AND c.COLUMN_NAME = 'email'",
+        )
+        .fetch_one(app.store.pool())
+        .await
+        .expect("users.email");
+        use sqlx::Row;
+        let declared: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(
+            declared,
+            (
+                "utf8mb4".to_string(),
+                "utf8mb4_bin".to_string(),
+                "utf8mb4_unicode_ci".to_string()
+            )
+        );
+    }
+    app.stop().await;
+}
+
 on_both_stores!(
     signup_validates_and_normalises,
     profile_reads_and_edits,
@@ -755,6 +907,8 @@ on_both_stores!(
     a_busy_hasher_answers_503,
     failed_logins_are_budgeted_per_account,
     withdrawal_asks_for_the_password,
+    a_withdrawn_sellers_products_leave_the_catalog,
+    emails_are_compared_after_nfc,
 );
 
 fn redis_url() -> String {
