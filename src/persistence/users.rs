@@ -78,8 +78,9 @@ impl Store {
         Ok(updated.rows_affected() == 1)
     }
 
-    /// Withdraws an account: it can no longer sign in. The row (and so its
-    /// orders' history and its email) stays.
+    /// Withdraws an account: it can no longer sign in, and a seller's
+    /// products leave the catalog. The row (and so its orders' history and
+    /// its email) stays.
     pub async fn withdraw_user(&self, id: UserId) -> Result<bool, StoreError> {
         let updated =
             sqlx::query("UPDATE users SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
@@ -87,6 +88,8 @@ impl Store {
                 .bind(id.get())
                 .execute(&self.pool)
                 .await?;
+        // Cached offers carry whether their seller has withdrawn.
+        self.offers.invalidate();
         Ok(updated.rows_affected() == 1)
     }
 

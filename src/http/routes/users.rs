@@ -198,6 +198,11 @@ pub async fn withdraw(
     if !state.store.withdraw_user(caller.id).await? {
         return Err(ApiError::Unauthorized("this account has been withdrawn"));
     }
+    if caller.role == Role::Seller {
+        // Their products leave the catalog: no cached page or product may
+        // keep showing them.
+        state.catalog.invalidate_all();
+    }
     state
         .sessions
         .close_all(caller.id, RevokeReason::Withdrawn)
