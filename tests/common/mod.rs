@@ -176,7 +176,7 @@ pub fn fast_orders(s: &mut stampede::config::Settings) {
 }
 
 pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
-    stampede::config::Settings {
+    let mut s = stampede::config::Settings {
         bind: "127.0.0.1:0".into(),
         database_url: db.url.clone(),
         jwt_secret: Some(JWT_SECRET.into()),
@@ -186,7 +186,11 @@ pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
         http_workers: Some(2),
         inventory: settings(AckMode::Durable),
         ..Default::default()
-    }
+    };
+    // Tests run many apps at once on a few cores: a signup waiting its turn
+    // to hash must not be answered 503 (the tests of that set their own).
+    s.rate_limit.hash_wait_ms = 30_000;
+    s
 }
 
 pub async fn spawn_app(db: TestDb) -> TestApp {
