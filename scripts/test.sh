@@ -431,6 +431,12 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# 32 random bytes, hex-encoded: a token secret the server accepts outside
+# development mode (at least 32 bytes).
+random_secret() {
+  python3 -c 'import secrets; print(secrets.token_hex(32))'
+}
+
 server_ready() { curl -fs -o /dev/null "$BASE_URL/health/ready"; }
 
 # Ready, or the server we just started has died (stop waiting then).
@@ -450,8 +456,8 @@ start_server() {
     STAMPEDE_CONFIG="$SERVER_DIR/none.toml" \
     STAMPEDE_BIND="127.0.0.1:$port" \
     DATABASE_URL="sqlite://$SERVER_DIR/stampede.db" \
-    STAMPEDE_JWT_SECRET="schemathesis-access-$RANDOM$RANDOM" \
-    STAMPEDE_REFRESH_TOKEN_SECRET="schemathesis-refresh-$RANDOM$RANDOM" \
+    STAMPEDE_JWT_SECRET="$(random_secret)" \
+    STAMPEDE_REFRESH_TOKEN_SECRET="$(random_secret)" \
     STAMPEDE_ACCESS_TOKEN_TTL_SECS=3600 \
     STAMPEDE_ADMIN_EMAIL="$ADMIN_EMAIL" \
     STAMPEDE_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
@@ -462,6 +468,8 @@ start_server() {
     STAMPEDE_RATE_LIMIT_PURCHASE_BURST=100000 \
     STAMPEDE_RATE_LIMIT_PUBLIC_PER_SECOND=100000 \
     STAMPEDE_RATE_LIMIT_PUBLIC_BURST=100000 \
+    STAMPEDE_RATE_LIMIT_ACCOUNT_PER_MINUTE=100000 \
+    STAMPEDE_RATE_LIMIT_ACCOUNT_BURST=100000 \
     RUST_LOG="${RUST_LOG:-warn}" \
     "$(cargo_target_dir)/debug/stampede" >"$SERVER_DIR/server.log" 2>&1 &
   SERVER_PID=$!

@@ -36,13 +36,20 @@ pub struct Settings {
     /// Optional: when set, revoked sessions are mirrored there so every node
     /// refuses them without a database read.
     pub redis_url: Option<String>,
-    /// Signs access tokens. When unset a random secret is generated at start,
-    /// so tokens do not survive a restart.
+    /// Signs access tokens; at least 32 bytes. Required outside development
+    /// mode; in development mode a random one is made up for the process
+    /// when unset, so tokens do not survive a restart.
     pub jwt_secret: Option<String>,
     pub access_token_ttl_secs: u64,
-    /// Signs refresh tokens; must differ from `jwt_secret`. Random when unset.
+    /// Signs refresh tokens; at least 32 bytes, and must differ from
+    /// `jwt_secret`. Required, or random, like `jwt_secret`.
     pub refresh_token_secret: Option<String>,
     pub refresh_token_ttl_secs: u64,
+    /// Development mode (`STAMPEDE_DEV_MODE`): token secrets may be missing
+    /// (random per process) or short. Unset, it is on only when nothing is
+    /// configured (see [`Settings::development_mode`]), so a bare `cargo run`
+    /// just works and anything else must be configured for real.
+    pub dev_mode: Option<bool>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     /// actix-web worker threads; defaults to the number of cores.
@@ -71,6 +78,7 @@ impl Default for Settings {
             access_token_ttl_secs: 900,
             refresh_token_secret: None,
             refresh_token_ttl_secs: 14 * 24 * 60 * 60,
+            dev_mode: None,
             admin_email: None,
             admin_password: None,
             http_workers: None,
@@ -314,6 +322,17 @@ pub struct RateLimitSettings {
     pub trust_forwarded_for: bool,
     /// Addresses or CIDR blocks of our reverse proxies (default: loopback).
     pub trusted_proxies: TrustedProxies,
+    /// Password checks per account (logins by normalised email, and the
+    /// current password of `PATCH`/`DELETE /users/me`), refilled per
+    /// minute: caps guessing one account from many addresses.
+    pub account_per_minute: u32,
+    pub account_burst: u32,
+    /// Password hashes (argon2id, ~19 MiB each) computed at once; 0 means
+    /// one per core.
+    pub hash_concurrency: usize,
+    /// How long a request waits for a hashing slot before it is answered
+    /// `503 OVERLOADED` with `Retry-After`.
+    pub hash_wait_ms: u64,
 }
 
 impl Default for RateLimitSettings {
@@ -328,6 +347,10 @@ impl Default for RateLimitSettings {
             public_burst: 10_000,
             trust_forwarded_for: false,
             trusted_proxies: TrustedProxies::loopback(),
+            account_per_minute: 5,
+            account_burst: 10,
+            hash_concurrency: 0,
+            hash_wait_ms: 3_000,
         }
     }
 }
@@ -481,6 +504,20 @@ impl InventorySettings {
 }
 
 impl Settings {
+    /// Whether this is a development run: as `dev_mode` says when set;
+    /// otherwise only when nothing is configured, that is no token secret,
+    /// no admin, no Redis and the default SQLite database.
+    pub fn development_mode(&self) -> bool {
+        self.dev_mode.unwrap_or_else(|| {
+            self.jwt_secret.is_none()
+                && self.refresh_token_secret.is_none()
+                && self.admin_email.is_none()
+                && self.admin_password.is_none()
+                && self.redis_url.is_none()
+                && self.database_url == Settings::default().database_url
+        })
+    }
+
     /// Reads `stampede.toml` (or the file named by `STAMPEDE_CONFIG`) and the
     /// environment over the defaults.
     pub fn load() -> Result<Self, Box<figment::Error>> {
@@ -589,6 +626,40 @@ mod tests {
             jail.set_env("STAMPEDE_OWNER_LEASE_MS", "2500");
             let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
             assert_eq!((s.owner.lease_ms, s.owner.takeover), (2_500, true));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn development_mode_only_when_nothing_is_configured() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Settings::figment(Toml::file("none.toml")).extract::<Settings>();
+            assert!(load()?.development_mode(), "nothing configured");
+            jail.set_env("STAMPEDE_BIND", "127.0.0.1:0");
+            assert!(
+                load()?.development_mode(),
+                "the address is not a deployment"
+            );
+            for (key, value) in [
+                ("DATABASE_URL", "mysql://root@127.0.0.1/shop"),
+                ("REDIS_URL", "redis://127.0.0.1:6379"),
+                ("STAMPEDE_JWT_SECRET", "j"),
+                ("STAMPEDE_REFRESH_TOKEN_SECRET", "r"),
+                ("STAMPEDE_ADMIN_EMAIL", "ops@shop.test"),
+                ("STAMPEDE_ADMIN_PASSWORD", "p"),
+            ] {
+                jail.clear_env();
+                jail.set_env(key, value);
+                assert!(!load()?.development_mode(), "{key} is configured");
+                jail.set_env("STAMPEDE_DEV_MODE", "true");
+                assert!(
+                    load()?.development_mode(),
+                    "{key} with an explicit dev mode"
+                );
+            }
+            jail.clear_env();
+            jail.set_env("STAMPEDE_DEV_MODE", "false");
+            assert!(!load()?.development_mode(), "explicitly not");
             Ok(())
         });
     }

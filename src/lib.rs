@@ -5,11 +5,13 @@
 //! validate, send a message and await the reply ([`http`]).
 
 pub mod actors;
+pub mod admin_bootstrap;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod persistence;
 pub mod prometheus;
 pub mod providers;
+pub mod secrets;
 pub mod startup;
 pub mod telemetry;

@@ -31,6 +31,8 @@ pub const BATCH_FAILURES: &str = "stampede_batch_failures_total";
 pub const SKU_ACTIVATIONS: &str = "stampede_sku_activations_total";
 /// Order status transitions recorded by sagas, by `from` and `to` status.
 pub const SAGA_TRANSITIONS: &str = "stampede_saga_transitions_total";
+/// Password hashes and checks running right now (bounded by a semaphore).
+pub const PASSWORD_HASHES_IN_FLIGHT: &str = "stampede_password_hashes_in_flight";
 
 /// Seconds: sub-millisecond in-memory answers up to stuck database calls.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -123,6 +125,11 @@ fn describe() {
         FLUSH_DURATION,
         Unit::Seconds,
         "Time to commit one batch, by writer (inventory, orders)."
+    );
+    describe_gauge!(
+        PASSWORD_HASHES_IN_FLIGHT,
+        Unit::Count,
+        "Password hashes and checks running on the blocking pool right now."
     );
     describe_counter!(
         BATCH_FAILURES,

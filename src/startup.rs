@@ -13,18 +13,20 @@ use tracing_actix_web::TracingLogger;
 use crate::actors::orders::saga::SagaDeps;
 use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{Inventory, Orders, StockPort};
+use crate::admin_bootstrap::{AdminBootstrapError, bootstrap_admin};
 use crate::config::Settings;
-use crate::domain::email::Email;
+use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
 use crate::http::metrics_token::MetricsToken;
-use crate::http::passwords::hash_password;
+use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
 use crate::persistence::owner::{Claimant, Process};
 use crate::persistence::{Backend, RevocationCache, Store, StoreError};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
+use crate::secrets::{DEVELOPMENT_MODE_WARNING, SecretError, TokenSecrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -49,6 +51,10 @@ pub enum StartupError {
     Metrics(#[from] crate::prometheus::RecorderError),
     #[error(transparent)]
     Owner(#[from] crate::persistence::owner::OwnerError),
+    #[error(transparent)]
+    Admin(#[from] AdminBootstrapError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -60,6 +66,7 @@ pub struct Application {
     writer: OrderWriter,
     inventory: Inventory,
     store: Store,
+    passwords: Passwords,
     pruner: tokio::task::JoinHandle<()>,
     table_pruner: tokio::task::JoinHandle<()>,
     /// Renews this process's lease on the store until shutdown ends.
@@ -113,7 +120,26 @@ impl Application {
         store: Store,
         metrics: metrics_exporter_prometheus::PrometheusHandle,
     ) -> Result<Self, StartupError> {
-        bootstrap_admin(&store, &settings).await?;
+        let development = settings.development_mode();
+        if development {
+            tracing::warn!("{DEVELOPMENT_MODE_WARNING}");
+        }
+        let secrets = TokenSecrets::from_settings(&settings, development)?;
+        let revocations = match &settings.redis_url {
+            Some(url) => RevocationCache::connect(url).await?,
+            None => RevocationCache::disabled(),
+        };
+        let sessions = Sessions::new(
+            &secrets.refresh,
+            Duration::from_secs(settings.refresh_token_ttl_secs),
+            store.clone(),
+            revocations,
+        );
+        let passwords = Passwords::new(
+            settings.rate_limit.hash_concurrency,
+            Duration::from_millis(settings.rate_limit.hash_wait_ms),
+        );
+        bootstrap_admin(&store, &sessions, &passwords, &settings).await?;
         // On MySQL the inventory engine gets connections of its own: its
         // group commits must never queue behind catalog, account or order
         // traffic. SQLite has one writer anyway, and its busy-wait is not
@@ -131,20 +157,9 @@ impl Application {
             Backend::Sqlite => store.clone(),
         };
         let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
-        let (access_secret, refresh_secret) = token_secrets(&settings)?;
         let tokens = TokenKeys::new(
-            &access_secret,
+            &secrets.access,
             Duration::from_secs(settings.access_token_ttl_secs),
-        );
-        let revocations = match &settings.redis_url {
-            Some(url) => RevocationCache::connect(url).await?,
-            None => RevocationCache::disabled(),
-        };
-        let sessions = Sessions::new(
-            &refresh_secret,
-            Duration::from_secs(settings.refresh_token_ttl_secs),
-            store.clone(),
-            revocations,
         );
         check_rate_limit_settings(&settings)?;
         let metrics_token = settings
@@ -184,6 +199,8 @@ impl Application {
             tokens,
             sessions,
             limits: RateLimits::new(&settings.rate_limit),
+            passwords: passwords.clone(),
+            accounts: AccountBudget::new(&settings.rate_limit),
             catalog: CatalogCache::default(),
             metrics,
             metrics_token,
@@ -232,6 +249,7 @@ impl Application {
             writer,
             inventory,
             store,
+            passwords,
             pruner,
             table_pruner,
             lease_keeper,
@@ -248,6 +266,11 @@ impl Application {
 
     pub fn orders(&self) -> &Orders {
         &self.orders
+    }
+
+    /// The bounded password hasher (its peak concurrency, for tests).
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
     }
 
     pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
@@ -277,66 +300,6 @@ impl Application {
         tracing::info!("stampede stopped");
         served
     }
-}
-
-/// Creates or refreshes the admin named in configuration.
-async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), StartupError> {
-    match (&settings.admin_email, &settings.admin_password) {
-        (Some(email), Some(password)) => {
-            let email = Email::parse(email).map_err(|e| StartupError::Config(e.to_string()))?;
-            if password.len() < 8 {
-                return Err(StartupError::Config(
-                    "STAMPEDE_ADMIN_PASSWORD must be at least 8 characters".into(),
-                ));
-            }
-            let hash = hash_password(password.clone())
-                .await
-                .map_err(|e| StartupError::Config(e.to_string()))?;
-            store.upsert_admin(&email, &hash).await?;
-            tracing::info!(%email, "admin account bootstrapped");
-            Ok(())
-        }
-        (None, None) => {
-            tracing::warn!(
-                "no STAMPEDE_ADMIN_EMAIL/STAMPEDE_ADMIN_PASSWORD: admin routes are unusable"
-            );
-            Ok(())
-        }
-        _ => Err(StartupError::Config(
-            "set both STAMPEDE_ADMIN_EMAIL and STAMPEDE_ADMIN_PASSWORD, or neither".into(),
-        )),
-    }
-}
-
-/// The access and refresh signing secrets: configured, or random for this
-/// process. They must differ, or a leak of one would forge the other.
-fn token_secrets(settings: &Settings) -> Result<(Vec<u8>, Vec<u8>), StartupError> {
-    let secret = |configured: &Option<String>, key: &str| match configured {
-        Some(secret) if secret.len() >= 16 => Ok(secret.as_bytes().to_vec()),
-        Some(_) => Err(StartupError::Config(format!(
-            "{key} must be at least 16 characters"
-        ))),
-        None => {
-            tracing::warn!("no {key}: using a random one, tokens end with this process");
-            Ok(format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            )
-            .into_bytes())
-        }
-    };
-    let access = secret(&settings.jwt_secret, "STAMPEDE_JWT_SECRET")?;
-    let refresh = secret(
-        &settings.refresh_token_secret,
-        "STAMPEDE_REFRESH_TOKEN_SECRET",
-    )?;
-    if access == refresh {
-        return Err(StartupError::Config(
-            "STAMPEDE_REFRESH_TOKEN_SECRET must differ from STAMPEDE_JWT_SECRET".into(),
-        ));
-    }
-    Ok((access, refresh))
 }
 
 /// Refuses order settings that would break the saga's promises.
@@ -440,6 +403,7 @@ async fn prune_rate_limits(state: web::Data<AppState>) {
     loop {
         every.tick().await;
         state.limits.prune();
+        state.accounts.prune();
     }
 }
 

@@ -111,9 +111,12 @@ async fn ten_thousand_buyers_memory(db: TestDb) {
 }
 
 async fn limit_and_window_hold_under_concurrency(db: TestDb) {
-    let opens = Timestamp::now().plus(Duration::from_millis(2_000));
+    // The window starts once the store is migrated and the engine runs:
+    // set-up time on a loaded machine must not eat into it.
+    let (store, inv) = engine(&db, settings(AckMode::Durable)).await;
+    let opens = Timestamp::now().plus(Duration::from_millis(700));
     let rules = SaleRules::new(Some(opens), None, Some(2)).expect("rules");
-    let (store, inv, sku) = engine_with_sku(&db, settings(AckMode::Durable), 10_000, rules).await;
+    let sku = inv.create_sku(qty(10_000), rules).await.expect("sku");
 
     let early = stampede_on(&inv, sku, 500).await;
     assert!(

@@ -1,16 +1,24 @@
 //! A database written by an earlier release keeps working: orders stored
 //! with an HTTP status and body as their first answer are converted to the
-//! domain value (migration 0005) and replay the same answer.
+//! domain value (migration 0005) and replay the same answer; accounts keep
+//! their rows when the users table gets its declared charset (0006).
 
 mod common;
 
 use common::TestDb;
+use stampede::domain::email::Email;
 use stampede::domain::ids::OrderId;
 use stampede::domain::reason::{FirstAnswer, RejectReason};
+use stampede::domain::role::Role;
 use stampede::persistence::{Backend, Store};
 
 /// Applies the migrations before 0005 only, as the earlier release did.
 async fn migrate_to_0004(store: &Store) {
+    migrate_before(store, "0005").await;
+}
+
+/// Applies the migrations whose names sort before `first_left_out`.
+async fn migrate_before(store: &Store, first_left_out: &str) {
     let folder = match store.backend() {
         Backend::Sqlite => "sqlite",
         Backend::MySql => "mysql",
@@ -22,7 +30,7 @@ async fn migrate_to_0004(store: &Store) {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if name < "0005" {
+        if name < first_left_out {
             std::fs::copy(&path, earlier.path().join(name)).expect("copy");
         }
     }
@@ -31,7 +39,7 @@ async fn migrate_to_0004(store: &Store) {
         .expect("migrator")
         .run(store.pool())
         .await
-        .expect("migrate to 0004");
+        .expect("migrate to an earlier release");
 }
 
 async fn legacy_order(
@@ -104,4 +112,47 @@ async fn stored_http_answers_become_domain_answers(db: TestDb) {
     store.close().await;
 }
 
-on_both_stores!(stored_http_answers_become_domain_answers);
+/// Accounts written before 0006 (which declares the users table's charset
+/// and collations on MySQL) are found by their email and keep every field.
+async fn accounts_survive_the_users_charset(db: TestDb) {
+    let store = Store::connect(&db.url, 4).await.expect("connect");
+    migrate_before(&store, "0006").await;
+    let email = Email::parse("min-ji@shop.test").expect("email");
+    let id = store
+        .create_user(
+            &email,
+            "$argon2id$v=19$stub",
+            "\u{ae40}\u{bbfc}\u{c9c0}",
+            Role::Seller,
+        )
+        .await
+        .expect("user");
+
+    store.migrate().await.expect("migrate to the latest");
+
+    let user = store
+        .find_user_by_email(&email)
+        .await
+        .expect("read")
+        .expect("user");
+    assert_eq!(
+        (
+            user.id,
+            user.name.as_str(),
+            user.role,
+            user.password_hash.as_str()
+        ),
+        (
+            id,
+            "\u{ae40}\u{bbfc}\u{c9c0}",
+            Role::Seller,
+            "$argon2id$v=19$stub"
+        )
+    );
+    store.close().await;
+}
+
+on_both_stores!(
+    stored_http_answers_become_domain_answers,
+    accounts_survive_the_users_charset,
+);

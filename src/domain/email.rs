@@ -1,8 +1,12 @@
-//! An email address, normalised (trimmed, lower-cased) so that one mailbox is
-//! one account.
+//! An email address, normalised (trimmed, lower-cased, Unicode NFC) so that
+//! one mailbox is one account: a composed and a decomposed "é" are the same
+//! letter typed two ways. The store compares the normalised text byte for
+//! byte (on MySQL `users.email` is `utf8mb4_bin`), so it neither merges
+//! what this keeps apart ("jose" and "josé") nor splits what it merges.
 
 use serde::Serialize;
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
 use utoipa::ToSchema;
 
 use super::ValidationError;
@@ -15,7 +19,8 @@ impl Email {
     pub const MAX_LEN: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let s = raw.trim().to_lowercase();
+        // NFC after lower-casing: case mapping may leave a decomposed form.
+        let s: String = raw.trim().to_lowercase().nfc().collect();
         let invalid = || ValidationError::new("email", "is not a valid email address");
         if s.len() > Self::MAX_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
@@ -46,6 +51,15 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_spelling_per_mailbox_after_nfc() {
+        let composed = Email::parse("JOS\u{c9}@shop.test").map(|e| e.0);
+        let decomposed = Email::parse("jose\u{301}@Shop.test").map(|e| e.0);
+        assert_eq!(composed, Ok("jos\u{e9}@shop.test".to_string()));
+        assert_eq!(decomposed, composed);
+        assert_ne!(Email::parse("jose@shop.test").map(|e| e.0), composed);
+    }
 
     #[test]
     fn normalises_and_rejects_malformed() {

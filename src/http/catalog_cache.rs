@@ -67,6 +67,13 @@ impl CatalogCache {
         self.pages.invalidate_all();
     }
 
+    /// Call after a write that may touch any product (a seller's
+    /// withdrawal): forgets every product and every page.
+    pub fn invalidate_all(&self) {
+        self.products.invalidate_all();
+        self.pages.invalidate_all();
+    }
+
     /// Call after a new product commits: only listings can change.
     pub fn invalidate_listings(&self) {
         self.pages.invalidate_all();
@@ -143,6 +150,27 @@ mod tests {
         assert!(cache.product(ProductId::new(2)).is_some());
         cache.invalidate(ProductId::new(2));
         assert!(cache.product(ProductId::new(2)).is_none());
+    }
+
+    #[test]
+    fn invalidate_all_forgets_products_and_pages() {
+        let cache = CatalogCache::default();
+        let key = (
+            ProductFilter::default(),
+            PageRequest::new(None, None).expect("page"),
+        );
+        let page = Arc::new(ProductPage {
+            items: Vec::new(),
+            total: 0,
+        });
+        cache.put_page(cache.generation(), key.clone(), page);
+        cache.put_product(cache.generation(), product(4));
+        let before = cache.generation();
+        cache.invalidate_all();
+        assert!(cache.page(&key).is_none());
+        assert!(cache.product(ProductId::new(4)).is_none());
+        cache.put_product(before, product(4));
+        assert!(cache.product(ProductId::new(4)).is_none(), "a raced fill");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! actor or the store, and await the reply; every error leaves as
 //! `application/problem+json` with a stable `code`.
 
+pub mod account_budget;
 pub mod auth;
 pub mod catalog_cache;
 pub mod client_ip;

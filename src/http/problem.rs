@@ -67,6 +67,9 @@ pub enum ApiError {
     Refused(RejectReason),
     #[error("too many requests; retry in {} s", .0.as_secs())]
     RateLimited(std::time::Duration),
+    /// Every password hashing slot is taken; nothing was checked or changed.
+    #[error("too many password checks at once; retry shortly")]
+    Busy,
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error("the database is unavailable, retry shortly")]
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::PaymentFailed(reason) => (StatusCode::PAYMENT_REQUIRED, reason.code()),
             ApiError::Refused(reason) => (StatusCode::CONFLICT, reason.code()),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),

@@ -11,7 +11,7 @@ use super::ApiError;
 use super::tokens::{Signer, TokenClaims};
 use crate::domain::ids::UserId;
 use crate::domain::time::Timestamp;
-use crate::persistence::{RevocationCache, RevokeReason, Rotation, Store};
+use crate::persistence::{RevocationCache, RevokeReason, Rotation, Store, StoreError};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct RefreshClaims {
@@ -123,8 +123,9 @@ impl Sessions {
         Ok(())
     }
 
-    /// Ends every session of `user` (password change, withdrawal).
-    pub async fn close_all(&self, user: UserId, reason: RevokeReason) -> Result<(), ApiError> {
+    /// Ends every session of `user` (password change, withdrawal, demotion),
+    /// in the database and in the Redis mirror.
+    pub async fn close_all(&self, user: UserId, reason: RevokeReason) -> Result<(), StoreError> {
         for session in self.store.revoke_user_sessions(user, reason).await? {
             self.revoked.mark(&session, self.ttl()).await;
         }

@@ -1,9 +1,11 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
 use crate::actors::{Inventory, Orders, StockPort};
+use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
 use crate::http::metrics_token::MetricsToken;
+use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::persistence::Store;
@@ -20,6 +22,10 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub sessions: Sessions,
     pub limits: RateLimits,
+    /// Password hashing, bounded to a few at once.
+    pub passwords: Passwords,
+    /// Password checks per account, whatever address they come from.
+    pub accounts: AccountBudget,
     /// Catalog reads, invalidated by every catalog write.
     pub catalog: CatalogCache,
     /// The process-wide Prometheus recorder, rendered by `GET /metrics`.

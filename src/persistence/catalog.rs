@@ -1,6 +1,11 @@
 //! Catalog rows: products and their SKUs. A product is created with its
 //! SKUs' stock rows in one transaction; afterwards the catalog never writes
 //! stock or sale rules (the SKU actors own those).
+//!
+//! A product is in the catalog while it is not deleted and its seller has
+//! not withdrawn: every read here checks both, so a withdrawal hides all of
+//! the seller's products at once (even one created meanwhile with a
+//! still-valid access token) and nothing has to be rewritten.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, QueryBuilder, Row};
@@ -117,7 +122,8 @@ impl Store {
     pub async fn product(&self, id: ProductId) -> Result<Option<Product>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT id, seller_id, name, description, category, created_at, updated_at \
-             FROM products WHERE id = ? AND deleted_at IS NULL",
+             FROM products p WHERE id = ? AND deleted_at IS NULL AND \
+             EXISTS (SELECT 1 FROM users u WHERE u.id = p.seller_id AND u.deleted_at IS NULL)",
         )
         .bind(id.get())
         .fetch_optional(&self.pool)
@@ -156,11 +162,12 @@ impl Store {
         }))
     }
 
-    /// The live product a SKU belongs to, with its seller.
+    /// The live product a SKU belongs to, with its (live) seller.
     pub async fn sku_product(&self, sku: SkuId) -> Result<Option<(ProductId, UserId)>, StoreError> {
         let row = sqlx::query(
             "SELECT p.id, p.seller_id FROM skus s JOIN products p ON p.id = s.product_id \
-             WHERE s.id = ? AND p.deleted_at IS NULL",
+             JOIN users u ON u.id = p.seller_id \
+             WHERE s.id = ? AND p.deleted_at IS NULL AND u.deleted_at IS NULL",
         )
         .bind(sku.get())
         .fetch_optional(&self.pool)
@@ -314,7 +321,10 @@ impl Store {
 }
 
 fn push_filter(q: &mut QueryBuilder<Any>, filter: &ProductFilter) {
-    q.push(" WHERE deleted_at IS NULL");
+    q.push(
+        " WHERE deleted_at IS NULL AND EXISTS (SELECT 1 FROM users u \
+         WHERE u.id = products.seller_id AND u.deleted_at IS NULL)",
+    );
     if let Some(search) = &filter.search {
         q.push(" AND name_folded LIKE ")
             .push_bind(contains_pattern(search))

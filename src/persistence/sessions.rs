@@ -1,7 +1,8 @@
 //! Login sessions and their refresh tokens. A session is one refresh-token
 //! family: every rotation adds a token to it, and revoking it (logout, reuse
-//! of a rotated token, withdrawal) refuses all of them. The rows outlive the
-//! process, so a revocation survives restarts.
+//! of a rotated token, withdrawal, a password change, an admin's demotion)
+//! refuses all of them. The rows outlive the process, so a revocation
+//! survives restarts.
 
 use sqlx::Row;
 
@@ -30,6 +31,8 @@ pub enum RevokeReason {
     Reuse,
     PasswordChanged,
     Withdrawn,
+    /// An admin no longer named in configuration became a customer.
+    Demoted,
 }
 
 impl RevokeReason {
@@ -39,6 +42,7 @@ impl RevokeReason {
             RevokeReason::Reuse => "reuse",
             RevokeReason::PasswordChanged => "password_changed",
             RevokeReason::Withdrawn => "withdrawn",
+            RevokeReason::Demoted => "demoted",
         }
     }
 }

@@ -78,8 +78,9 @@ impl Store {
         Ok(updated.rows_affected() == 1)
     }
 
-    /// Withdraws an account: it can no longer sign in. The row (and so its
-    /// orders' history and its email) stays.
+    /// Withdraws an account: it can no longer sign in, and a seller's
+    /// products leave the catalog. The row (and so its orders' history and
+    /// its email) stays.
     pub async fn withdraw_user(&self, id: UserId) -> Result<bool, StoreError> {
         let updated =
             sqlx::query("UPDATE users SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
@@ -87,6 +88,8 @@ impl Store {
                 .bind(id.get())
                 .execute(&self.pool)
                 .await?;
+        // Cached offers carry whether their seller has withdrawn.
+        self.offers.invalidate();
         Ok(updated.rows_affected() == 1)
     }
 
@@ -115,23 +118,13 @@ impl Store {
             })
     }
 
-    /// Creates the configured admin, or resets its password and role if the
-    /// email already exists. Admins exist only through this path.
-    pub async fn upsert_admin(
+    /// Creates the configured admin account. Admins exist only through the
+    /// bootstrap at start-up, which first makes sure the email is free.
+    pub async fn create_admin(
         &self,
         email: &Email,
         password_hash: &str,
     ) -> Result<UserId, StoreError> {
-        if let Some(existing) = self.find_user_by_email(email).await? {
-            sqlx::query(
-                "UPDATE users SET password_hash = ?, role = 'admin', deleted_at = NULL WHERE id = ?",
-            )
-            .bind(password_hash.to_owned())
-            .bind(existing.id.get())
-            .execute(&self.pool)
-            .await?;
-            return Ok(existing.id);
-        }
         let insert = sqlx::query(
             "INSERT INTO users (email, password_hash, name, role, created_at) \
              VALUES (?, ?, 'Administrator', 'admin', ?)",
@@ -139,6 +132,51 @@ impl Store {
         .bind(email.as_str().to_owned())
         .bind(password_hash.to_owned())
         .bind(Timestamp::now().millis());
-        self.insert_returning_id(insert).await.map(UserId::new)
+        self.insert_returning_id(insert)
+            .await
+            .map(UserId::new)
+            .map_err(|e| match e {
+                StoreError::Database(e) => StoreError::unique(e, "email"),
+                other => other,
+            })
+    }
+
+    /// Sets the password of an admin account (and makes it live again).
+    /// Never touches another role: answers whether an admin was updated.
+    pub async fn reset_admin_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE users SET password_hash = ?, deleted_at = NULL WHERE id = ? AND role = 'admin'",
+        )
+        .bind(password_hash.to_owned())
+        .bind(id.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Turns every admin but `keep` into a customer; answers who was demoted.
+    pub async fn demote_admins(&self, keep: Option<UserId>) -> Result<Vec<UserId>, StoreError> {
+        let admins: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin'")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut demoted = Vec::new();
+        for id in admins.into_iter().map(UserId::new) {
+            if Some(id) == keep {
+                continue;
+            }
+            let updated =
+                sqlx::query("UPDATE users SET role = 'customer' WHERE id = ? AND role = 'admin'")
+                    .bind(id.get())
+                    .execute(&self.pool)
+                    .await?;
+            if updated.rows_affected() == 1 {
+                demoted.push(id);
+            }
+        }
+        Ok(demoted)
     }
 }

@@ -34,10 +34,11 @@ impl Store {
     ) -> Result<WishlistAdd, StoreError> {
         let now = Timestamp::now();
         // The SELECT makes "live product" and the insert one statement: a
-        // product deleted meanwhile is never added.
+        // product deleted (or its seller withdrawn) meanwhile is never added.
         let inserted = sqlx::query(
             "INSERT INTO wishlist_items (user_id, product_id, added_at) \
-             SELECT ?, id, ? FROM products WHERE id = ? AND deleted_at IS NULL",
+             SELECT ?, p.id, ? FROM products p JOIN users u ON u.id = p.seller_id \
+             WHERE p.id = ? AND p.deleted_at IS NULL AND u.deleted_at IS NULL",
         )
         .bind(user.get())
         .bind(now.millis())
@@ -77,8 +78,9 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// `user`'s wishlist, most recently added first. Deleted products are
-    /// left out (their rows stay, in case the product is restored).
+    /// `user`'s wishlist, most recently added first. Deleted products and
+    /// those of withdrawn sellers are left out (their rows stay, in case
+    /// the product is restored).
     pub async fn wishlist(
         &self,
         user: UserId,
@@ -86,7 +88,8 @@ impl Store {
     ) -> Result<(Vec<WishlistEntry>, i64), StoreError> {
         let total: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM wishlist_items w JOIN products p ON p.id = w.product_id \
-             WHERE w.user_id = ? AND p.deleted_at IS NULL",
+             JOIN users u ON u.id = p.seller_id \
+             WHERE w.user_id = ? AND p.deleted_at IS NULL AND u.deleted_at IS NULL",
         )
         .bind(user.get())
         .fetch_one(&self.pool)
@@ -97,7 +100,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT w.added_at, p.id, p.seller_id, p.name, p.category, p.created_at, p.updated_at \
              FROM wishlist_items w JOIN products p ON p.id = w.product_id \
-             WHERE w.user_id = ? AND p.deleted_at IS NULL \
+             JOIN users u ON u.id = p.seller_id \
+             WHERE w.user_id = ? AND p.deleted_at IS NULL AND u.deleted_at IS NULL \
              ORDER BY w.added_at DESC, p.id DESC LIMIT ? OFFSET ?",
         )
         .bind(user.get())

@@ -18,6 +18,9 @@ pub fn mysql_server_url() -> String {
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
+/// The longest database name MariaDB accepts.
+const MAX_DB_NAME: usize = 64;
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub url: String,
@@ -48,7 +51,16 @@ impl TestDb {
             tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "STAMPEDE_TEST_DB_TAG may hold only letters, digits and _"
         );
-        let db = format!("stampede_t_{name}{tag}");
+        let mut db = format!("stampede_t_{name}{tag}");
+        if db.len() > MAX_DB_NAME {
+            // MariaDB names stop at 64 characters: keep the tag (it tells the
+            // checkouts apart) and a hash of the whole name (it tells tests apart).
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(db.as_bytes());
+            let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            let keep = MAX_DB_NAME.saturating_sub(tag.len() + hash.len() + 1);
+            db = format!("{}_{hash}{tag}", &db[..keep]);
+        }
         for stmt in [
             format!("DROP DATABASE IF EXISTS {db}"),
             format!("CREATE DATABASE {db}"),
@@ -133,6 +145,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub inventory: stampede::actors::Inventory,
     pub orders: stampede::actors::Orders,
+    pub passwords: stampede::http::passwords::Passwords,
     pub store: Store,
     pub handle: actix_web::dev::ServerHandle,
     pub stopped: tokio::task::JoinHandle<Result<(), std::io::Error>>,
@@ -142,6 +155,8 @@ pub struct TestApp {
 pub const ADMIN_EMAIL: &str = "ops@stampede.test";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 pub const USER_PASSWORD: &str = "drop-day-2026";
+/// Token secrets of at least 32 bytes, as start-up requires outside
+/// development mode (these settings configure a database and an admin).
 pub const REFRESH_SECRET: &str = "refresh-secret-refresh-secret-000";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret";
 
@@ -161,7 +176,7 @@ pub fn fast_orders(s: &mut stampede::config::Settings) {
 }
 
 pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
-    stampede::config::Settings {
+    let mut s = stampede::config::Settings {
         bind: "127.0.0.1:0".into(),
         database_url: db.url.clone(),
         jwt_secret: Some(JWT_SECRET.into()),
@@ -171,7 +186,11 @@ pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
         http_workers: Some(2),
         inventory: settings(AckMode::Durable),
         ..Default::default()
-    }
+    };
+    // Tests run many apps at once on a few cores: a signup waiting its turn
+    // to hash must not be answered 503 (the tests of that set their own).
+    s.rate_limit.hash_wait_ms = 30_000;
+    s
 }
 
 pub async fn spawn_app(db: TestDb) -> TestApp {
@@ -186,6 +205,7 @@ pub async fn spawn_app_with(db: TestDb, s: stampede::config::Settings) -> TestAp
     let address = format!("http://127.0.0.1:{}", app.port());
     let inventory = app.inventory().clone();
     let orders = app.orders().clone();
+    let passwords = app.passwords().clone();
     let handle = app.server_handle();
     let store = db.store().await;
     let stopped = tokio::spawn(app.run_until_stopped());
@@ -194,6 +214,7 @@ pub async fn spawn_app_with(db: TestDb, s: stampede::config::Settings) -> TestAp
         client: reqwest::Client::new(),
         inventory,
         orders,
+        passwords,
         store,
         handle,
         stopped,

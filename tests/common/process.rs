@@ -54,10 +54,13 @@ fn command(database_url: &str, port: u16, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
     cmd.env("STAMPEDE_BIND", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", database_url)
-        .env("STAMPEDE_JWT_SECRET", "crash-access-secret-0123456789")
+        .env(
+            "STAMPEDE_JWT_SECRET",
+            "crash-access-secret-0123456789abcdef",
+        )
         .env(
             "STAMPEDE_REFRESH_TOKEN_SECRET",
-            "crash-refresh-secret-0123456789",
+            "crash-refresh-secret-0123456789abcdef",
         )
         .env("STAMPEDE_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("STAMPEDE_ADMIN_PASSWORD", ADMIN_PASSWORD)

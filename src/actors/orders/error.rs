@@ -9,6 +9,10 @@ pub enum OrderError {
     Invalid(String),
     #[error("SKU {0} is not for sale (unknown, or its product was removed)")]
     UnknownSku(SkuId),
+    /// The SKU exists but its seller has withdrawn; the stock engine was
+    /// not asked.
+    #[error("SKU {0} is no longer on sale: its seller has left")]
+    NotOnSale(SkuId),
     #[error("no such order")]
     NotFound,
     /// The Idempotency-Key was used before with a different request.

@@ -187,7 +187,18 @@ impl Orders {
         let deps = &self.inner.deps;
         let stock = &*deps.inventory;
         let fingerprint = request.fingerprint();
-        let (lines, total, currency) = self.price(&request).await?;
+        let (lines, total, currency) = match self.price(&request).await {
+            Ok(priced) => priced,
+            // Not for sale (any more): an order placed with this key while
+            // it was still answers as it did then.
+            Err(e @ (OrderError::UnknownSku(_) | OrderError::NotOnSale(_))) => {
+                return match deps.store.order_by_key(buyer, key).await? {
+                    Some(existing) => self.replay(existing, &fingerprint).await,
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         let now = Timestamp::now();
         let id = OrderId::derive(buyer, key);
         let mut order = NewOrder {
@@ -336,6 +347,9 @@ impl Orders {
                 .iter()
                 .find(|o| o.sku == *sku)
                 .ok_or(OrderError::UnknownSku(*sku))?;
+            if offer.seller_withdrawn {
+                return Err(OrderError::NotOnSale(*sku));
+            }
             if *currency.get_or_insert(offer.currency) != offer.currency {
                 return Err(OrderError::Invalid(
                     "items: all items of one order must share a currency".into(),

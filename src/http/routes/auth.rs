@@ -11,7 +11,6 @@ use crate::domain::password::Password;
 use crate::domain::role::Role;
 use crate::domain::text;
 use crate::http::auth::AuthUser;
-use crate::http::passwords::{hash_password, verify_password};
 use crate::http::problem::Problem;
 use crate::http::{ApiError, AppState};
 
@@ -42,7 +41,8 @@ pub struct SignupResponse {
         (status = 400, description = "`VALIDATION_FAILED` (malformed email, weak password, admin role)", body = Problem),
         (status = 409, description = "`CONFLICT`: the email is taken", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
-        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`: the client IP's budget is spent", body = Problem),
+        (status = 503, description = "`OVERLOADED`: every password hashing slot is busy (see `Retry-After`)", body = Problem),
     )
 )]
 #[post("/signup")]
@@ -64,7 +64,7 @@ pub async fn signup(
             "role: must be `customer` or `seller`".into(),
         ));
     }
-    let hash = hash_password(password.expose().to_owned()).await?;
+    let hash = state.passwords.hash(password.expose().to_owned()).await?;
     let id = state.store.create_user(&email, &hash, &name, role).await?;
     Ok(HttpResponse::Created().json(SignupResponse { id, email, role }))
 }
@@ -94,7 +94,8 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Exchanges email and password for an access token.
+/// Exchanges email and password for an access token. Every attempt spends
+/// one password check of the account's budget.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -103,7 +104,8 @@ pub struct RefreshRequest {
         (status = 400, description = "`VALIDATION_FAILED`", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
-        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`: the client IP's budget, or the account's budget of password checks, is spent (see `Retry-After`); refused before the password is checked", body = Problem),
+        (status = 503, description = "`OVERLOADED`: every password hashing slot is busy (see `Retry-After`)", body = Problem),
     )
 )]
 #[post("/login")]
@@ -118,6 +120,8 @@ pub async fn login(
             "password: must be 1 to 1024 bytes".into(),
         ));
     }
+    // Before anything is read or hashed: a spent budget costs nothing.
+    state.accounts.spend(email.as_str())?;
     let user = state
         .store
         .find_user_by_email(&email)
@@ -125,7 +129,7 @@ pub async fn login(
         .filter(|u| !u.deleted);
     // Unknown emails are checked against a dummy hash so timing reveals nothing.
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let valid = verify_password(password, hash).await?;
+    let valid = state.passwords.verify(password, hash).await?;
     let user = match user {
         Some(u) if valid => u,
         _ => return Err(ApiError::Unauthorized("email or password is wrong")),

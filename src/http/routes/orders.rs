@@ -14,7 +14,7 @@ use crate::domain::ids::{OrderId, SkuId};
 use crate::domain::order::OrderStatus;
 use crate::domain::page::PageRequest;
 use crate::domain::quantity::Quantity;
-use crate::domain::reason::Reason;
+use crate::domain::reason::{Reason, RejectReason};
 use crate::domain::text;
 use crate::http::auth::Customer;
 use crate::http::problem::Problem;
@@ -95,6 +95,7 @@ impl From<OrderError> for ApiError {
             e @ (OrderError::UnknownSku(_) | OrderError::NotFound) => {
                 ApiError::NotFound(e.to_string())
             }
+            OrderError::NotOnSale(_) => ApiError::Refused(RejectReason::NotOnSale),
             OrderError::KeyReused => ApiError::IdempotencyKeyReused,
             OrderError::Conflict(why) => ApiError::Conflict(why),
             OrderError::Unavailable => ApiError::StillProcessing,
@@ -133,7 +134,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
         (status = 404, description = "`NOT_FOUND`: unknown SKU", body = Problem),
-        (status = 409, description = "`OUT_OF_STOCK`, `NOT_ON_SALE`, `PURCHASE_LIMIT_EXCEEDED`", body = Problem),
+        (status = 409, description = "`OUT_OF_STOCK`, `NOT_ON_SALE` (outside the sale window, or the seller has left), `PURCHASE_LIMIT_EXCEEDED`", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
         (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`", body = Problem),
         (status = 429, description = "`RATE_LIMITED`", body = Problem),

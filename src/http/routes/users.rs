@@ -10,7 +10,6 @@ use crate::domain::role::Role;
 use crate::domain::text;
 use crate::domain::time::Timestamp;
 use crate::http::auth::AuthUser;
-use crate::http::passwords::{hash_password, verify_password};
 use crate::http::problem::Problem;
 use crate::http::{ApiError, AppState};
 use crate::persistence::{RevokeReason, UserRecord};
@@ -70,7 +69,8 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(Profile::from(user)))
 }
 
-/// Changes the caller's name and/or password.
+/// Changes the caller's name and/or password. Checking the current
+/// password spends one check of the account's budget.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -81,6 +81,8 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: wrong current password, or an admin password (managed by configuration)", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`: the account's budget of password checks is spent (see `Retry-After`)", body = Problem),
+        (status = 503, description = "`OVERLOADED`: every password hashing slot is busy (see `Retry-After`)", body = Problem),
     )
 )]
 #[patch("/users/me")]
@@ -113,10 +115,15 @@ pub async fn update_me(
             let current = change.current_password.ok_or_else(|| {
                 ApiError::Validation("current_password: required to set a new password".into())
             })?;
-            if !verify_password(current, Some(user.password_hash.clone())).await? {
+            state.accounts.spend(&user.email)?;
+            if !state
+                .passwords
+                .verify(current, Some(user.password_hash.clone()))
+                .await?
+            {
                 return Err(ApiError::Forbidden("current_password is wrong"));
             }
-            Some(hash_password(password.expose().to_owned()).await?)
+            Some(state.passwords.hash(password.expose().to_owned()).await?)
         }
     };
     if !state
@@ -136,29 +143,65 @@ pub async fn update_me(
     Ok(HttpResponse::Ok().json(Profile::from(user)))
 }
 
-/// Withdraws the caller's account: it can no longer sign in and every
-/// session ends. Its orders stay.
+/// The current password, which withdrawing asks for again: an access
+/// token alone (stolen, or left on a shared machine) must not end the account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    #[schema(min_length = 1, max_length = 1024)]
+    pub current_password: String,
+}
+
+/// Withdraws the caller's account: it can no longer sign in, every session
+/// ends, and a seller's products leave the catalog. Its orders stay.
+/// Checking the password spends one check of the account's budget.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
+    request_body = WithdrawRequest,
     responses(
         (status = 204, description = "Withdrawn"),
+        (status = 400, description = "`VALIDATION_FAILED`: `current_password` missing or malformed", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
-        (status = 403, description = "`FORBIDDEN`: admins are managed by configuration", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: wrong current password, or an admin (managed by configuration)", body = Problem),
+        (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`: the account's budget of password checks is spent (see `Retry-After`)", body = Problem),
+        (status = 503, description = "`OVERLOADED`: every password hashing slot is busy (see `Retry-After`)", body = Problem),
     )
 )]
 #[delete("/users/me")]
 pub async fn withdraw(
     state: web::Data<AppState>,
     caller: AuthUser,
+    body: web::Json<WithdrawRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if caller.role == Role::Admin {
         return Err(ApiError::Forbidden(
             "admin accounts are managed by configuration",
         ));
     }
+    let WithdrawRequest { current_password } = body.into_inner();
+    if current_password.is_empty() || current_password.len() > 1024 {
+        return Err(ApiError::Validation(
+            "current_password: must be 1 to 1024 bytes".into(),
+        ));
+    }
+    let user = live_account(&state, caller).await?;
+    state.accounts.spend(&user.email)?;
+    if !state
+        .passwords
+        .verify(current_password, Some(user.password_hash))
+        .await?
+    {
+        return Err(ApiError::Forbidden("current_password is wrong"));
+    }
     if !state.store.withdraw_user(caller.id).await? {
         return Err(ApiError::Unauthorized("this account has been withdrawn"));
+    }
+    if caller.role == Role::Seller {
+        // Their products leave the catalog: no cached page or product may
+        // keep showing them.
+        state.catalog.invalidate_all();
     }
     state
         .sessions

@@ -29,7 +29,8 @@ const ORDER_COLUMNS: &str = "id, buyer_id, request_hash, status, step, reason, t
      (SELECT MAX(seq) FROM order_events e WHERE e.order_id = orders.id) AS last_seq";
 
 impl Store {
-    /// What each SKU sells for, for the SKUs that are on live products.
+    /// What each SKU sells for, for the SKUs that are on live products,
+    /// and whether their seller has withdrawn.
     pub async fn sku_offers(&self, skus: &[SkuId]) -> Result<Vec<SkuOffer>, StoreError> {
         let mut offers = Vec::with_capacity(skus.len());
         for sku in skus {
@@ -39,8 +40,9 @@ impl Store {
             }
             let seen = self.offers.generation();
             let row = sqlx::query(
-                "SELECT s.id, s.product_id, p.seller_id, s.price, s.currency \
+                "SELECT s.id, s.product_id, p.seller_id, s.price, s.currency, u.deleted_at \
                  FROM skus s JOIN products p ON p.id = s.product_id \
+                 JOIN users u ON u.id = p.seller_id \
                  WHERE s.id = ? AND p.deleted_at IS NULL",
             )
             .bind(sku.get())
@@ -53,6 +55,7 @@ impl Store {
                     seller_id: UserId::new(row.try_get(2)?),
                     price: Price::new(row.try_get(3)?).map_err(corrupt)?,
                     currency: Currency::parse(&row.try_get::<String, _>(4)?).map_err(corrupt)?,
+                    seller_withdrawn: row.try_get::<Option<i64>, _>(5)?.is_some(),
                 };
                 self.offers.put(seen, offer.clone());
                 offers.push(offer);

@@ -19,7 +19,7 @@ pub struct OrderLine {
     pub unit_price: Price,
 }
 
-/// A SKU as it can be ordered right now: on a live product.
+/// A SKU on a live product, as placing an order prices it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkuOffer {
     pub sku: SkuId,
@@ -27,6 +27,8 @@ pub struct SkuOffer {
     pub seller_id: UserId,
     pub price: Price,
     pub currency: Currency,
+    /// The seller has withdrawn: the SKU is no longer for sale.
+    pub seller_withdrawn: bool,
 }
 
 #[derive(Debug, Clone)]
