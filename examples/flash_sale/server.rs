@@ -125,12 +125,7 @@ pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<R
 
 /// Drops and recreates `flash_sale_<slug>` on the server of `base_url`.
 pub async fn fresh_mysql_database(base_url: &str, slug: &str) -> anyhow::Result<String> {
-    let base = base_url.trim_end_matches('/');
-    let server = match base.rfind('/') {
-        Some(i) if i > "mysql://".len() => &base[..i],
-        _ => base,
-    };
-    let name = format!("flash_sale_{}", slug.replace('-', "_"));
+    let (server, name) = database_of(base_url, slug);
     let mut conn = sqlx::MySqlConnection::connect(server).await?;
     for sql in [
         format!("DROP DATABASE IF EXISTS {name}"),
@@ -142,4 +137,27 @@ pub async fn fresh_mysql_database(base_url: &str, slug: &str) -> anyhow::Result<
     }
     conn.close().await?;
     Ok(format!("{server}/{name}"))
+}
+
+/// Drops `flash_sale_<slug>` from the server of `base_url`.
+pub async fn drop_mysql_database(base_url: &str, slug: &str) -> anyhow::Result<()> {
+    let (server, name) = database_of(base_url, slug);
+    let mut conn = sqlx::MySqlConnection::connect(server).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// The server part of `base_url` and the database name for `slug`.
+fn database_of<'a>(base_url: &'a str, slug: &str) -> (&'a str, String) {
+    let base = base_url.trim_end_matches('/');
+    let server = match base.rfind('/') {
+        Some(i) if i > "mysql://".len() => &base[..i],
+        _ => base,
+    };
+    (server, format!("flash_sale_{}", slug.replace('-', "_")))
 }

@@ -99,7 +99,10 @@ pub async fn run(client: &reqwest::Client, plan: &Plan<'_>) -> anyhow::Result<Su
     let server = mariadb
         .as_ref()
         .map_or_else(|| plan.mysql_url.to_string(), PrivateMariaDb::server_url);
-    let database_url = crate::server::fresh_mysql_database(&server, "kill").await?;
+    // A database of this run's own, so loops on one server never meet;
+    // dropped at the end when every drop passed, kept for reading if not.
+    let slug = format!("kill_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let database_url = crate::server::fresh_mysql_database(&server, &slug).await?;
     let binary = Binary::new(path, free_port()?, database_url.clone(), log)?;
     eprintln!(
         "kill loop: {} kills of {} | binary {} | database {}",
@@ -175,6 +178,12 @@ pub async fn run(client: &reqwest::Client, plan: &Plan<'_>) -> anyhow::Result<Su
     let summary = Summary::new(plan, &running.binary, drops);
     summary.print();
     summary.write(plan.out)?;
+    if summary.failed() == 0 {
+        crate::server::drop_mysql_database(&server, &slug).await?;
+    } else if running.mariadb.is_none() {
+        println!("the books stay in {database_url}");
+    }
+    println!("the server's log is {}", running.binary.log.display());
     Ok(summary)
 }
 
