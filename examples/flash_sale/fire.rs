@@ -92,13 +92,19 @@ struct Request {
     key: Arc<str>,
 }
 
-pub async fn fire(
-    client: &reqwest::Client,
-    base: &str,
-    drop: &Drop,
-    shape: &Shape,
-    open: Instant,
-) -> anyhow::Result<Burst> {
+/// An HTTP client for the tool. Each burst gets one of its own, so its
+/// connections are the ones it opened before the opening, never idle ones
+/// of an earlier drop that the server may be closing.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(120))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+}
+
+pub async fn fire(base: &str, drop: &Drop, shape: &Shape, open: Instant) -> anyhow::Result<Burst> {
+    let client = client()?;
     let url = format!("{base}/api/v1/orders");
     let body = serde_json::to_vec(&json!({
         "items": [{"sku_id": drop.sku_id, "quantity": 1}],

@@ -117,11 +117,7 @@ async fn main() -> anyhow::Result<()> {
         args.buyers > 0 && args.purchases > 0,
         "need buyers and purchases"
     );
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(120))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()?;
+    let client = fire::client()?;
     if let Some(kills) = args.kill_loop {
         return kill_loop(&client, &args, kills).await;
     }
@@ -133,12 +129,12 @@ async fn main() -> anyhow::Result<()> {
     let mut outcomes = Vec::new();
     match &args.target {
         Some(base) => {
-            let prepared = prepare(&client, base, &args).await?;
-            outcomes.push(run(&client, base, ("external", base), &prepared, &args, false).await?);
+            let variant = ("external", base.as_str());
             if retrying {
-                let label = retry::label("external", &args);
-                let slug = retry::slug("external");
-                outcomes.push(run(&client, base, (&slug, &label), &prepared, &args, true).await?);
+                outcomes.extend(retry::compare(&client, base, variant, &args).await?);
+            } else {
+                let prepared = prepare(&client, base, &args).await?;
+                outcomes.push(run(&client, base, variant, &prepared, &args, false).await?);
             }
         }
         None => {
@@ -156,7 +152,8 @@ async fn main() -> anyhow::Result<()> {
             for variant in &args.variants {
                 let running = server::start(*variant, &cfg).await?;
                 let result = if retrying {
-                    retry::compare(&client, &running.address, *variant, &args).await
+                    let v = (variant.slug(), variant.label());
+                    retry::compare(&client, &running.address, v, &args).await
                 } else {
                     let v = (variant.slug(), variant.label());
                     match prepare(&client, &running.address, &args).await {
@@ -257,7 +254,7 @@ async fn run(
         persist: None,
         progress: Default::default(),
     };
-    let burst = fire::fire(client, base, &drop, &shape, open).await?;
+    let burst = fire::fire(base, &drop, &shape, open).await?;
     let outcome = report::outcome(client, base, variant, &drop, &burst, args.connections).await?;
     report::print(&outcome);
     Ok(outcome)

@@ -8,7 +8,6 @@
 use std::fmt::Write as _;
 
 use crate::report::Outcome;
-use crate::server::Variant;
 use crate::{Args, prepare, run};
 
 const SUFFIX: &str = "+retries";
@@ -29,17 +28,18 @@ pub fn label(variant: &str, args: &Args) -> String {
     )
 }
 
-/// Fires `--rounds` pairs of drops on the running server of `variant`.
+/// Fires `--rounds` pairs of drops on the running server of `variant`
+/// (slug and label).
 pub async fn compare(
     client: &reqwest::Client,
     base: &str,
-    variant: Variant,
+    variant: (&str, &str),
     args: &Args,
 ) -> anyhow::Result<Vec<Outcome>> {
     let prepared = prepare(client, base, args).await?;
     let (plain, retried) = (
-        (variant.slug().to_string(), variant.label().to_string()),
-        (slug(variant.slug()), label(variant.label(), args)),
+        (variant.0.to_string(), variant.1.to_string()),
+        (slug(variant.0), label(variant.1, args)),
     );
     let mut outcomes = Vec::new();
     for round in 0..args.rounds.max(1) {

@@ -149,7 +149,7 @@ pub async fn run(client: &reqwest::Client, plan: &Plan<'_>) -> anyhow::Result<Su
             progress: Arc::new(AtomicUsize::new(0)),
         };
         let (burst, kill) = tokio::try_join!(
-            fire::fire(client, &base, &drop, &shape, open),
+            fire::fire(&base, &drop, &shape, open),
             kill_mid_burst(
                 client,
                 &mut running,
