@@ -549,6 +549,7 @@ run_extra_checks() {
   note "schemathesis took $((SECONDS - started)) s"
   stop_server
   run_flash_sale_smoke
+  run_kill_loop_smoke
 }
 
 # A small drop through the load tool, every variant: proves the tool, the
@@ -561,6 +562,22 @@ run_flash_sale_smoke() {
     --variants stampede,stampede-sqlite,row-lock,redis-lua \
     --mysql-url "$STAMPEDE_TEST_MYSQL_URL" --redis-url "$STAMPEDE_TEST_REDIS_URL" \
     --out target/flash-sale-smoke
+}
+
+# A short kill loop (the long form is scripts/kill-loop.sh): the debug
+# binary built above as a separate process on a fresh MariaDB database,
+# SIGKILLed at a random moment of each of 3 small drops and restarted, then
+# one drop whose private MariaDB is SIGKILLed and restarted. Buyers retry
+# with the same key until a final answer; it exits non-zero when a drop
+# loses an order, oversells, breaks a limit or leaves a buyer unanswered.
+# The seed is random and printed, so a failure can be replayed (--seed).
+run_kill_loop_smoke() {
+  local drop=(--purchases 300 --stock 60 --buyers 20 --connections 50 --lead-ms 1000)
+  header "kill loop (3 SIGKILLs of stampede, 1 of MariaDB; 300 purchases on stock 60)"
+  cargo run --quiet --example flash-sale -- --kill-loop 3 --kill stampede "${drop[@]}" \
+    --mysql-url "$STAMPEDE_TEST_MYSQL_URL" --out target/kill-loop-smoke
+  cargo run --quiet --example flash-sale -- --kill-loop 1 --kill mariadb --down-ms 2000 \
+    "${drop[@]}" --out target/kill-loop-smoke
 }
 
 # ------------------------------------------------------------------- main --

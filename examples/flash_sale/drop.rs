@@ -15,49 +15,80 @@ const PREPARE_CONCURRENCY: usize = 16;
 pub struct Drop {
     pub sku_id: i64,
     pub stock: i64,
-    /// Access tokens of the buyers.
-    pub buyers: Vec<String>,
+    /// Units one buyer may hold, when the sale sets a limit.
+    pub per_user_limit: Option<i64>,
+    pub buyers: Buyers,
 }
 
-/// Signs up and logs in `buyers` customers and one seller.
+/// The signed-up buyers: access tokens and account ids, by buyer index.
+#[derive(Clone)]
+pub struct Buyers {
+    pub tokens: std::sync::Arc<[String]>,
+    pub ids: std::sync::Arc<[i64]>,
+}
+
+impl Buyers {
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+}
+
+/// Signs up and logs in `buyers` customers and one seller; answers the
+/// seller's token and the buyers.
 pub async fn buyers(
     client: &reqwest::Client,
     base: &str,
     run: &str,
     buyers: usize,
-) -> anyhow::Result<(String, Vec<String>)> {
-    let seller = account(
+) -> anyhow::Result<(String, Buyers)> {
+    let (_, seller) = account(
         client,
         base,
         &format!("seller-{run}@flash-sale.test"),
         "seller",
     )
     .await?;
-    let tokens: Vec<anyhow::Result<String>> = stream::iter(0..buyers)
+    // `buffered` keeps the order, so buyer i is the i-th account.
+    let accounts: Vec<anyhow::Result<(i64, String)>> = stream::iter(0..buyers)
         .map(|i| {
             let email = format!("buyer{i}-{run}@flash-sale.test");
             async move { account(client, base, &email, "customer").await }
         })
-        .buffer_unordered(PREPARE_CONCURRENCY)
+        .buffered(PREPARE_CONCURRENCY)
         .collect()
         .await;
-    Ok((seller, tokens.into_iter().collect::<anyhow::Result<_>>()?))
+    let accounts = accounts.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let (ids, tokens): (Vec<i64>, Vec<String>) = accounts.into_iter().unzip();
+    Ok((
+        seller,
+        Buyers {
+            tokens: tokens.into(),
+            ids: ids.into(),
+        },
+    ))
 }
 
-/// Lists the product; its SKU opens for sale `lead` from now.
+/// Lists the product; its SKU opens for sale at `opens_at`, with an
+/// optional per-buyer limit.
 pub async fn list_product(
     client: &reqwest::Client,
     base: &str,
     seller_token: &str,
-    buyers: Vec<String>,
+    buyers: Buyers,
     stock: i64,
+    per_user_limit: Option<i64>,
     opens_at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Drop> {
+    let mut sale =
+        json!({"opens_at": opens_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
+    if let Some(limit) = per_user_limit {
+        sale["per_user_limit"] = json!(limit);
+    }
     let body = json!({
         "name": "Preorder drop",
         "category": "drops",
         "skus": [{"sku_code": "DROP-1", "option": "one size", "price": 129_000, "stock": stock}],
-        "sale": {"opens_at": opens_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)},
+        "sale": sale,
     });
     let product = post(
         client,
@@ -74,24 +105,28 @@ pub async fn list_product(
     Ok(Drop {
         sku_id,
         stock,
+        per_user_limit,
         buyers,
     })
 }
 
+/// Signs up and logs in; answers the account id and its access token.
 async fn account(
     client: &reqwest::Client,
     base: &str,
     email: &str,
     role: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(i64, String)> {
     let signup = json!({"email": email, "password": PASSWORD, "name": "Drop Buyer", "role": role});
-    post(client, base, "/api/v1/auth/signup", None, &signup, 201).await?;
+    let created = post(client, base, "/api/v1/auth/signup", None, &signup, 201).await?;
+    let id = created["id"].as_i64().context("signup answer lacks id")?;
     let login = json!({"email": email, "password": PASSWORD});
     let tokens = post(client, base, "/api/v1/auth/login", None, &login, 200).await?;
-    tokens["access_token"]
+    let token = tokens["access_token"]
         .as_str()
         .map(str::to_string)
-        .context("login answer lacks access_token")
+        .context("login answer lacks access_token")?;
+    Ok((id, token))
 }
 
 /// POSTs JSON and insists on `expect`; retries 429 and 503 after a pause.

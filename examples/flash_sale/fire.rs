@@ -3,6 +3,12 @@
 //! balancer), opened before the opening like buyers watching the countdown;
 //! a purchase waits for a free connection, and that wait counts in its
 //! latency, which is measured from the opening to its answer.
+//!
+//! Two client behaviours ride on the same burst: a share of buyers may send
+//! every purchase more than once (same Idempotency-Key, same body, side by
+//! side in the queue so the copies travel concurrently), and a persistent
+//! client retries a purchase that got no answer, a 5xx or a 429 with the same
+//! key until a final answer, as a real shop front does after a crash.
 
 use futures::future::join_all;
 use serde_json::json;
@@ -13,8 +19,12 @@ use tokio::time::Instant;
 
 use crate::drop::Drop;
 
-/// What one purchase got.
+/// What one request (one copy of a purchase) got in the end.
 pub struct Answer {
+    /// Index of the purchase this request belongs to; copies share it.
+    pub purchase: usize,
+    /// Its Idempotency-Key.
+    pub key: Arc<str>,
     /// HTTP status, or `None` when no answer came (connection error).
     pub status: Option<u16>,
     /// The problem `code` of a refusal, or the transport error.
@@ -24,8 +34,22 @@ pub struct Answer {
     pub buyer: usize,
     /// From the opening to the answer: what the buyer saw.
     pub since_open: Duration,
-    /// From sending to the answer: the server's share.
+    /// From sending (the last attempt) to the answer: the server's share.
     pub service: Duration,
+    /// Requests this copy sent: 1 unless a persistent client retried it.
+    pub attempts: u32,
+}
+
+impl Answer {
+    /// A final answer: one a client does not retry (anything but no
+    /// answer, a 5xx or a 429).
+    pub fn is_final(&self) -> bool {
+        is_final(self.status)
+    }
+}
+
+fn is_final(status: Option<u16>) -> bool {
+    matches!(status, Some(s) if s != 429 && s < 500)
 }
 
 pub struct Burst {
@@ -36,36 +60,79 @@ pub struct Burst {
     pub warm_connections: usize,
 }
 
-struct Purchase {
-    buyer: usize,
-    key: String,
+/// How the buyers behave during the burst.
+pub struct Shape {
+    pub purchases: usize,
+    pub connections: usize,
+    /// Buyers `0..retrying_buyers` send every purchase `copies` times.
+    pub retrying_buyers: usize,
+    pub copies: usize,
+    /// Retry each request until a final answer, or take the first answer.
+    pub persist: Option<Persist>,
+    /// Counts requests as they reach their (final) answer, for a watcher.
+    pub progress: Arc<AtomicUsize>,
 }
 
-pub async fn fire(
-    client: &reqwest::Client,
-    base: &str,
-    drop: &Drop,
-    purchases: usize,
-    connections: usize,
-    open: Instant,
-) -> anyhow::Result<Burst> {
+/// A persistent client: retries with the same key after no answer, a 5xx
+/// or a 429, doubling its pause from `backoff` up to one second.
+#[derive(Clone, Copy)]
+pub struct Persist {
+    /// A request still without a final answer this long after its first
+    /// attempt is given up (and reported as such).
+    pub give_up_after: Duration,
+    pub backoff: Duration,
+    /// One attempt waits this long for its answer.
+    pub attempt_timeout: Duration,
+}
+
+/// One request in the queue.
+struct Request {
+    purchase: usize,
+    buyer: usize,
+    key: Arc<str>,
+}
+
+/// An HTTP client for the tool. Each burst gets one of its own, so its
+/// connections are the ones it opened before the opening, never idle ones
+/// of an earlier drop that the server may be closing.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(120))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+}
+
+pub async fn fire(base: &str, drop: &Drop, shape: &Shape, open: Instant) -> anyhow::Result<Burst> {
+    let client = client()?;
     let url = format!("{base}/api/v1/orders");
     let body = serde_json::to_vec(&json!({
         "items": [{"sku_id": drop.sku_id, "quantity": 1}],
         "shipping_address": "1 Drop Street, Seoul",
     }))?;
-    let queue: Arc<Vec<Purchase>> = Arc::new(
-        (0..purchases)
-            .map(|i| Purchase {
-                buyer: i % drop.buyers.len(),
-                key: uuid::Uuid::new_v4().to_string(),
-            })
-            .collect(),
-    );
+    let buyers = drop.buyers.len().max(1);
+    let mut requests = Vec::with_capacity(shape.purchases);
+    for purchase in 0..shape.purchases {
+        let buyer = purchase % buyers;
+        let key: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+        let copies = if buyer < shape.retrying_buyers {
+            shape.copies.max(1)
+        } else {
+            1
+        };
+        // Copies side by side: consecutive connections take them at once.
+        for _ in 0..copies {
+            requests.push(Request {
+                purchase,
+                buyer,
+                key: Arc::clone(&key),
+            });
+        }
+    }
+    let total = requests.len();
+    let queue = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
-    // One list for every worker: a copy each would be 1,000 copies of 500 tokens.
-    let tokens: Arc<[String]> = drop.buyers.clone().into();
-    let workers = connections.clamp(1, purchases.max(1));
+    let workers = shape.connections.clamp(1, total.max(1));
     let warm = Arc::new(AtomicUsize::new(0));
     let tasks = (0..workers).map(|_| {
         let (client, url, body, queue, next, warm) = (
@@ -76,7 +143,9 @@ pub async fn fire(
             Arc::clone(&next),
             Arc::clone(&warm),
         );
-        let tokens = Arc::clone(&tokens);
+        let tokens = Arc::clone(&drop.buyers.tokens);
+        let progress = Arc::clone(&shape.progress);
+        let persist = shape.persist;
         let health = format!("{base}/health/live");
         tokio::spawn(async move {
             // Opens this worker's connection before the opening.
@@ -87,39 +156,50 @@ pub async fn fire(
             let mut answers = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = queue.get(i) else { break };
-                let sent = Instant::now();
-                let result = client
-                    .post(&url)
-                    .bearer_auth(&tokens[p.buyer])
-                    .header("Idempotency-Key", &p.key)
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                let (status, code, order_id) = match result {
-                    Ok(res) => {
-                        let status = res.status().as_u16();
-                        let body: serde_json::Value = res.json().await.unwrap_or_default();
-                        let text = |k: &str| body[k].as_str().map(str::to_string);
-                        (Some(status), text("code"), text("order_id"))
+                let Some(r) = queue.get(i) else { break };
+                let started = Instant::now();
+                let mut pause = persist.map_or(Duration::ZERO, |p| p.backoff);
+                let mut attempts = 0;
+                let answer = loop {
+                    attempts += 1;
+                    let mut request = client
+                        .post(&url)
+                        .bearer_auth(&tokens[r.buyer])
+                        .header("Idempotency-Key", &*r.key)
+                        .header("Content-Type", "application/json")
+                        .body(body.clone());
+                    if let Some(p) = persist {
+                        request = request.timeout(p.attempt_timeout);
                     }
-                    Err(e) => (None, Some(transport_error(&e)), None),
+                    let sent = Instant::now();
+                    let (status, code, order_id) = answer_of(request.send().await).await;
+                    let now = Instant::now();
+                    let answer = Answer {
+                        purchase: r.purchase,
+                        key: Arc::clone(&r.key),
+                        status,
+                        code,
+                        order_id,
+                        buyer: r.buyer,
+                        since_open: now.saturating_duration_since(open),
+                        service: now - sent,
+                        attempts,
+                    };
+                    match persist {
+                        Some(p) if !is_final(status) && now - started < p.give_up_after => {
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_secs(1));
+                        }
+                        _ => break answer,
+                    }
                 };
-                let now = Instant::now();
-                answers.push(Answer {
-                    status,
-                    code,
-                    order_id,
-                    buyer: p.buyer,
-                    since_open: now.saturating_duration_since(open),
-                    service: now - sent,
-                });
+                progress.fetch_add(1, Ordering::Relaxed);
+                answers.push(answer);
             }
             answers
         })
     });
-    let mut answers = Vec::with_capacity(purchases);
+    let mut answers = Vec::with_capacity(total);
     for worker in join_all(tasks).await {
         answers.extend(worker?);
     }
@@ -133,6 +213,27 @@ pub async fn fire(
         drained,
         warm_connections: warm.load(Ordering::Relaxed),
     })
+}
+
+/// Status, problem code (or transport error) and order id of one attempt.
+async fn answer_of(
+    result: reqwest::Result<reqwest::Response>,
+) -> (Option<u16>, Option<String>, Option<String>) {
+    match result {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            match res.json::<serde_json::Value>().await {
+                Ok(body) => {
+                    let text = |k: &str| body[k].as_str().map(str::to_string);
+                    (Some(status), text("code"), text("order_id"))
+                }
+                // The connection died while the body was on its way.
+                Err(e) if !e.is_decode() => (None, Some(transport_error(&e)), None),
+                Err(_) => (Some(status), Some("body not JSON".into()), None),
+            }
+        }
+        Err(e) => (None, Some(transport_error(&e)), None),
+    }
 }
 
 fn transport_error(e: &reqwest::Error) -> String {

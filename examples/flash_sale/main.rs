@@ -8,12 +8,18 @@
 //! every 201 order exists. The variants differ only in the stock decision
 //! behind the inventory port (see `ports/`). Results go to `--out` as JSON,
 //! a Markdown table and an SVG chart.
+//!
+//! `--retry-share` adds, per variant, the same drop with a share of buyers
+//! sending every purchase several times (`retry.rs`); `--kill-loop N` runs
+//! N drops against the real binary, each cut by a SIGKILL (`kill/`).
 
 mod chart;
 mod drop;
 mod fire;
+mod kill;
 mod ports;
 mod report;
+mod retry;
 mod server;
 
 use clap::Parser;
@@ -59,9 +65,44 @@ struct Args {
     /// Time from listing the product to its opening.
     #[arg(long, default_value_t = 3_000)]
     lead_ms: u64,
-    /// Where results.json, results.md and chart.svg are written.
+    /// Where results.json, results.md and chart.svg (and the kill loop's
+    /// and retry comparison's files) are written.
     #[arg(long, default_value = "target/flash-sale")]
     out: PathBuf,
+    /// Units one buyer may hold (the sale's per-user limit); none when unset,
+    /// except in the kill loop, which defaults to twice the stock over the
+    /// buyers, so the limit binds and demand still exceeds the stock.
+    #[arg(long)]
+    per_user_limit: Option<i64>,
+    /// Share of buyers (0 to 1) who send every purchase `--retries` more
+    /// times, same key and body, side by side. Each variant then fires the
+    /// drop with and without them on one server and reports both.
+    #[arg(long, default_value_t = 0.0)]
+    retry_share: f64,
+    /// Extra copies of each purchase a retrying buyer sends.
+    #[arg(long, default_value_t = 2)]
+    retries: usize,
+    /// Rounds of the with/without pair per variant (order alternating);
+    /// the comparison uses the medians.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Run this many drops against the real binary on MariaDB instead, each
+    /// with a SIGKILL at a random moment of the burst and a restart.
+    #[arg(long)]
+    kill_loop: Option<usize>,
+    /// What the kill loop kills: the stampede process, or a private MariaDB
+    /// under it.
+    #[arg(long, value_enum, default_value_t = kill::Victim::Stampede)]
+    kill: kill::Victim,
+    /// How long the killed process stays down before it is restarted.
+    #[arg(long, default_value_t = 1_000)]
+    down_ms: u64,
+    /// Seed of the kill moments (random when unset; printed either way).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The binary the kill loop runs (default: `stampede` beside this tool).
+    #[arg(long)]
+    stampede_bin: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -76,41 +117,64 @@ async fn main() -> anyhow::Result<()> {
         args.buyers > 0 && args.purchases > 0,
         "need buyers and purchases"
     );
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(120))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()?;
+    let client = fire::client()?;
+    if let Some(kills) = args.kill_loop {
+        return kill_loop(&client, &args, kills).await;
+    }
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.retry_share),
+        "--retry-share is a share of buyers, from 0 to 1"
+    );
+    let retrying = args.retry_share > 0.0;
     let mut outcomes = Vec::new();
     match &args.target {
         Some(base) => {
-            let outcome = run(&client, base, ("external", base), &args).await?;
-            outcomes.push(outcome);
+            let variant = ("external", base.as_str());
+            if retrying {
+                outcomes.extend(retry::compare(&client, base, variant, &args).await?);
+            } else {
+                let prepared = prepare(&client, base, &args).await?;
+                outcomes.push(run(&client, base, variant, &prepared, &args, false).await?);
+            }
         }
         None => {
+            // Each buyer's share of every drop this server sees, copies included.
+            let drops = if retrying { args.rounds.max(1) } else { 1 };
+            let per_buyer = args.purchases.div_ceil(args.buyers) * (1 + args.retries) * drops;
             let cfg = ServerConfig {
                 mysql_url: &args.mysql_url,
                 redis_url: &args.redis_url,
                 row_lock_connections: args.row_lock_connections,
                 db_connections: args.db_connections,
                 buyers: args.buyers,
-                purchases: args.purchases,
+                requests_per_buyer: per_buyer,
             };
             for variant in &args.variants {
                 let running = server::start(*variant, &cfg).await?;
-                let result = run(
-                    &client,
-                    &running.address,
-                    (variant.slug(), variant.label()),
-                    &args,
-                )
-                .await;
+                let result = if retrying {
+                    let v = (variant.slug(), variant.label());
+                    retry::compare(&client, &running.address, v, &args).await
+                } else {
+                    let v = (variant.slug(), variant.label());
+                    match prepare(&client, &running.address, &args).await {
+                        Ok(p) => run(&client, &running.address, v, &p, &args, false)
+                            .await
+                            .map(|o| vec![o]),
+                        Err(e) => Err(e),
+                    }
+                };
                 running.stop().await?;
-                outcomes.push(result?);
+                outcomes.extend(result?);
                 // Let the last variant's connections and write-behind settle.
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
+    }
+    if retrying {
+        let comparison = retry::table(&outcomes);
+        println!("\n{comparison}");
+        std::fs::create_dir_all(&args.out)?;
+        std::fs::write(args.out.join("retries.md"), &comparison)?;
     }
     let table = report::table(&outcomes, "row-lock");
     println!("\n{table}");
@@ -135,30 +199,99 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prepares one drop on `base`, fires it and reads the books back.
+/// A seller and buyers signed up on one server, ready for drops.
+struct Prepared {
+    seller: String,
+    buyers: drop::Buyers,
+}
+
+async fn prepare(client: &reqwest::Client, base: &str, args: &Args) -> anyhow::Result<Prepared> {
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let started = Instant::now();
+    let (seller, buyers) = drop::buyers(client, base, &run_id[..8], args.buyers).await?;
+    eprintln!(
+        "{} buyers ready in {:.1} s",
+        args.buyers,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Prepared { seller, buyers })
+}
+
+/// Lists one drop on `base`, fires it (with the retrying buyers when
+/// `retries`) and reads the books back.
 async fn run(
     client: &reqwest::Client,
     base: &str,
     variant: (&str, &str),
+    prepared: &Prepared,
     args: &Args,
+    retries: bool,
 ) -> anyhow::Result<report::Outcome> {
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let started = Instant::now();
-    let (seller, buyers) = drop::buyers(client, base, &run_id[..8], args.buyers).await?;
     let lead = Duration::from_millis(args.lead_ms);
     let (opens_at, listed) = (chrono::Utc::now() + lead, Instant::now());
-    let drop = drop::list_product(client, base, &seller, buyers, args.stock, opens_at).await?;
-    eprintln!(
-        "{}: {} buyers ready in {:.1} s; opening in {} ms",
-        variant.0,
-        args.buyers,
-        started.elapsed().as_secs_f64(),
-        args.lead_ms
-    );
+    let drop = drop::list_product(
+        client,
+        base,
+        &prepared.seller,
+        prepared.buyers.clone(),
+        args.stock,
+        args.per_user_limit,
+        opens_at,
+    )
+    .await?;
+    eprintln!("{}: opening in {} ms", variant.0, args.lead_ms);
     // Fire a few ms after the opening so no purchase lands before it.
     let open = listed + lead + Duration::from_millis(5);
-    let burst = fire::fire(client, base, &drop, args.purchases, args.connections, open).await?;
+    let shape = fire::Shape {
+        purchases: args.purchases,
+        connections: args.connections,
+        retrying_buyers: if retries {
+            retry::retrying_buyers(args)
+        } else {
+            0
+        },
+        copies: 1 + args.retries,
+        persist: None,
+        progress: Default::default(),
+    };
+    let burst = fire::fire(base, &drop, &shape, open).await?;
     let outcome = report::outcome(client, base, variant, &drop, &burst, args.connections).await?;
     report::print(&outcome);
     Ok(outcome)
+}
+
+/// `--kill-loop`: exits non-zero when a drop failed its checks.
+async fn kill_loop(client: &reqwest::Client, args: &Args, kills: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.target.is_none(),
+        "--kill-loop starts its own binary; drop --target"
+    );
+    let buyers = i64::try_from(args.buyers.max(1))?;
+    let per_user_limit = args
+        .per_user_limit
+        .unwrap_or_else(|| ((2 * args.stock + buyers - 1) / buyers).max(1));
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let plan = kill::Plan {
+        kills,
+        victim: args.kill,
+        purchases: args.purchases,
+        stock: args.stock,
+        buyers: args.buyers,
+        per_user_limit,
+        connections: args.connections,
+        lead: Duration::from_millis(args.lead_ms),
+        down: Duration::from_millis(args.down_ms),
+        seed,
+        mysql_url: &args.mysql_url,
+        stampede_bin: args.stampede_bin.as_deref(),
+        out: &args.out,
+    };
+    let summary = kill::run(client, &plan).await?;
+    anyhow::ensure!(
+        summary.failed() == 0,
+        "{} of {} killed drops failed their checks (seed {seed})",
+        summary.failed(),
+        summary.kills
+    );
+    Ok(())
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::drop::Drop;
-use crate::fire::Burst;
+use crate::fire::{Answer, Burst};
 
 #[derive(Debug, Serialize)]
 pub struct Latency {
@@ -19,24 +19,41 @@ pub struct Latency {
     pub max_ms: f64,
 }
 
-/// One variant's figures, as printed and as written to the results file.
+/// One drop's figures, as printed and as written to the results file.
 #[derive(Debug, Serialize)]
 pub struct Outcome {
     pub variant: String,
     pub label: String,
+    /// Purchases (distinct Idempotency-Keys) pressed at the opening.
     pub purchases: usize,
+    /// HTTP requests sent, copies and retries included.
+    pub requests: usize,
+    /// Purchases whose buyer sent the request more than once.
+    pub retried: usize,
     pub connections: usize,
     pub warm_connections: usize,
+    /// Purchases every copy of which got an HTTP answer.
     pub answered: usize,
     pub drained_ms: f64,
+    /// HTTP requests answered per second, from the opening to the last.
     pub requests_per_sec: f64,
+    /// Purchases answered per second (equal to `requests_per_sec` when
+    /// nobody sends a purchase twice).
+    pub purchases_per_sec: f64,
     /// From the opening to each answer (what a buyer saw).
     pub latency: Latency,
     /// From sending to each answer (the server's share).
     pub service: Latency,
-    /// `"201"`, `"409 OUT_OF_STOCK"`, `"no answer: connect error"`, …
+    /// Per purchase: `"201"`, `"409 OUT_OF_STOCK"`, `"no answer: connect
+    /// error"`, …; a purchase whose copies were answered differently counts
+    /// under `"copies disagree"`.
     pub answers: BTreeMap<String, usize>,
+    /// Purchases whose copies got different answers (status, code or order
+    /// id), with what each copy got; at most ten are kept.
+    pub disagreeing: usize,
+    pub disagreements: Vec<String>,
     pub stock: i64,
+    /// Distinct orders answered 201.
     pub created: usize,
     /// Read back from `GET /skus/{id}/availability`.
     pub reserved: i64,
@@ -48,10 +65,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Every purchase answered, exactly the stock taken, no 201 lost.
+    /// Every purchase answered, exactly the stock taken, no 201 lost, and
+    /// every copy of a purchase answered alike.
     pub fn checks(&self) -> Vec<(String, bool)> {
         let taken = self.reserved + self.sold;
-        vec![
+        let mut checks = vec![
             (
                 format!("answered {}/{}", self.answered, self.purchases),
                 self.answered == self.purchases,
@@ -72,7 +90,18 @@ impl Outcome {
                 format!("201 orders found {}/{}", self.orders_found, self.created),
                 self.orders_found == self.created,
             ),
-        ]
+        ];
+        if self.retried > 0 {
+            checks.push((
+                format!(
+                    "sent twice or more, answered alike {}/{}",
+                    self.retried - self.disagreeing.min(self.retried),
+                    self.retried
+                ),
+                self.disagreeing == 0,
+            ));
+        }
+        checks
     }
 }
 
@@ -90,6 +119,31 @@ fn latency(samples: impl Iterator<Item = Duration>) -> anyhow::Result<Latency> {
     })
 }
 
+/// How one answer is counted: `"201"`, `"409 OUT_OF_STOCK"`, `"no answer: …"`.
+pub fn answer_key(a: &Answer) -> String {
+    match (a.status, &a.code) {
+        (Some(s), Some(code)) => format!("{s} {code}"),
+        (Some(s), None) => s.to_string(),
+        (None, code) => format!("no answer: {}", code.as_deref().unwrap_or("?")),
+    }
+}
+
+/// The answers of one purchase (every copy), grouped by purchase index.
+pub fn by_purchase(answers: &[Answer]) -> BTreeMap<usize, Vec<&Answer>> {
+    let mut grouped: BTreeMap<usize, Vec<&Answer>> = BTreeMap::new();
+    for a in answers {
+        grouped.entry(a.purchase).or_default().push(a);
+    }
+    grouped
+}
+
+/// Whether every copy of a purchase got the same status, code and order id.
+pub fn agree(copies: &[&Answer]) -> bool {
+    copies.windows(2).all(|w| {
+        w[0].status == w[1].status && w[0].code == w[1].code && w[0].order_id == w[1].order_id
+    })
+}
+
 /// Reads the SKU's levels and every 201 order back through the API.
 pub async fn outcome(
     client: &reqwest::Client,
@@ -99,20 +153,32 @@ pub async fn outcome(
     burst: &Burst,
     connections: usize,
 ) -> anyhow::Result<Outcome> {
+    let purchases = by_purchase(&burst.answers);
     let mut answers = BTreeMap::new();
-    for a in &burst.answers {
-        let key = match (a.status, &a.code) {
-            (Some(s), Some(code)) => format!("{s} {code}"),
-            (Some(s), None) => s.to_string(),
-            (None, code) => format!("no answer: {}", code.as_deref().unwrap_or("?")),
+    let (mut retried, mut disagreeing, mut disagreements) = (0, 0, Vec::new());
+    for (i, copies) in &purchases {
+        retried += usize::from(copies.len() > 1);
+        let key = if agree(copies) {
+            answer_key(copies[0])
+        } else {
+            disagreeing += 1;
+            if disagreements.len() < 10 {
+                let got: Vec<String> = copies
+                    .iter()
+                    .map(|a| format!("{} {:?}", answer_key(a), a.order_id))
+                    .collect();
+                disagreements.push(format!("purchase {i}: {}", got.join(" | ")));
+            }
+            "copies disagree".into()
         };
         *answers.entry(key).or_insert(0) += 1;
     }
-    let created: Vec<_> = burst
-        .answers
-        .iter()
-        .filter(|a| a.status == Some(201))
-        .collect();
+    // Distinct orders answered 201, with the buyer who may read each.
+    let mut created: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in burst.answers.iter().filter(|a| a.status == Some(201)) {
+        let id = a.order_id.as_deref().unwrap_or("201 without order_id");
+        created.insert(id, a.buyer);
+    }
     let level: serde_json::Value = client
         .get(format!("{base}/api/v1/skus/{}/availability", drop.sku_id))
         .send()
@@ -123,11 +189,10 @@ pub async fn outcome(
     let field = |k: &str| level[k].as_i64().unwrap_or(-1);
     let (reserved, sold) = (field("reserved"), field("sold"));
     let found: Vec<bool> = stream::iter(created.iter())
-        .map(|a| async move {
-            let Some(id) = &a.order_id else { return false };
+        .map(|(id, buyer)| async move {
             client
                 .get(format!("{base}/api/v1/orders/{id}"))
-                .bearer_auth(&drop.buyers[a.buyer])
+                .bearer_auth(&drop.buyers.tokens[*buyer])
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success())
@@ -135,20 +200,29 @@ pub async fn outcome(
         .buffer_unordered(32)
         .collect()
         .await;
-    let answered = burst.answers.iter().filter(|a| a.status.is_some()).count();
+    let answered = purchases
+        .values()
+        .filter(|copies| copies.iter().all(|a| a.status.is_some()))
+        .count();
+    let requests: usize = burst.answers.iter().map(|a| a.attempts as usize).sum();
     let secs = burst.drained.as_secs_f64().max(1e-9);
     Ok(Outcome {
         variant: variant.0.into(),
         label: variant.1.into(),
-        purchases: burst.answers.len(),
+        purchases: purchases.len(),
+        requests,
+        retried,
         connections,
         warm_connections: burst.warm_connections,
         answered,
         drained_ms: burst.drained.as_secs_f64() * 1000.0,
-        requests_per_sec: burst.answers.len() as f64 / secs,
+        requests_per_sec: requests as f64 / secs,
+        purchases_per_sec: purchases.len() as f64 / secs,
         latency: latency(burst.answers.iter().map(|a| a.since_open))?,
         service: latency(burst.answers.iter().map(|a| a.service))?,
         answers,
+        disagreeing,
+        disagreements,
         stock: drop.stock,
         created: created.len(),
         reserved,
@@ -162,8 +236,14 @@ pub async fn outcome(
 pub fn print(o: &Outcome) {
     println!("\n== {} ({})", o.label, o.variant);
     println!(
-        "   {} purchases over {} connections ({} warm) | drained in {:.0} ms | {:.0} req/s",
-        o.purchases, o.connections, o.warm_connections, o.drained_ms, o.requests_per_sec
+        "   {} purchases, {} requests over {} connections ({} warm) | drained in {:.0} ms | {:.0} req/s, {:.0} purchases/s",
+        o.purchases,
+        o.requests,
+        o.connections,
+        o.warm_connections,
+        o.drained_ms,
+        o.requests_per_sec,
+        o.purchases_per_sec
     );
     let l = &o.latency;
     println!(
@@ -177,6 +257,9 @@ pub fn print(o: &Outcome) {
     );
     for (answer, n) in &o.answers {
         println!("   {n:>7}  {answer}");
+    }
+    for d in &o.disagreements {
+        println!("   copies disagree: {d}");
     }
     println!(
         "   stock {} | reserved {} sold {} available {} (read back from the API)",

@@ -70,7 +70,8 @@ pub struct ServerConfig<'a> {
     /// Pool of stampede's own store (orders, accounts, catalog).
     pub db_connections: u32,
     pub buyers: usize,
-    pub purchases: usize,
+    /// Purchase requests one buyer sends over the server's life.
+    pub requests_per_buyer: usize,
 }
 
 pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<Running> {
@@ -107,9 +108,9 @@ pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<R
     };
     // The tool signs up every buyer from one address, and each buyer fires
     // its share of the burst at once: neither is the abuse these limits stop.
-    let per_buyer = cfg.purchases.div_ceil(cfg.buyers.max(1));
     settings.rate_limit.auth_burst = u32::try_from(cfg.buyers * 2 + 100).unwrap_or(u32::MAX);
-    settings.rate_limit.purchase_burst = u32::try_from(per_buyer * 2).unwrap_or(u32::MAX);
+    settings.rate_limit.purchase_burst =
+        u32::try_from(cfg.requests_per_buyer * 2).unwrap_or(u32::MAX);
     let app = Application::build_with_stock(settings, stock).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.server_handle();
@@ -123,13 +124,8 @@ pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<R
 }
 
 /// Drops and recreates `flash_sale_<slug>` on the server of `base_url`.
-async fn fresh_mysql_database(base_url: &str, slug: &str) -> anyhow::Result<String> {
-    let base = base_url.trim_end_matches('/');
-    let server = match base.rfind('/') {
-        Some(i) if i > "mysql://".len() => &base[..i],
-        _ => base,
-    };
-    let name = format!("flash_sale_{}", slug.replace('-', "_"));
+pub async fn fresh_mysql_database(base_url: &str, slug: &str) -> anyhow::Result<String> {
+    let (server, name) = database_of(base_url, slug);
     let mut conn = sqlx::MySqlConnection::connect(server).await?;
     for sql in [
         format!("DROP DATABASE IF EXISTS {name}"),
@@ -141,4 +137,27 @@ async fn fresh_mysql_database(base_url: &str, slug: &str) -> anyhow::Result<Stri
     }
     conn.close().await?;
     Ok(format!("{server}/{name}"))
+}
+
+/// Drops `flash_sale_<slug>` from the server of `base_url`.
+pub async fn drop_mysql_database(base_url: &str, slug: &str) -> anyhow::Result<()> {
+    let (server, name) = database_of(base_url, slug);
+    let mut conn = sqlx::MySqlConnection::connect(server).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// The server part of `base_url` and the database name for `slug`.
+fn database_of<'a>(base_url: &'a str, slug: &str) -> (&'a str, String) {
+    let base = base_url.trim_end_matches('/');
+    let server = match base.rfind('/') {
+        Some(i) if i > "mysql://".len() => &base[..i],
+        _ => base,
+    };
+    (server, format!("flash_sale_{}", slug.replace('-', "_")))
 }
