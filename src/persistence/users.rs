@@ -93,7 +93,8 @@ impl Store {
         Ok(updated.rows_affected() == 1)
     }
 
-    /// Creates a customer or seller account; a taken email is `Duplicate`.
+    /// Creates an account of `role` (signup allows customer or seller only);
+    /// a taken email is `Duplicate`.
     pub async fn create_user(
         &self,
         email: &Email,
@@ -125,20 +126,8 @@ impl Store {
         email: &Email,
         password_hash: &str,
     ) -> Result<UserId, StoreError> {
-        let insert = sqlx::query(
-            "INSERT INTO users (email, password_hash, name, role, created_at) \
-             VALUES (?, ?, 'Administrator', 'admin', ?)",
-        )
-        .bind(email.as_str().to_owned())
-        .bind(password_hash.to_owned())
-        .bind(Timestamp::now().millis());
-        self.insert_returning_id(insert)
+        self.create_user(email, password_hash, "Administrator", Role::Admin)
             .await
-            .map(UserId::new)
-            .map_err(|e| match e {
-                StoreError::Database(e) => StoreError::unique(e, "email"),
-                other => other,
-            })
     }
 
     /// Sets the password of an admin account (and makes it live again).

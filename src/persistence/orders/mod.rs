@@ -175,13 +175,7 @@ impl Store {
             ),
             None => None,
         };
-        let reason = match row.try_get::<Option<String>, _>("reason")? {
-            Some(code) => Some(
-                Reason::parse(&code)
-                    .ok_or_else(|| StoreError::Corrupt(format!("order reason {code}")))?,
-            ),
-            None => None,
-        };
+        let reason = reason_of(row)?;
         let lines = sqlx::query(
             "SELECT sku_id, product_id, seller_id, quantity, unit_price FROM order_items \
              WHERE order_id = ? ORDER BY sku_id",
@@ -224,6 +218,15 @@ impl Store {
             id,
         })
     }
+}
+
+/// The `reason` column of an order row.
+fn reason_of(row: &sqlx::any::AnyRow) -> Result<Option<Reason>, StoreError> {
+    row.try_get::<Option<String>, _>("reason")?
+        .map(|code| {
+            Reason::parse(&code).ok_or_else(|| StoreError::Corrupt(format!("order reason {code}")))
+        })
+        .transpose()
 }
 
 fn corrupt(e: crate::domain::ValidationError) -> StoreError {

@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::corrupt;
+use super::{corrupt, reason_of};
 use crate::domain::ids::{OrderId, ProductId, SkuId, UserId};
 use crate::domain::money::{Amount, Currency, Price};
 use crate::domain::order::OrderStatus;
@@ -92,13 +92,7 @@ impl Store {
         let raw_id: String = row.try_get("id")?;
         let id = OrderId::parse(&raw_id).map_err(corrupt)?;
         let status: String = row.try_get("status")?;
-        let reason = match row.try_get::<Option<String>, _>("reason")? {
-            Some(code) => Some(
-                Reason::parse(&code)
-                    .ok_or_else(|| StoreError::Corrupt(format!("order reason {code}")))?,
-            ),
-            None => None,
-        };
+        let reason = reason_of(row)?;
         let lines = sqlx::query(
             "SELECT sku_id, product_id, quantity, unit_price FROM order_items \
              WHERE order_id = ? AND seller_id = ? ORDER BY sku_id",
