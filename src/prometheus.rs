@@ -26,6 +26,11 @@ pub const BATCH_SIZE: &str = "stampede_batch_size";
 pub const FLUSH_DURATION: &str = "stampede_flush_duration_seconds";
 /// Batches whose transaction failed, by `writer`.
 pub const BATCH_FAILURES: &str = "stampede_batch_failures_total";
+/// Parts of a failing batch the store refused alone and that were held
+/// apart (for stock, a SKU), by `writer`.
+pub const BATCH_QUARANTINES: &str = "stampede_batch_quarantines_total";
+/// Parts held apart right now, by `writer`.
+pub const QUARANTINED_PARTS: &str = "stampede_quarantined_parts";
 /// SKU actor activations (each one a store read), by `outcome`: `loaded`,
 /// `unknown`, `failed`; sampled at scrape time.
 pub const SKU_ACTIVATIONS: &str = "stampede_sku_activations_total";
@@ -135,6 +140,16 @@ fn describe() {
         BATCH_FAILURES,
         Unit::Count,
         "Batches whose transaction failed, by writer (inventory, orders)."
+    );
+    describe_counter!(
+        BATCH_QUARANTINES,
+        Unit::Count,
+        "Parts of a failing batch (SKUs, for inventory) that the store refused alone and that were held apart while the rest committed, by writer."
+    );
+    describe_gauge!(
+        QUARANTINED_PARTS,
+        Unit::Count,
+        "Parts held apart right now, by writer; see /admin/actors for which and why."
     );
     describe_counter!(
         SKU_ACTIVATIONS,

@@ -90,6 +90,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the store answered and refused the rows themselves (a
+    /// constraint, a trigger, a bad value): writing them again fails again.
+    /// False when it could not be reached, was busy or shutting down, or
+    /// belongs to another process: nothing is wrong with the rows.
+    pub fn blames_the_data(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => !passes(e.as_ref()),
+            StoreError::Database(e) => {
+                matches!(e, sqlx::Error::Encode(_) | sqlx::Error::TypeNotFound { .. })
+            }
+            StoreError::Corrupt(_) | StoreError::Duplicate(_) => true,
+            StoreError::Migrate(_)
+            | StoreError::UnsupportedUrl(_)
+            | StoreError::Unavailable(_)
+            | StoreError::Fenced(_) => false,
+        }
+    }
+
     /// Maps a unique-key violation to `Duplicate(what)`; other errors pass.
     pub(crate) fn unique(e: sqlx::Error, what: &'static str) -> Self {
         match e.as_database_error() {
@@ -97,6 +115,18 @@ impl StoreError {
             _ => StoreError::Database(e),
         }
     }
+}
+
+/// Answers a server gives whatever the rows are: too many connections,
+/// shutting down, lock wait timeout, deadlock, gone away, lost connection
+/// (MySQL and MariaDB numbers); busy and locked (SQLite primary codes).
+fn passes(e: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(my) = e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 2006 | 2013);
+    }
+    e.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 /// A handle to the database; cheap to clone.

@@ -6,7 +6,9 @@
 //! What differs between writers is a small [`Commit`] implementation: how a
 //! batch is written, and what a failed batch means ([`OnFailure`]). The
 //! stock persister keeps a failed batch and retries it with backoff, telling
-//! its waiting callers at once that they are not durable; the order writer
+//! its waiting callers at once that they are not durable, and splits one
+//! that keeps failing to hold apart the part the store refuses
+//! ([`quarantine`]); the order writer
 //! writes each write of a failed batch alone, so one bad write (a taken
 //! idempotency key) fails only its own caller.
 //!
@@ -19,12 +21,18 @@
 //! `stampede_batch_size` / `stampede_flush_duration_seconds` metrics by
 //! `writer`.
 //!
-//! It is one file of about 560 lines on purpose: the handle, the actor and
-//! the two failure policies share the batch's private state, and splitting
-//! them would make that state public to the rest of `actors/`.
+//! The handle, the actor and the two failure policies stay in this one file
+//! on purpose: they share the batch's private state, and splitting them
+//! would make that state public to the rest of `actors/`. Only the held
+//! parts' bookkeeping is apart, in [`quarantine`].
+
+mod quarantine;
+
+pub use quarantine::Quarantined;
 
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -33,10 +41,15 @@ use tokio::sync::Notify;
 
 use crate::domain::time::Timestamp;
 use crate::persistence::StoreError;
-use crate::prometheus::{BATCH_FAILURES, BATCH_SIZE, FLUSH_DURATION};
+use crate::prometheus::{
+    BATCH_FAILURES, BATCH_QUARANTINES, BATCH_SIZE, FLUSH_DURATION, QUARANTINED_PARTS,
+};
+use quarantine::Quarantine;
 
 const BACKOFF_START: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Failures in a row, each blaming the rows, before a kept batch is split.
+const SPLIT_AFTER: u32 = 3;
 /// How often a caller waiting for room checks that the writer still lives
 /// (a writer that panicked never says so).
 const ROOM_RECHECK: Duration = Duration::from_millis(50);
@@ -53,7 +66,11 @@ pub type Ack<E> = Box<dyn FnOnce(Result<(), E>) + Send>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnFailure {
     /// Keep the batch and retry it with exponential backoff (20 ms to 2 s);
-    /// its waiting callers hear [`Refused::Retrying`] at once.
+    /// its waiting callers hear [`Refused::Retrying`] at once. After
+    /// `SPLIT_AFTER` failures in a row that blame the rows
+    /// ([`StoreError::blames_the_data`]), the batch is split by
+    /// [`Commit::Part`]: the parts that commit are answered, and a part the
+    /// store refuses alone is held apart ([`quarantine`]).
     KeepAndRetry,
     /// Write each write alone, each in its own transaction; each caller
     /// hears its own result.
@@ -81,6 +98,12 @@ pub trait Commit: Send + Sync + 'static {
     /// The `writer` label of the batch metrics.
     const WRITER: &'static str;
     const ON_FAILURE: OnFailure;
+    /// Writes of different parts never touch the same rows (for stock, a
+    /// SKU), so a batch can be split by part and the parts committed in
+    /// any order.
+    type Part: Clone + Eq + std::hash::Hash + std::fmt::Display + Send + Sync + 'static;
+
+    fn part(write: &Self::Write) -> Self::Part;
 
     /// Commits `writes` (in the order they were handed over) in one
     /// transaction. The store may skip single writes it refuses (a taken
@@ -94,6 +117,10 @@ pub trait Commit: Send + Sync + 'static {
 
     /// Called once `writes` are committed, before any caller hears so.
     fn committed(&self, _writes: &[&Self::Write], _at: Timestamp) {}
+
+    /// Called when a part's writes are held apart (`held`), and again when
+    /// they committed after all.
+    fn held(&self, _writes: &[&Self::Write], _held: bool) {}
 }
 
 /// Writes of a committed batch that the store skipped, by index into the
@@ -147,6 +174,8 @@ struct Shared<C> {
     gauge: Gauge,
     /// Woken whenever writes leave the queue.
     room: Notify,
+    /// The parts held apart, as last published by the actor.
+    quarantined: RwLock<Vec<Quarantined>>,
 }
 
 /// How callers reach a writer. It survives restarts: a supervisor swaps
@@ -175,6 +204,7 @@ impl<C: Commit> GroupCommit<C> {
             queue_max: i64::try_from(config.queue_max).unwrap_or(i64::MAX),
             gauge: Gauge::default(),
             room: Notify::new(),
+            quarantined: RwLock::new(Vec::new()),
         });
         let actor = spawn(&shared, None).await?;
         Ok(Self {
@@ -211,6 +241,7 @@ impl<C: Commit> GroupCommit<C> {
         g.queued.store(0, Ordering::Relaxed);
         g.failing.store(false, Ordering::Relaxed);
         g.restarts.fetch_add(1, Ordering::Relaxed);
+        publish(&self.shared, Vec::new());
         let actor = spawn(&self.shared, Some(supervisor)).await?;
         *self
             .actor
@@ -231,6 +262,15 @@ impl<C: Commit> GroupCommit<C> {
 
     pub fn gauge(&self) -> &Gauge {
         &self.shared.gauge
+    }
+
+    /// The parts whose writes the store refuses, held apart.
+    pub fn quarantined(&self) -> Vec<Quarantined> {
+        self.shared
+            .quarantined
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Fewer than `queue_max` writes wait for their commit.
@@ -271,21 +311,26 @@ impl<C: Commit> GroupCommit<C> {
     }
 
     /// Calls `ack` once everything handed over before is committed (or, for
-    /// [`OnFailure::EachAlone`], answered).
-    pub fn sync_then(&self, ack: Ack<C::Error>) {
-        if let Err(ractor::MessagingErr::SendErr(Msg::Sync(ack))) =
-            self.current().send_message(Msg::Sync(ack))
+    /// [`OnFailure::EachAlone`], answered); with a `part`, everything of
+    /// that part.
+    pub fn sync_then(&self, part: Option<C::Part>, ack: Ack<C::Error>) {
+        if let Err(ractor::MessagingErr::SendErr(Msg::Sync { ack, .. })) =
+            self.current().send_message(Msg::Sync { part, ack })
         {
             ack(Err(C::refusal(Refused::Unanswered)));
         }
     }
 
-    /// Waits until everything handed over before is committed.
-    pub async fn sync(&self, timeout: Duration) -> Result<(), C::Error> {
+    /// Waits until everything handed over before (of `part`, if given) is
+    /// committed.
+    pub async fn sync(&self, part: Option<C::Part>, timeout: Duration) -> Result<(), C::Error> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.sync_then(Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
+        self.sync_then(
+            part,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result,
             _ => Err(C::refusal(Refused::Unanswered)),
@@ -328,8 +373,12 @@ enum Msg<C: Commit> {
         write: C::Write,
         ack: Option<Ack<C::Error>>,
     },
-    /// Ack once everything sent before this message is committed.
-    Sync(Ack<C::Error>),
+    /// Ack once everything sent before this message (of `part`, if given)
+    /// is committed.
+    Sync {
+        part: Option<C::Part>,
+        ack: Ack<C::Error>,
+    },
     /// Write the batch, unless a failed one waits for its retry time.
     Flush,
     /// Flush everything, retrying until `deadline`; used at shutdown.
@@ -352,10 +401,15 @@ struct State<C: Commit> {
     backoff: Duration,
     /// A `Flush` is on its way (only with [`Trigger::WhenFree`]).
     flush_pending: bool,
+    /// Failures of the batch in a row.
+    failed_in_row: u32,
+    quarantine: Quarantine<C>,
 }
 
-/// A write with its ack, or (no write) a barrier.
+/// A write with its part and ack, or (no write) a barrier on a part or,
+/// without one, on everything.
 struct Entry<C: Commit> {
+    part: Option<C::Part>,
     write: Option<C::Write>,
     ack: Option<Ack<C::Error>>,
 }
@@ -378,6 +432,8 @@ impl<C: Commit> Actor for Writer<C> {
             retry_at: None,
             backoff: BACKOFF_START,
             flush_pending: false,
+            failed_in_row: 0,
+            quarantine: Quarantine::default(),
         })
     }
 
@@ -389,19 +445,34 @@ impl<C: Commit> Actor for Writer<C> {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             Msg::Write { write, ack } => {
-                st.buffer.push(Entry {
+                let entry = Entry {
+                    part: Some(C::part(&write)),
                     write: Some(write),
                     ack,
-                });
-                if st.buffer.len() >= st.batch_max {
-                    st.flush().await;
+                };
+                match st.quarantine.admit(entry) {
+                    Ok(ack) => {
+                        st.publish();
+                        if let Some(ack) = ack {
+                            ack(Err(C::refusal(Refused::Retrying)));
+                        }
+                    }
+                    Err(entry) => {
+                        st.buffer.push(entry);
+                        if st.buffer.len() >= st.batch_max {
+                            st.flush().await;
+                        }
+                    }
                 }
             }
-            Msg::Sync(ack) => {
-                if st.buffer.is_empty() {
+            Msg::Sync { part, ack } => {
+                if st.quarantine.blocks(part.as_ref()) {
+                    ack(Err(C::refusal(Refused::Retrying)));
+                } else if st.buffer.is_empty() {
                     ack(Ok(()));
                 } else {
                     st.buffer.push(Entry {
+                        part,
                         write: None,
                         ack: Some(ack),
                     });
@@ -413,18 +484,16 @@ impl<C: Commit> Actor for Writer<C> {
             }
             Msg::InjectPanic => panic!("fault injected into the {} writer", C::WRITER),
             Msg::Drain { deadline, reply } => {
-                while !st.buffer.is_empty() && Instant::now() < deadline {
+                let settled = |st: &State<C>| st.buffer.is_empty() && st.quarantine.is_empty();
+                while !settled(st) && Instant::now() < deadline {
                     st.retry_at = None;
+                    st.retry_quarantined(true).await;
                     st.flush().await;
-                    if !st.buffer.is_empty() {
+                    if !settled(st) {
                         tokio::time::sleep(st.backoff).await;
                     }
                 }
-                let _ = reply.send(if st.buffer.is_empty() {
-                    Ok(())
-                } else {
-                    Err(NotDurable)
-                });
+                let _ = reply.send(if settled(st) { Ok(()) } else { Err(NotDurable) });
             }
         }
         st.schedule(&myself);
@@ -436,15 +505,19 @@ impl<C: Commit> State<C> {
     /// With [`Trigger::WhenFree`], makes sure a held batch has a `Flush`
     /// on its way: behind whatever is already queued, or at its retry time.
     fn schedule(&mut self, myself: &ActorRef<Msg<C>>) {
-        if self.shared.config.trigger != Trigger::WhenFree
-            || self.flush_pending
-            || self.buffer.is_empty()
-        {
+        if self.shared.config.trigger != Trigger::WhenFree || self.flush_pending {
             return;
         }
+        let due = if self.buffer.is_empty() {
+            match self.quarantine.next_due() {
+                Some(at) => Some(at),
+                None => return,
+            }
+        } else {
+            self.retry_at
+        };
         self.flush_pending = true;
-        let wait = self
-            .retry_at
+        let wait = due
             .map(|at| at.saturating_duration_since(Instant::now()))
             .unwrap_or_default();
         if wait.is_zero() {
@@ -457,74 +530,233 @@ impl<C: Commit> State<C> {
     }
 
     async fn flush(&mut self) {
+        self.retry_quarantined(false).await;
         if self.buffer.is_empty() || self.retry_at.is_some_and(|at| Instant::now() < at) {
             return;
         }
         let started = Instant::now();
-        let shared = &self.shared;
-        let writes: Vec<&C::Write> = self
-            .buffer
-            .iter()
-            .filter_map(|e| e.write.as_ref())
-            .collect();
-        let n = writes.len();
-        let result = if writes.is_empty() {
-            Ok(Skipped::new())
-        } else {
-            shared.committer.commit(&writes).await
+        let result = {
+            let writes: Vec<&C::Write> = self
+                .buffer
+                .iter()
+                .filter_map(|e| e.write.as_ref())
+                .collect();
+            if writes.is_empty() {
+                Ok(Skipped::new())
+            } else {
+                self.shared.committer.commit(&writes).await
+            }
         };
         match result {
             Ok(skipped) => {
-                let mut refused: Vec<Option<StoreError>> = Vec::new();
-                refused.resize_with(n, || None);
-                for (i, e) in skipped {
-                    if let Some(slot) = refused.get_mut(i) {
-                        *slot = Some(e);
-                    }
-                }
-                let kept: Vec<&C::Write> = writes
-                    .iter()
-                    .zip(&refused)
-                    .filter(|(_, r)| r.is_none())
-                    .map(|(w, _)| *w)
-                    .collect();
-                let committed = kept.len();
-                // Counters first, so whoever hears "committed" also sees
-                // the flush in every view.
-                let now = Timestamp::now();
-                shared.committer.committed(&kept, now);
-                let g = &shared.gauge;
-                g.queued.fetch_sub(n as i64, Ordering::Relaxed);
-                g.changes.fetch_add(committed as u64, Ordering::Relaxed);
-                g.failing.store(false, Ordering::Relaxed);
-                self.finished(n, committed, started, now);
-                let mut refused = refused.into_iter();
-                for entry in self.buffer.drain(..) {
-                    let verdict = match entry.write {
-                        Some(_) => refused.next().flatten(),
-                        None => None,
-                    };
-                    if let Some(ack) = entry.ack {
-                        ack(match verdict {
-                            None => Ok(()),
-                            Some(e) => Err(C::refusal(Refused::Rejected(e))),
-                        });
-                    }
-                }
-                self.retry_at = None;
-                self.backoff = BACKOFF_START;
+                self.recovered();
+                let entries = std::mem::take(&mut self.buffer);
+                self.settle(entries, skipped, started);
             }
             Err(err) => {
-                let g = &shared.gauge;
+                let g = &self.shared.gauge;
                 g.failures.fetch_add(1, Ordering::Relaxed);
                 g.failing.store(true, Ordering::Relaxed);
                 metrics::counter!(BATCH_FAILURES, "writer" => C::WRITER).increment(1);
+                self.failed_in_row += 1;
                 match C::ON_FAILURE {
+                    OnFailure::KeepAndRetry
+                        if self.failed_in_row >= SPLIT_AFTER && err.blames_the_data() =>
+                    {
+                        self.split(err).await
+                    }
                     OnFailure::KeepAndRetry => self.keep(err),
                     OnFailure::EachAlone => self.each_alone(err, started).await,
                 }
             }
         }
+    }
+
+    /// The batch committed (whole or split): back to the short backoff.
+    fn recovered(&mut self) {
+        self.shared.gauge.failing.store(false, Ordering::Relaxed);
+        self.failed_in_row = 0;
+        self.retry_at = None;
+        self.backoff = BACKOFF_START;
+    }
+
+    /// Answers `entries` after their writes were committed in one
+    /// transaction, except the `skipped` ones (indexes among the writes).
+    fn settle(&mut self, entries: Vec<Entry<C>>, skipped: Skipped, started: Instant) {
+        let shared = &self.shared;
+        let n = entries.iter().filter(|e| e.write.is_some()).count();
+        let mut refused: Vec<Option<StoreError>> = Vec::new();
+        refused.resize_with(n, || None);
+        for (i, e) in skipped {
+            if let Some(slot) = refused.get_mut(i) {
+                *slot = Some(e);
+            }
+        }
+        let now = Timestamp::now();
+        let committed = {
+            let kept: Vec<&C::Write> = entries
+                .iter()
+                .filter_map(|e| e.write.as_ref())
+                .zip(&refused)
+                .filter(|(_, r)| r.is_none())
+                .map(|(w, _)| w)
+                .collect();
+            // Counters first, so whoever hears "committed" also sees the
+            // flush in every view.
+            shared.committer.committed(&kept, now);
+            kept.len()
+        };
+        let g = &shared.gauge;
+        g.queued.fetch_sub(n as i64, Ordering::Relaxed);
+        g.changes.fetch_add(committed as u64, Ordering::Relaxed);
+        self.finished(n, committed, started, now);
+        let mut refused = refused.into_iter();
+        for entry in entries {
+            let verdict = match (&entry.write, &entry.part) {
+                (Some(_), _) => refused.next().flatten().map(Refused::Rejected),
+                // A barrier on everything waits for the held parts too.
+                (None, None) if !self.quarantine.is_empty() => Some(Refused::Retrying),
+                (None, _) => None,
+            };
+            if let Some(ack) = entry.ack {
+                ack(match verdict {
+                    None => Ok(()),
+                    Some(why) => Err(C::refusal(why)),
+                });
+            }
+        }
+    }
+
+    /// Splits a batch that keeps failing by part, halving until each part
+    /// that fails alone is found: those are held apart, the rest commit.
+    /// When no part commits (a missing table fails them all), or an answer
+    /// does not blame the rows (the store is gone), nothing is held: what
+    /// is left is kept for a retry, and the next split waits for
+    /// `SPLIT_AFTER` more failures.
+    async fn split(&mut self, err: StoreError) {
+        let started = Instant::now();
+        let mut groups: Vec<(C::Part, Vec<Entry<C>>)> = Vec::new();
+        let mut at: HashMap<C::Part, usize> = HashMap::new();
+        let mut barriers = Vec::new();
+        for entry in std::mem::take(&mut self.buffer) {
+            let Some(part) = entry.part.clone() else {
+                barriers.push(entry);
+                continue;
+            };
+            let i = *at.entry(part.clone()).or_insert_with(|| {
+                groups.push((part, Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push(entry);
+        }
+        tracing::warn!(writer = C::WRITER, error = %err, parts = groups.len(),
+            "a batch keeps failing; splitting it by part");
+        // Ranges of `groups` still to try, the next one last.
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        ranges.push(0..groups.len());
+        let mut outage = None;
+        let mut refused: Vec<(usize, StoreError)> = Vec::new();
+        let mut any_committed = false;
+        while let Some(range) = ranges.pop() {
+            if range.is_empty() {
+                continue;
+            }
+            let result = {
+                let writes: Vec<&C::Write> = groups[range.clone()]
+                    .iter()
+                    .flat_map(|(_, es)| es.iter().filter_map(|e| e.write.as_ref()))
+                    .collect();
+                self.shared.committer.commit(&writes).await
+            };
+            match result {
+                Ok(skipped) => {
+                    let entries: Vec<Entry<C>> = groups[range]
+                        .iter_mut()
+                        .flat_map(|(_, es)| std::mem::take(es))
+                        .collect();
+                    self.settle(entries, skipped, started);
+                    any_committed = true;
+                }
+                Err(e) if !e.blames_the_data() => {
+                    outage = Some(e);
+                    break;
+                }
+                Err(e) if range.len() == 1 => refused.push((range.start, e)),
+                Err(_) => {
+                    let mid = range.start + range.len() / 2;
+                    ranges.push(mid..range.end);
+                    ranges.push(range.start..mid);
+                }
+            }
+        }
+        let outage = match outage {
+            Some(e) => Some(e),
+            None if !any_committed => Some(err),
+            None => None,
+        };
+        match outage {
+            Some(e) => {
+                self.failed_in_row = 0;
+                self.buffer = groups.into_iter().flat_map(|(_, es)| es).collect();
+                self.buffer.extend(barriers);
+                self.keep(e);
+            }
+            None => {
+                for (i, e) in refused {
+                    let (part, entries) = &mut groups[i];
+                    self.hold(part.clone(), std::mem::take(entries), &e);
+                }
+                self.recovered();
+                let verdict = || match self.quarantine.is_empty() {
+                    true => Ok(()),
+                    false => Err(C::refusal(Refused::Retrying)),
+                };
+                for ack in barriers.into_iter().filter_map(|b| b.ack) {
+                    ack(verdict());
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// Holds a part's writes apart after the store refused them alone.
+    fn hold(&mut self, part: C::Part, entries: Vec<Entry<C>>, err: &StoreError) {
+        let writes: Vec<&C::Write> = entries.iter().filter_map(|e| e.write.as_ref()).collect();
+        self.shared.committer.held(&writes, true);
+        self.quarantine.hold(part, entries, err);
+        metrics::counter!(BATCH_QUARANTINES, "writer" => C::WRITER).increment(1);
+    }
+
+    /// Writes each held part whose time has come (every one when `force`)
+    /// alone again; a part whose writes commit is let go.
+    async fn retry_quarantined(&mut self, force: bool) {
+        let due = self.quarantine.due(Instant::now(), force);
+        if due.is_empty() {
+            return;
+        }
+        for part in due {
+            let started = Instant::now();
+            let result = {
+                let writes = self.quarantine.writes(&part);
+                self.shared.committer.commit(&writes).await
+            };
+            match result {
+                Ok(skipped) => {
+                    let entries = self.quarantine.release(&part);
+                    let writes: Vec<&C::Write> =
+                        entries.iter().filter_map(|e| e.write.as_ref()).collect();
+                    self.shared.committer.held(&writes, false);
+                    self.settle(entries, skipped, started);
+                }
+                Err(e) => self.quarantine.refused_again(&part, &e),
+            }
+        }
+        self.publish();
+    }
+
+    /// Shows the held parts to the handle (`/admin`) and `/metrics`.
+    fn publish(&self) {
+        publish(&self.shared, self.quarantine.report());
     }
 
     /// Keeps a failed batch for a retry after the backoff; its waiting
@@ -602,6 +834,14 @@ impl<C: Commit> State<C> {
         }
         self.shared.room.notify_waiters();
     }
+}
+
+fn publish<C: Commit>(shared: &Shared<C>, report: Vec<Quarantined>) {
+    metrics::gauge!(QUARANTINED_PARTS, "writer" => C::WRITER).set(report.len() as f64);
+    *shared
+        .quarantined
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = report;
 }
 
 #[cfg(test)]

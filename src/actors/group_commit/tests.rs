@@ -17,6 +17,8 @@ struct Log {
     down: AtomicBool,
     /// Commits begun (counted before the gate).
     begun: AtomicU64,
+    /// Writes of 1000 and above are taken again once set.
+    cured: AtomicBool,
 }
 
 impl Log {
@@ -25,8 +27,9 @@ impl Log {
     }
 }
 
-/// A store in memory; writes of 1000 and above are refused like a
-/// taken key. `EACH_ALONE` picks the failure mode.
+/// A store in memory; a batch holding a write of 1000 and above is
+/// refused for its rows (like a constraint). `EACH_ALONE` picks the failure
+/// mode. A write's part is its tens (so 1000 to 1009 share part 100).
 struct Fake<const EACH_ALONE: bool>(Arc<Log>);
 
 impl<const EACH_ALONE: bool> Commit for Fake<EACH_ALONE> {
@@ -38,6 +41,11 @@ impl<const EACH_ALONE: bool> Commit for Fake<EACH_ALONE> {
     } else {
         OnFailure::KeepAndRetry
     };
+    type Part = u32;
+
+    fn part(write: &u32) -> u32 {
+        write / 10
+    }
 
     /// Writes from 1000 fail their batch; writes from 500 to 999 are
     /// skipped (a taken key) while the rest commit.
@@ -45,7 +53,8 @@ impl<const EACH_ALONE: bool> Commit for Fake<EACH_ALONE> {
         self.0.begun.fetch_add(1, Ordering::Relaxed);
         let _open = self.0.gate.lock().await;
         let batch: Vec<u32> = writes.iter().map(|w| **w).collect();
-        let refused = self.0.down.load(Ordering::Relaxed) || batch.iter().any(|w| *w >= 1000);
+        let down = self.0.down.load(Ordering::Relaxed);
+        let refused = !self.0.cured.load(Ordering::Relaxed) && batch.iter().any(|w| *w >= 1000);
         let skipped = batch
             .iter()
             .enumerate()
@@ -53,7 +62,9 @@ impl<const EACH_ALONE: bool> Commit for Fake<EACH_ALONE> {
             .map(|(i, _)| (i, StoreError::Duplicate("key")))
             .collect();
         self.0.batches.lock().expect("log").push(batch);
-        if refused {
+        if down {
+            Err(StoreError::Unavailable("the store is down".into()))
+        } else if refused {
             Err(StoreError::Duplicate("write"))
         } else {
             Ok(skipped)
@@ -225,16 +236,20 @@ async fn a_failed_batch_is_kept_refused_at_once_and_retried() {
     assert_eq!(group.gauge().queued.load(Ordering::Relaxed), 1, "kept");
     // A barrier behind a kept batch is refused while it fails...
     assert_eq!(
-        group.sync(Duration::from_secs(5)).await,
+        group.sync(None, Duration::from_secs(5)).await,
         Err("retrying".to_string())
     );
     // ...and answered once the kept batch commits on a retry.
     log.down.store(false, Ordering::Relaxed);
-    assert_eq!(group.sync(Duration::from_secs(5)).await, Ok(()));
+    assert_eq!(group.sync(None, Duration::from_secs(5)).await, Ok(()));
     let g = group.gauge();
     assert_eq!(g.queued.load(Ordering::Relaxed), 0);
     assert!(!g.failing.load(Ordering::Relaxed));
     assert_eq!(g.changes.load(Ordering::Relaxed), 1);
+    assert!(
+        group.quarantined().is_empty(),
+        "an outage holds nothing apart"
+    );
     let batches = log.batches();
     assert!(
         batches.len() >= 2 && batches.iter().all(|b| b == &[7]),
@@ -303,4 +318,74 @@ async fn a_stopped_writer_answers_at_once() {
     assert!(!send(&group, &tx, 1));
     assert_eq!(answers(&mut rx, 1).await[&1], Err("unanswered".to_string()));
     assert_eq!(group.gauge().queued.load(Ordering::Relaxed), 0);
+}
+
+/// Issue 11, item 13: a batch the store keeps refusing for one part's rows
+/// is split; that part is held apart (later writes of it join it) while
+/// every other part commits, and it is let go once the store takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_part_is_held_apart_while_the_rest_commit() {
+    let (group, log) = writer::<false>(Trigger::Every(Duration::from_millis(1)), 512, 1_000).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let held = log.gate.lock().await;
+    for n in [1, 11, 1000, 21, 1001] {
+        send(&group, &tx, n);
+    }
+    drop(held);
+    // The first failure answers every write at once: not committed yet.
+    let first = answers(&mut rx, 5).await;
+    assert!(first.values().all(|r| r.is_err()), "{first:?}");
+    until("the good parts committed", || {
+        group.gauge().changes.load(Ordering::Relaxed) == 3
+    })
+    .await;
+    let report = group.quarantined();
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert_eq!(report[0].part, "100");
+    assert_eq!(report[0].writes, 2);
+    assert!(!group.gauge().failing.load(Ordering::Relaxed));
+
+    // Other parts commit as usual; the held part refuses at once.
+    send(&group, &tx, 31);
+    send(&group, &tx, 1002);
+    let later = answers(&mut rx, 2).await;
+    assert_eq!(later[&31], Ok(()));
+    assert_eq!(later[&1002], Err("retrying".to_string()));
+    assert_eq!(group.quarantined()[0].writes, 3);
+    let wait = Duration::from_secs(5);
+    assert_eq!(group.sync(Some(3), wait).await, Ok(()));
+    assert_eq!(
+        group.sync(Some(100), wait).await,
+        Err("retrying".to_string())
+    );
+    assert_eq!(group.sync(None, wait).await, Err("retrying".to_string()));
+
+    // Cured: the held writes commit, in order, and the part is let go.
+    log.cured.store(true, Ordering::Relaxed);
+    until("the held part committed", || group.quarantined().is_empty()).await;
+    assert_eq!(group.gauge().changes.load(Ordering::Relaxed), 7);
+    assert_eq!(group.gauge().queued.load(Ordering::Relaxed), 0);
+    assert!(log.batches().contains(&vec![1000, 1001, 1002]));
+    assert_eq!(group.sync(None, wait).await, Ok(()));
+    group.stop();
+}
+
+/// A batch whose every part fails alone (a missing table) holds nothing
+/// apart: it is kept and retried whole, until another part commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_held_apart_while_no_part_commits() {
+    let (group, log) = writer::<false>(Trigger::Every(Duration::from_millis(1)), 512, 1_000).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    send(&group, &tx, 1000);
+    answers(&mut rx, 1).await;
+    until("it was split and retried", || log.batches().len() >= 5).await;
+    assert!(group.quarantined().is_empty());
+    assert!(group.gauge().failing.load(Ordering::Relaxed));
+    send(&group, &tx, 1);
+    until("the other part committed", || {
+        group.gauge().changes.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    assert_eq!(group.quarantined().len(), 1);
+    group.stop();
 }

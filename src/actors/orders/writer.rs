@@ -72,7 +72,7 @@ impl OrderWriter {
 
     /// Waits until every write handed over before is committed or answered.
     pub async fn sync(&self, timeout: Duration) -> Result<(), StoreError> {
-        self.group.sync(timeout).await
+        self.group.sync(None, timeout).await
     }
 
     /// Records one saga step; returns once it is committed.
@@ -124,6 +124,14 @@ impl Commit for OrderCommit {
     type Error = StoreError;
     const WRITER: &'static str = "orders";
     const ON_FAILURE: OnFailure = OnFailure::EachAlone;
+    type Part = OrderId;
+
+    fn part(write: &OrderWrite) -> OrderId {
+        match write {
+            OrderWrite::Insert(order) => order.id,
+            OrderWrite::Transition { order_id, .. } => *order_id,
+        }
+    }
 
     async fn commit(&self, writes: &[&OrderWrite]) -> Result<Skipped, StoreError> {
         let taken = self.store.write_orders(writes).await?;

@@ -250,6 +250,7 @@ impl Inventory {
                 last_flush_size: g.last_flush_size.load(Ordering::Relaxed),
                 last_flush_micros: g.last_flush_micros.load(Ordering::Relaxed),
                 restarts: g.restarts.load(Ordering::Relaxed),
+                quarantined: inner.persister.quarantined(),
             },
         }
     }
@@ -271,6 +272,7 @@ impl Inventory {
             activated_at: instant(stats.activated_ms.load(Ordering::Relaxed)),
             last_flush_at: instant(stats.last_flush_ms.load(Ordering::Relaxed)),
             last_flush_size: stats.last_flush_size.load(Ordering::Relaxed),
+            held: stats.held.load(Ordering::Relaxed),
             remembered_reservations: stock.remembered,
             stock,
         })

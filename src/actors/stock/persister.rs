@@ -5,7 +5,10 @@
 //! `batch_max` changes. Durable replies ride along as [`Ack`]s and fire only
 //! after their batch commits. A failed batch is kept and retried with
 //! exponential backoff; its waiting callers are told at once that their
-//! decision is not (yet) durable. The queue is bounded: SKU actors check
+//! decision is not (yet) durable. A batch that keeps failing is split by
+//! SKU: a SKU whose changes the store refuses is held apart (its actor
+//! refuses new decisions meanwhile, see [`SkuStats::held`]) and every
+//! other SKU's changes commit. The queue is bounded: SKU actors check
 //! [`PersisterHandle::has_room`] and answer `OVERLOADED` instead of growing it.
 //!
 //! The batching itself is [`group_commit`]'s; this module says how a batch
@@ -20,8 +23,9 @@ use std::time::Duration;
 
 use super::registry::SkuStats;
 use crate::actors::group_commit::{
-    self, Commit, Config, GroupCommit, OnFailure, Refused, Skipped, Trigger,
+    self, Commit, Config, GroupCommit, OnFailure, Quarantined, Refused, Skipped, Trigger,
 };
+use crate::domain::ids::SkuId;
 use crate::domain::ledger::Change;
 use crate::domain::time::Timestamp;
 use crate::persistence::{Store, StoreError, WriteSet};
@@ -75,6 +79,11 @@ impl PersisterHandle {
         self.group.gauge()
     }
 
+    /// SKUs whose changes the store refuses, held apart.
+    pub fn quarantined(&self) -> Vec<Quarantined> {
+        self.group.quarantined()
+    }
+
     pub fn has_room(&self) -> bool {
         self.group.has_room()
     }
@@ -91,14 +100,19 @@ impl PersisterHandle {
         }
     }
 
-    /// Calls `ack` once everything sent before is committed.
-    pub fn sync_then(&self, ack: Ack) {
-        self.group.sync_then(ack);
+    /// Calls `ack` once every change of `sku` sent before is committed.
+    pub fn sync_sku_then(&self, sku: SkuId, ack: Ack) {
+        self.group.sync_then(Some(sku), ack);
     }
 
-    /// Waits until everything sent before is committed.
+    /// Waits until every change of `sku` sent before is committed.
+    pub async fn sync_sku(&self, sku: SkuId, timeout: Duration) -> Result<(), NotDurable> {
+        self.group.sync(Some(sku), timeout).await
+    }
+
+    /// Waits until every change sent before is committed.
     pub async fn sync(&self, timeout: Duration) -> Result<(), NotDurable> {
-        self.group.sync(timeout).await
+        self.group.sync(None, timeout).await
     }
 
     /// Commits everything queued, retrying failures until `timeout` passes.
@@ -150,6 +164,11 @@ impl Commit for StockCommit {
     type Error = NotDurable;
     const WRITER: &'static str = "inventory";
     const ON_FAILURE: OnFailure = OnFailure::KeepAndRetry;
+    type Part = SkuId;
+
+    fn part(write: &StockWrite) -> SkuId {
+        write.change.header.sku
+    }
 
     async fn commit(&self, writes: &[&StockWrite]) -> Result<Skipped, StoreError> {
         let set = WriteSet::collapse(writes.iter().map(|w| &w.change));
@@ -159,6 +178,13 @@ impl Commit for StockCommit {
 
     fn refusal(_why: Refused) -> NotDurable {
         NotDurable
+    }
+
+    /// Tells the SKU's actor to stop deciding while its changes are held.
+    fn held(&self, writes: &[&StockWrite], held: bool) {
+        for w in writes {
+            w.owner.held.store(held, Ordering::Relaxed);
+        }
     }
 
     /// Each SKU's counters: how many of its changes this batch carried.

@@ -4,7 +4,7 @@
 use dashmap::DashMap;
 use ractor::{ActorId, ActorRef};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 use super::sku::SkuMsg;
 use crate::domain::ids::SkuId;
@@ -23,6 +23,9 @@ pub struct SkuStats {
     /// How many of this SKU's changes that commit carried.
     pub last_flush_size: AtomicU64,
     pub activated_ms: AtomicI64,
+    /// The store refuses this SKU's changes: the persister holds them apart
+    /// and the actor refuses new decisions until they commit.
+    pub held: AtomicBool,
 }
 
 /// How SKU actor activations went, over every SKU: each one is a store

@@ -168,7 +168,7 @@ impl Actor for SkuActor {
         let counts = a.registry.activations();
         let loaded = async {
             a.persister
-                .sync(a.settings.call_timeout())
+                .sync_sku(a.sku, a.settings.call_timeout())
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             let since = Timestamp::now().minus(a.settings.idempotency_window());
@@ -248,6 +248,14 @@ impl State {
             }
             return refuse(msg, || InventoryError::Overloaded);
         }
+        if mutating && self.args.stats.held.load(Ordering::Relaxed) {
+            // The store refuses this SKU's changes: deciding more would
+            // only add to what cannot be made durable.
+            if matches!(msg, SkuMsg::Reserve(..)) {
+                count_reserve("held");
+            }
+            return refuse(msg, || InventoryError::Unavailable);
+        }
         match msg {
             SkuMsg::Reserve(req, reply) => {
                 let result = ledger.reserve(&req, now);
@@ -318,7 +326,7 @@ impl State {
                 });
                 match change {
                     Some(change) => persister.write(change, Some(ack), &self.args.stats),
-                    None => persister.sync_then(ack),
+                    None => persister.sync_sku_then(self.args.sku, ack),
                 }
             }
         }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::sku::SkuSnapshot;
+use crate::actors::group_commit::Quarantined;
 use crate::config::AckMode;
 use crate::domain::ids::SkuId;
 use crate::domain::time::Timestamp;
@@ -49,6 +50,9 @@ pub struct PersisterView {
     pub last_flush_micros: u64,
     /// Restarts after a panic.
     pub restarts: u64,
+    /// SKUs whose changes the store refuses, held apart while every other
+    /// SKU's commit (their actors refuse new decisions meanwhile).
+    pub quarantined: Vec<Quarantined>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,6 +65,8 @@ pub struct SkuActorView {
     pub last_flush_at: Option<Timestamp>,
     /// How many of this SKU's changes its last committed batch carried.
     pub last_flush_size: u64,
+    /// The store refuses this SKU's changes; see the persister's `quarantined`.
+    pub held: bool,
     /// Reservations in the actor's memory: live, committed, and the newest
     /// given-back ones (`inventory.finished_kept`).
     pub remembered_reservations: usize,
