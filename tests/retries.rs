@@ -267,6 +267,82 @@ async fn retries_do_not_break_group_commit(db: TestDb) {
     assert_eq!(app.orders.writer_failed_batches(), 0);
 }
 
+/// Issue 11, item 9: a retried purchase is answered before the order
+/// writer. Whether it retries after its answer or side by side with the
+/// first try, accepted or refused, no duplicate of its order reaches the
+/// writer (on SQLite every write there delays the buyers who did not
+/// retry), and every retry gets the first answer.
+async fn retries_hand_the_order_writer_no_duplicates(db: TestDb) {
+    let app = app(db).await;
+    let (_, seller) = app.user("seller").await;
+    let s = app.product(&seller, &[(100, 2)], None).await[0];
+    let mut buyers = Vec::new();
+    for _ in 0..4 {
+        buyers.push(app.user("customer").await.1);
+    }
+    let app = &app;
+    let fire = |token: &str, times: usize| {
+        let token = token.to_string();
+        async move {
+            let tries = (0..times).map(|_| async {
+                let res = place(app, &token, "drop", &[(s, 1)]).await;
+                let status = res.status().as_u16();
+                (status, res.json::<Value>().await.expect("json"))
+            });
+            futures::future::join_all(tries).await
+        }
+    };
+    // Side by side from the first try: one buyer buys, one is refused.
+    let bought = fire(&buyers[0], 3).await;
+    let first_buy = fire(&buyers[1], 1).await;
+    let refused = fire(&buyers[2], 3).await;
+    let first_refusal = fire(&buyers[3], 1).await;
+    // Then each retries after its answer, alone and side by side.
+    let mut answers = vec![
+        (bought, fire(&buyers[0], 1).await, fire(&buyers[0], 3).await),
+        (
+            first_buy,
+            fire(&buyers[1], 1).await,
+            fire(&buyers[1], 3).await,
+        ),
+        (
+            refused,
+            fire(&buyers[2], 1).await,
+            fire(&buyers[2], 3).await,
+        ),
+        (
+            first_refusal,
+            fire(&buyers[3], 1).await,
+            fire(&buyers[3], 3).await,
+        ),
+    ];
+    for (i, (first, after, burst)) in answers.drain(..).enumerate() {
+        let all: Vec<_> = first.iter().chain(&after).chain(&burst).collect();
+        assert!(all.iter().all(|a| *a == all[0]), "buyer {i}: {all:?}");
+        let expected = if i < 2 { 201 } else { 409 };
+        assert_eq!(all[0].0, expected, "buyer {i}: {:?}", all[0].1);
+    }
+    // Refusals land behind their answers: wait for the writer to be idle.
+    for _ in 0..100 {
+        if app.orders.writes_queued() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.orders.writes_queued(), 0);
+    assert_eq!(
+        app.orders.writer_skipped_writes(),
+        0,
+        "retries reached the order writer"
+    );
+    let rows = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(rows, 4, "one row per buyer");
+    assert_eq!(reserved(app, s).await, 2);
+}
+
 /// Issue 11, item 10: a purchase that held units but whose order was never
 /// written (the process died in between) does not keep them until the TTL:
 /// start-up gives them back, and a late retry with the key still buys.
@@ -308,6 +384,7 @@ async fn holds_without_an_order_are_given_back_at_start(db: TestDb) {
 on_both_stores!(
     holds_without_an_order_are_given_back_at_start,
     retries_do_not_break_group_commit,
+    retries_hand_the_order_writer_no_duplicates,
     a_reused_key_leaves_the_first_order_as_it_was,
     a_retry_whose_hold_was_given_back_is_judged_again,
     an_order_that_ended_unanswered_is_judged_again,

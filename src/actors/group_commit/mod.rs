@@ -156,6 +156,9 @@ pub struct Gauge {
     pub batches: AtomicU64,
     /// Writes committed.
     pub changes: AtomicU64,
+    /// Writes the committer skipped (for orders: a new order whose key was
+    /// taken, i.e. a duplicate that reached the writer).
+    pub skipped: AtomicU64,
     pub failures: AtomicU64,
     /// True from a failed flush until the next successful one.
     pub failing: AtomicBool,
@@ -609,6 +612,8 @@ impl<C: Commit> State<C> {
         let g = &shared.gauge;
         g.queued.fetch_sub(n as i64, Ordering::Relaxed);
         g.changes.fetch_add(committed as u64, Ordering::Relaxed);
+        g.skipped
+            .fetch_add((n - committed) as u64, Ordering::Relaxed);
         self.finished(n, committed, started, now);
         let mut refused = refused.into_iter();
         for entry in entries {
@@ -790,7 +795,10 @@ impl<C: Commit> State<C> {
                 Some(write) => {
                     let result = match shared.committer.commit(&[write]).await {
                         Ok(mut skipped) => match skipped.pop() {
-                            Some((_, e)) => Err(e),
+                            Some((_, e)) => {
+                                g.skipped.fetch_add(1, Ordering::Relaxed);
+                                Err(e)
+                            }
                             None => Ok(()),
                         },
                         Err(e) => Err(e),

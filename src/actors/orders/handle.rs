@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::task::AbortHandle;
 
+use super::answered::{self, Answered, Claim};
 use super::error::OrderError;
 use super::placing::{self, End, Placement};
 use super::resume::Stuck;
@@ -81,6 +82,8 @@ struct Inner {
     stuck: Stuck,
     /// The task retrying them; stopped at shutdown.
     retrier: OnceLock<AbortHandle>,
+    /// Keys placed moments ago, so their retries skip the writer.
+    answered: Answered,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +117,7 @@ impl Orders {
                 supervisor,
                 stuck: Stuck::default(),
                 retrier: OnceLock::new(),
+                answered: Answered::default(),
             }),
         };
         let live = orders.inner.deps.store.live_order_ids().await?;
@@ -178,6 +182,10 @@ impl Orders {
     /// A key that no order carries is judged again even when its units were
     /// given back (a request cut short by a crash, or answered 503): only a
     /// final answer is ever stored, never a 503 (Stripe's rule).
+    ///
+    /// A retry of a key placed moments ago with the same body gets the first
+    /// request's answer from memory (see [`answered`]), waiting for it if
+    /// needed: it neither reserves nor hands the writer a duplicate.
     pub async fn place(
         &self,
         buyer: UserId,
@@ -187,6 +195,19 @@ impl Orders {
         let deps = &self.inner.deps;
         let stock = &*deps.inventory;
         let fingerprint = request.fingerprint();
+        let id = OrderId::derive(buyer, key);
+        let publisher = match self.inner.answered.claim(id, &fingerprint) {
+            Claim::First(publisher) => Some(publisher),
+            Claim::Earlier(answer) => {
+                let timeout = deps.settings.reply_timeout();
+                if let Some(answer) = answered::earlier(answer, timeout).await {
+                    return Ok(answer);
+                }
+                // The first try ended without an answer: judge it here.
+                None
+            }
+            Claim::Elsewhere => None,
+        };
         let (lines, total, currency) = match self.price(&request).await {
             Ok(priced) => priced,
             // Not for sale (any more): an order placed with this key while
@@ -200,7 +221,6 @@ impl Orders {
             Err(e) => return Err(e),
         };
         let now = Timestamp::now();
-        let id = OrderId::derive(buyer, key);
         let mut order = NewOrder {
             id,
             buyer,
@@ -237,8 +257,16 @@ impl Orders {
                     count_transition(OrderStatus::Rejected);
                     // Nothing is held, so nothing waits on this write: the
                     // refusal is answered now and its record lands behind.
-                    deps.writer.insert_behind(order).await;
-                    return Ok(Placement::Refused(reason));
+                    // A record that cannot land is forgotten here too, so
+                    // that a retry writes it.
+                    let answer = Placement::Refused(reason);
+                    let lost = publisher.map(|p| {
+                        let forget = p.forgetter();
+                        p.publish(&answer);
+                        forget
+                    });
+                    deps.writer.insert_behind(order, lost).await;
+                    return Ok(answer);
                 }
                 End::KeyReused => {
                     placing::give_back(stock, &attempt.taken, &rid).await;
@@ -302,6 +330,10 @@ impl Orders {
         count_transition(OrderStatus::AwaitingPayment);
         // The saga takes the order from what was just written.
         let answer = Placement::Accepted(Box::new(record.clone()));
+        // Committed: from now on this is the key's answer, saga or not.
+        if let Some(publisher) = publisher {
+            publisher.publish(&answer);
+        }
         self.saga(id, Some(record)).await?;
         Ok(answer)
     }
@@ -510,6 +542,11 @@ impl Orders {
     /// one write at a time).
     pub fn writer_failed_batches(&self) -> u64 {
         self.inner.deps.writer.failed_batches()
+    }
+
+    /// New orders the order writer skipped as duplicates of their key.
+    pub fn writer_skipped_writes(&self) -> u64 {
+        self.inner.deps.writer.skipped()
     }
 
     /// Makes the saga of `order_id` panic (fault injection for tests).

@@ -14,6 +14,8 @@
 //!   (on [`group_commit`](super::group_commit), like the stock persister).
 //! - [`handle::Orders`]: the handle HTTP and tests use to place, pay, cancel
 //!   and inspect orders.
+//! - [`answered`]: the first answers of keys placed moments ago, so that a
+//!   burst of retries is answered in memory, not by the order writer.
 //! - [`resume`]: restarting the sagas of live orders at start-up, a bounded
 //!   number at a time; an order whose saga cannot start is listed as stuck
 //!   and retried, never fatal.
@@ -28,6 +30,7 @@
 //! supervisor for a saga's `ActorRef`, and the supervisor spawns sagas with
 //! their `Arguments`; a saga is only reachable through those handles.
 
+pub mod answered;
 pub mod error;
 pub mod failure;
 pub mod handle;

@@ -26,6 +26,9 @@ use crate::persistence::{NewOrder, OrderWrite, Store, StoreError, Transition};
 /// How long shutdown waits for the last batch.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Called when a write handed over behind its answer could not land.
+pub type Lost = Box<dyn FnOnce() + Send>;
+
 #[derive(Debug, thiserror::Error)]
 #[error("could not start the order writer: {0}")]
 pub struct StartError(#[from] ractor::SpawnErr);
@@ -57,15 +60,20 @@ impl OrderWriter {
     /// Hands a new order over without waiting for its commit (a refusal:
     /// it holds nothing, and its answer is already known). It waits only
     /// for room in the queue, so refusals are bounded like every write; a
-    /// failure is logged, and a taken key means a concurrent request with
-    /// it was recorded first.
-    pub async fn insert_behind(&self, order: NewOrder) {
+    /// failure is logged (and `lost` called), and a taken key means a
+    /// concurrent request with it was recorded first.
+    pub async fn insert_behind(&self, order: NewOrder, lost: Option<Lost>) {
         self.group.room().await;
         self.group.write(
             OrderWrite::Insert(order),
             Some(Box::new(|result| match result {
                 Ok(()) | Err(StoreError::Duplicate(_)) => {}
-                Err(e) => tracing::warn!(error = %e, "could not record a refused order"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record a refused order");
+                    if let Some(lost) = lost {
+                        lost();
+                    }
+                }
             })),
         );
     }
@@ -83,6 +91,12 @@ impl OrderWriter {
     /// Writes handed over and not yet committed or answered.
     pub fn queued(&self) -> usize {
         usize::try_from(self.group.gauge().queued.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// New orders skipped since start because their key was taken: retries
+    /// that reached the writer instead of being answered before it.
+    pub fn skipped(&self) -> u64 {
+        self.group.gauge().skipped.load(Ordering::Relaxed)
     }
 
     /// Batches whose transaction failed since start.
