@@ -5,7 +5,7 @@
 mod common;
 
 use common::{TestApp, TestDb, app_settings, fast_orders, spawn_app_with};
-use serde_json::{Value, json};
+use serde_json::Value;
 use stampede::domain::ids::SkuId;
 use stampede::domain::time::Timestamp;
 use std::time::Duration;
@@ -13,15 +13,7 @@ use std::time::Duration;
 const ORDERS: &str = "/api/v1/orders";
 
 async fn place(app: &TestApp, token: &str, key: &str, sku: i64) -> reqwest::Response {
-    app.client
-        .post(app.url(ORDERS))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(&json!({"items": [{"sku_id": sku, "quantity": 1}],
-                      "shipping_address": "Seoul, Gangnam-gu 1"}))
-        .send()
-        .await
-        .expect("POST /orders")
+    app.buy_one(token, key, sku).await
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {

@@ -8,23 +8,12 @@
 mod common;
 
 use common::{TestApp, TestDb, spawn_app};
-use serde_json::{Value, json};
+use serde_json::Value;
 use stampede::persistence::Backend;
 use std::time::{Duration, Instant};
 
-const ORDERS: &str = "/api/v1/orders";
-
 async fn place(app: &TestApp, token: &str, key: &str, sku: i64) -> reqwest::StatusCode {
-    app.client
-        .post(app.url(ORDERS))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(&json!({"items": [{"sku_id": sku, "quantity": 1}],
-                      "shipping_address": "Seoul, Gangnam-gu 1"}))
-        .send()
-        .await
-        .expect("POST /orders")
-        .status()
+    app.buy_one(token, key, sku).await.status()
 }
 
 /// Retries the purchase with the same key, as a client does after a 503,

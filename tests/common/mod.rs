@@ -335,6 +335,21 @@ impl TestApp {
         sku_ids(&product)
     }
 
+    /// POSTs an order of one unit of `sku` with `key` as its Idempotency-Key.
+    pub async fn buy_one(&self, token: &str, key: &str, sku: i64) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/orders"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(
+                &serde_json::json!({"items": [{"sku_id": sku, "quantity": 1}],
+                                      "shipping_address": "Seoul, Gangnam-gu 1"}),
+            )
+            .send()
+            .await
+            .expect("POST /orders")
+    }
+
     /// GETs `path` (with a bearer token if given) and parses the JSON body.
     pub async fn get_json(&self, path: &str, token: Option<&str>) -> serde_json::Value {
         let mut req = self.client.get(self.url(path));
