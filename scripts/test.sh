@@ -5,7 +5,7 @@
 #   scripts/test.sh                  # services + fmt + clippy + all tests
 #   scripts/test.sh inventory        # extra args are forwarded to `cargo test`
 #   scripts/test.sh -- --nocapture   #   (including test-binary args after --)
-#   scripts/test.sh --services-only  # only make sure MariaDB and Redis are up
+#   scripts/test.sh --services-only  # only make sure MariaDB, Redis and NATS are up
 #
 # After the tests it fuzzes the real binary with schemathesis (pinned, in a
 # venv under the cargo target dir) against its own /openapi.json.
@@ -13,11 +13,12 @@
 # Environment:
 #   STAMPEDE_TEST_MYSQL_URL  default mysql://root@127.0.0.1:3306/test
 #   STAMPEDE_TEST_REDIS_URL  default redis://127.0.0.1:6379
+#   STAMPEDE_TEST_NATS_URL   default nats://127.0.0.1:4222 (JetStream on)
 #   STAMPEDE_SCHEMATHESIS_MAX_EXAMPLES, STAMPEDE_SCHEMATHESIS_SEED  (30, 1)
 # When a URL points at a non-local host, this script does not install or start
 # that service; it is assumed to be managed elsewhere.
 #
-# Needs only the Rust toolchain; on Debian it installs MariaDB, Redis and,
+# Needs only the Rust toolchain; on Debian it installs MariaDB, Redis, NATS and,
 # when missing, python3-venv and curl with apt-get (through sudo when not run
 # as root). Safe to run repeatedly.
 set -euo pipefail
@@ -28,6 +29,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 DEFAULT_MYSQL_URL='mysql://root@127.0.0.1:3306/test'
 DEFAULT_REDIS_URL='redis://127.0.0.1:6379'
+DEFAULT_NATS_URL='nats://127.0.0.1:4222'
 MARIADB_WAIT_SECS=60
 REDIS_WAIT_SECS=30
 
@@ -361,6 +363,62 @@ ensure_redis() {
   note "ok: $REDIS_HOST:$REDIS_PORT answers PONG"
 }
 
+# ------------------------------------------------------------------- NATS --
+
+NATS_HOST="" NATS_PORT=""
+
+# The server's INFO line, or nothing when nobody answers.
+nats_info() {
+  local host=${NATS_HOST#[}
+  host=${host%]}
+  # shellcheck disable=SC2016 # $0/$1 expand in the child shell
+  timeout 3 bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    IFS= read -r line <&3
+    printf "%s" "$line"' "$host" "$NATS_PORT" 2>/dev/null
+}
+
+nats_alive() { [[ $(nats_info) == INFO* ]]; }
+nats_has_jetstream() { [[ $(nats_info) == *'"jetstream":true'* ]]; }
+
+start_nats() {
+  local dir=/var/lib/nats-server log=/var/log/nats-server.log
+  if ! as_root install -d "$dir" 2>/dev/null; then
+    dir="${TMPDIR:-/tmp}/nats-server" log="${TMPDIR:-/tmp}/nats-server.log"
+    mkdir -p "$dir"
+  fi
+  note "starting nats-server with JetStream on port $NATS_PORT (store $dir)"
+  # Through setsid, so it outlives this script like the other daemons.
+  as_root setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$dir" -l "$log" \
+    </dev/null >/dev/null 2>&1 &
+  wait_until 15 nats_alive || die "nats-server is not answering on $NATS_HOST:$NATS_PORT (log: $log)"
+}
+
+ensure_nats() {
+  parse_url "$STAMPEDE_TEST_NATS_URL"
+  NATS_HOST=${URL_HOST:-127.0.0.1}
+  NATS_PORT=${URL_PORT:-4222}
+
+  header "NATS with JetStream ($(redact_url "$STAMPEDE_TEST_NATS_URL"))"
+  if ! is_local_host "$NATS_HOST"; then
+    note "non-local host $NATS_HOST: not installing or starting NATS"
+    return 0
+  fi
+  # The event tests also start servers of their own (tests/common/nats.rs).
+  if ! command -v nats-server >/dev/null 2>&1; then
+    apt_install nats-server
+    command -v nats-server >/dev/null 2>&1 || die "nats-server still not found after install"
+    # Debian's package may start one without JetStream: ours needs it.
+    sleep 2
+  fi
+  if nats_alive && ! nats_has_jetstream; then
+    die "the NATS server on $NATS_HOST:$NATS_PORT runs without JetStream; restart it with -js"
+  fi
+  nats_alive || start_nats
+  nats_has_jetstream || die "NATS on $NATS_HOST:$NATS_PORT has no JetStream"
+  note "ok: $NATS_HOST:$NATS_PORT answers, JetStream on"
+}
+
 # ------------------------------------------------------------------- Rust --
 
 ensure_rust_components() {
@@ -587,8 +645,10 @@ usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 ensure_services() {
   export STAMPEDE_TEST_MYSQL_URL="${STAMPEDE_TEST_MYSQL_URL:-$DEFAULT_MYSQL_URL}"
   export STAMPEDE_TEST_REDIS_URL="${STAMPEDE_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
+  export STAMPEDE_TEST_NATS_URL="${STAMPEDE_TEST_NATS_URL:-$DEFAULT_NATS_URL}"
   ensure_mariadb
   ensure_redis
+  ensure_nats
 }
 
 main() {

@@ -65,6 +65,8 @@ pub struct Settings {
     pub shipments: ShipmentSimSettings,
     pub retention: RetentionSettings,
     pub owner: OwnerSettings,
+    pub nats: NatsSettings,
+    pub outbox: OutboxSettings,
 }
 
 impl Default for Settings {
@@ -90,7 +92,90 @@ impl Default for Settings {
             shipments: ShipmentSimSettings::default(),
             retention: RetentionSettings::default(),
             owner: OwnerSettings::default(),
+            nats: NatsSettings::default(),
+            outbox: OutboxSettings::default(),
         }
+    }
+}
+
+/// The broker the outbox is relayed to (`STAMPEDE_NATS_URL`, …). Unset,
+/// events are still written to the outbox and readable at
+/// `GET /api/v1/admin/events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsSettings {
+    /// e.g. `nats://127.0.0.1:4222`.
+    pub url: Option<String>,
+    /// The JetStream stream, created when missing.
+    pub stream: String,
+    /// Subjects are `<prefix>.<area>.<event>` (`stampede.orders.paid`).
+    pub subject_prefix: String,
+    /// The stream's deduplication window for `Nats-Msg-Id`, set when the
+    /// relay creates the stream.
+    pub duplicate_window_secs: u64,
+    /// How long one connect or publish may take before it counts as failed.
+    pub timeout_ms: u64,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            stream: "STAMPEDE".into(),
+            subject_prefix: "stampede".into(),
+            duplicate_window_secs: 120,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+impl NatsSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+    pub fn duplicate_window(&self) -> Duration {
+        Duration::from_secs(self.duplicate_window_secs.max(1))
+    }
+}
+
+/// The outbox relay and the sale clock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Events one relay pass reads and publishes.
+    pub batch_max: u32,
+    /// How often the relay looks for events when nobody woke it.
+    pub poll_ms: u64,
+    /// Published events are deleted this long after publication; without a
+    /// broker, events are deleted this long after they happened.
+    pub keep_hours: u64,
+    /// How often the sale clock looks for sale windows that opened or closed.
+    pub sale_clock_ms: u64,
+    /// The CloudEvents `source` of every event.
+    pub source: String,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            batch_max: 256,
+            poll_ms: 1_000,
+            keep_hours: 24,
+            sale_clock_ms: 1_000,
+            source: "/stampede".into(),
+        }
+    }
+}
+
+impl OutboxSettings {
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms.max(1))
+    }
+    pub fn keep(&self) -> Duration {
+        Duration::from_secs(self.keep_hours.saturating_mul(3600))
+    }
+    pub fn sale_clock(&self) -> Duration {
+        Duration::from_millis(self.sale_clock_ms.max(10))
     }
 }
 
@@ -551,6 +636,8 @@ fn nest_section(key: &str) -> String {
         "shipments",
         "retention",
         "owner",
+        "nats",
+        "outbox",
     ] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");

@@ -8,6 +8,7 @@ pub mod actors;
 pub mod admin_bootstrap;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod persistence;
 pub mod prometheus;

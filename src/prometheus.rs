@@ -39,6 +39,16 @@ pub const SAGA_TRANSITIONS: &str = "stampede_saga_transitions_total";
 /// Password hashes and checks running right now (bounded by a semaphore).
 pub const PASSWORD_HASHES_IN_FLIGHT: &str = "stampede_password_hashes_in_flight";
 
+/// Events waiting in the outbox to be published.
+pub const OUTBOX_PENDING: &str = "stampede_outbox_pending";
+/// Age of the oldest event waiting in the outbox (0 when none waits).
+pub const OUTBOX_LAG: &str = "stampede_outbox_lag_seconds";
+/// Events the broker acknowledged (`duplicate` = "true" when it already
+/// had the id: a publish repeated after a crash or a lost answer).
+pub const OUTBOX_PUBLISHED: &str = "stampede_outbox_published_total";
+/// Publish attempts that failed (broker down, slow or refusing).
+pub const OUTBOX_FAILURES: &str = "stampede_outbox_publish_failures_total";
+
 /// Seconds: sub-millisecond in-memory answers up to stuck database calls.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -116,6 +126,26 @@ fn describe() {
         "Requests or writes waiting, by actor kind (sku, persister, order_writer)."
     );
     describe_gauge!(ACTORS, Unit::Count, "Live actors by kind (sku, saga).");
+    describe_gauge!(
+        OUTBOX_PENDING,
+        Unit::Count,
+        "Events waiting in the outbox to be published to the broker."
+    );
+    describe_gauge!(
+        OUTBOX_LAG,
+        Unit::Seconds,
+        "Age of the oldest event waiting in the outbox (0 when none waits)."
+    );
+    describe_counter!(
+        OUTBOX_PUBLISHED,
+        Unit::Count,
+        "Events the broker acknowledged; duplicate=true when it already had the id."
+    );
+    describe_counter!(
+        OUTBOX_FAILURES,
+        Unit::Count,
+        "Outbox publish attempts that failed (broker down, slow or refusing)."
+    );
     describe_counter!(
         RESERVES,
         Unit::Count,

@@ -15,6 +15,7 @@ use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{Inventory, Orders, StockPort};
 use crate::admin_bootstrap::{AdminBootstrapError, bootstrap_admin};
 use crate::config::Settings;
+use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
@@ -69,6 +70,8 @@ pub struct Application {
     passwords: Passwords,
     pruner: tokio::task::JoinHandle<()>,
     table_pruner: tokio::task::JoinHandle<()>,
+    /// The outbox relay and sale clock; stopped after the last drain.
+    events: Events,
     /// Renews this process's lease on the store until shutdown ends.
     lease_keeper: tokio::task::JoinHandle<()>,
 }
@@ -191,6 +194,7 @@ impl Application {
         .await?;
         // Before the listener exists: no purchase of ours is in flight.
         orders.release_orphaned_holds().await?;
+        let events = Events::start(store.clone(), &settings.nats, &settings.outbox);
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
             stock,
@@ -204,9 +208,10 @@ impl Application {
             catalog: CatalogCache::default(),
             metrics,
             metrics_token,
+            events: events.clone(),
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
-        let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.retention.clone()));
+        let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.clone()));
         let lease_keeper = tokio::spawn(keep_lease(store.clone()));
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.clone(),
@@ -252,6 +257,7 @@ impl Application {
             passwords,
             pruner,
             table_pruner,
+            events,
             lease_keeper,
         })
     }
@@ -293,6 +299,8 @@ impl Application {
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
         }
+        // After every drain: what they appended goes out now if it can.
+        self.events.shutdown().await;
         // Held through the drains above; the next process need not wait.
         self.lease_keeper.abort();
         self.store.release_lease().await;
@@ -407,17 +415,27 @@ async fn prune_rate_limits(state: web::Data<AppState>) {
     }
 }
 
-/// Deletes finished rows older than the retention, on a timer (the first
-/// pass one period after start, so start-up stays quick).
-async fn prune_tables(store: Store, retention: crate::config::RetentionSettings) {
+/// Deletes finished rows older than the retention, and published events
+/// older than the outbox's (without a broker, every event that old), on a
+/// timer (the first pass one period after start, so start-up stays quick).
+async fn prune_tables(store: Store, settings: Settings) {
+    let retention = settings.retention;
     let mut every = tokio::time::interval(retention.every());
     every.tick().await;
     loop {
         every.tick().await;
-        let cutoff = crate::domain::time::Timestamp::now().minus(retention.keep());
-        match store.prune(cutoff).await {
+        let now = crate::domain::time::Timestamp::now();
+        match store.prune(now.minus(retention.keep())).await {
             Ok(pruned) => tracing::info!(?pruned, "pruned finished rows"),
             Err(e) => tracing::warn!(error = %e, "pruning failed; trying again next period"),
+        }
+        let unpublished_too = settings.nats.url.is_none();
+        match store
+            .prune_outbox(now.minus(settings.outbox.keep()), unpublished_too)
+            .await
+        {
+            Ok(events) => tracing::info!(events, "pruned old outbox events"),
+            Err(e) => tracing::warn!(error = %e, "outbox pruning failed; trying again next period"),
         }
     }
 }

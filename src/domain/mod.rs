@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod ledger;
 pub mod money;

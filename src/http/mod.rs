@@ -70,7 +70,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::admin::actors)
                 .service(routes::admin::sku_actor)
                 .service(routes::admin::sagas)
-                .service(routes::admin::saga),
+                .service(routes::admin::saga)
+                .service(routes::admin_events::outbox)
+                .service(routes::admin_events::feed),
         )
         .default_service(web::to(fallback::no_route));
 }

@@ -9,7 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::routes::{
-    admin, auth, health, metrics, orders, orders_seller, products, skus, users, wishlist,
+    admin, admin_events, auth, health, metrics, orders, orders_seller, products, skus, users,
+    wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -44,7 +45,9 @@ pub struct ApiDoc;
         admin::actors,
         admin::sku_actor,
         admin::sagas,
-        admin::saga
+        admin::saga,
+        admin_events::outbox,
+        admin_events::feed
     ),
     nest((path = "/auth", api = AuthApi), (path = "/orders", api = OrdersApi)),
 )]

@@ -1,6 +1,7 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
 use crate::actors::{Inventory, Orders, StockPort};
+use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
@@ -32,4 +33,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// When set, `GET /metrics` answers only to this bearer token.
     pub metrics_token: Option<MetricsToken>,
+    /// The outbox relay's status, for the admin views.
+    pub events: Events,
 }

@@ -162,9 +162,49 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        super::outbox::append(&mut tx, &set.events).await?;
         self.check_owner(&mut tx).await?;
         tx.commit().await?;
+        if !set.events.is_empty() {
+            self.events_appended();
+        }
         Ok(())
+    }
+}
+
+impl Store {
+    /// SKUs whose sale window opened or closed in `(after, until]`, with
+    /// their rules; the sale clock announces them.
+    pub async fn sale_windows_crossed(
+        &self,
+        after: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<(SkuId, SaleRules)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sku_id, opens_at, closes_at FROM sku_stock \
+             WHERE (opens_at > ? AND opens_at <= ?) OR (closes_at > ? AND closes_at <= ?)",
+        )
+        .bind(after.millis())
+        .bind(until.millis())
+        .bind(after.millis())
+        .bind(until.millis())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let at = |col: &str| -> Result<Option<Timestamp>, StoreError> {
+                    Ok(row
+                        .try_get::<Option<i64>, _>(col)?
+                        .map(Timestamp::from_millis))
+                };
+                let rules = SaleRules {
+                    opens_at: at("opens_at")?,
+                    closes_at: at("closes_at")?,
+                    per_user_limit: None,
+                };
+                Ok((SkuId::new(row.try_get("sku_id")?), rules))
+            })
+            .collect()
     }
 }
 

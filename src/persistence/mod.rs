@@ -17,6 +17,7 @@ mod inventory;
 mod missing_skus;
 mod offer_cache;
 mod orders;
+mod outbox;
 pub mod owner;
 mod pruning;
 pub mod redacted_url;
@@ -33,6 +34,7 @@ pub use orders::{
     NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SellerLine,
     SellerOrder, SkuOffer, Transition,
 };
+pub use outbox::{Backlog, OutboxRow};
 pub use pruning::Pruned;
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
@@ -139,6 +141,8 @@ pub struct Store {
     /// batch; `None` for a store that never claimed it (tests, tools).
     lease: Option<Arc<owner::Lease>>,
     missing_skus: Arc<MissingSkus>,
+    /// Rung after a commit that appended events: wakes the outbox relay.
+    outbox_signal: Arc<tokio::sync::Notify>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -186,6 +190,7 @@ impl Store {
             offers: Arc::default(),
             lease: None,
             missing_skus: Arc::default(),
+            outbox_signal: Arc::default(),
         })
     }
 
@@ -197,6 +202,7 @@ impl Store {
         Ok(Self {
             offers: Arc::clone(&self.offers),
             missing_skus: Arc::clone(&self.missing_skus),
+            outbox_signal: Arc::clone(&self.outbox_signal),
             ..own
         })
     }

@@ -2,8 +2,10 @@
 
 use sqlx::Row;
 
+use super::outbox::append;
 use super::{Store, StoreError};
 use crate::domain::email::Email;
+use crate::domain::events::{DomainEvent, EventKind};
 use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::domain::time::Timestamp;
@@ -82,15 +84,30 @@ impl Store {
     /// products leave the catalog. The row (and so its orders' history and
     /// its email) stays.
     pub async fn withdraw_user(&self, id: UserId) -> Result<bool, StoreError> {
-        let updated =
+        let now = Timestamp::now();
+        let mut tx = self.pool.begin().await?;
+        let withdrawn =
             sqlx::query("UPDATE users SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-                .bind(Timestamp::now().millis())
+                .bind(now.millis())
                 .bind(id.get())
-                .execute(&self.pool)
-                .await?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+        if withdrawn {
+            append(
+                &mut tx,
+                &[account_event(EventKind::AccountWithdrawn, id, None, now)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
         // Cached offers carry whether their seller has withdrawn.
         self.offers.invalidate();
-        Ok(updated.rows_affected() == 1)
+        if withdrawn {
+            self.events_appended();
+        }
+        Ok(withdrawn)
     }
 
     /// Creates an account of `role` (signup allows customer or seller only);
@@ -102,6 +119,7 @@ impl Store {
         name: &str,
         role: Role,
     ) -> Result<UserId, StoreError> {
+        let now = Timestamp::now();
         let insert = sqlx::query(
             "INSERT INTO users (email, password_hash, name, role, created_at) VALUES (?, ?, ?, ?, ?)",
         )
@@ -109,14 +127,21 @@ impl Store {
         .bind(password_hash.to_owned())
         .bind(name.to_owned())
         .bind(role.as_str())
-        .bind(Timestamp::now().millis());
-        self.insert_returning_id(insert)
+        .bind(now.millis());
+        let mut tx = self.pool.begin().await?;
+        let id = self
+            .insert_on(&mut tx, insert)
             .await
             .map(UserId::new)
             .map_err(|e| match e {
                 StoreError::Database(e) => StoreError::unique(e, "email"),
                 other => other,
-            })
+            })?;
+        let signed_up = account_event(EventKind::AccountSignedUp, id, Some((email, role)), now);
+        append(&mut tx, &[signed_up]).await?;
+        tx.commit().await?;
+        self.events_appended();
+        Ok(id)
     }
 
     /// Creates the configured admin account. Admins exist only through the
@@ -168,4 +193,19 @@ impl Store {
         }
         Ok(demoted)
     }
+}
+
+/// An account event; `signed_up` says who (email and role) joined.
+fn account_event(
+    kind: EventKind,
+    id: UserId,
+    joined: Option<(&Email, Role)>,
+    at: Timestamp,
+) -> DomainEvent {
+    let mut data = serde_json::json!({ "user_id": id.get() });
+    if let (Some((email, role)), Some(map)) = (joined, data.as_object_mut()) {
+        map.insert("email".into(), email.as_str().into());
+        map.insert("role".into(), role.as_str().into());
+    }
+    DomainEvent::new(kind, format!("users/{}", id.get()), at, data)
 }

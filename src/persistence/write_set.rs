@@ -4,13 +4,18 @@
 
 use std::collections::HashMap;
 
+use crate::domain::events::{DomainEvent, stock_milestone};
 use crate::domain::ids::{ReservationId, SkuId};
 use crate::domain::ledger::{Change, Reservation, SkuHeader};
+use crate::domain::time::Timestamp;
 
 #[derive(Debug, Default)]
 pub struct WriteSet {
     pub headers: Vec<SkuHeader>,
     pub reservations: Vec<(SkuId, Reservation)>,
+    /// The milestones the changes crossed, all of them, in order: events
+    /// are never collapsed.
+    pub events: Vec<DomainEvent>,
 }
 
 impl WriteSet {
@@ -19,8 +24,15 @@ impl WriteSet {
         let mut header_at: HashMap<SkuId, usize> = HashMap::new();
         let mut reservation_at: HashMap<(SkuId, ReservationId), usize> = HashMap::new();
         let mut set = WriteSet::default();
+        let now = Timestamp::now();
         for change in changes {
             let sku = change.header.sku;
+            set.events.extend(
+                change
+                    .milestones
+                    .iter()
+                    .map(|m| stock_milestone(*m, &change.header, now)),
+            );
             match header_at.get(&sku) {
                 Some(&i) => set.headers[i] = change.header,
                 None => {
@@ -73,6 +85,7 @@ mod tests {
                 expires_at: Timestamp::from_millis(0),
                 updated_at: Timestamp::from_millis(0),
             }),
+            milestones: Vec::new(),
         }
     }
 

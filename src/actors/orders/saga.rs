@@ -412,6 +412,11 @@ impl State {
             kind: to.kind,
             detail: to.detail,
             answer: to.answer,
+            event: None,
+        };
+        let t = Transition {
+            event: o.step_event(&t, Timestamp::now()),
+            ..t
         };
         let (from, status) = (o.status.as_str(), to.status.as_str());
         let (seq, reason, tracking) = (t.seq, t.reason, t.tracking.clone());

@@ -12,8 +12,8 @@
 mod types;
 
 pub use types::{
-    Change, Inconsistent, LedgerError, Levels, Outcome, Rejection, Reservation, ReservationStatus,
-    ReserveRequest, SkuHeader,
+    Change, Inconsistent, LedgerError, Levels, Milestone, Outcome, Rejection, Reservation,
+    ReservationStatus, ReserveRequest, SkuHeader,
 };
 
 use foldhash::HashMap;
@@ -223,13 +223,14 @@ impl Ledger {
             expires_at: now.plus(req.ttl),
             updated_at: now,
         };
+        let before = self.levels;
         self.levels.reserved += i64::from(qty);
         *self.held.entry(req.user).or_default() += qty;
         self.expiries
             .insert((reservation.expires_at, reservation.id.clone()));
         self.reservations
             .insert(reservation.id.clone(), reservation.clone());
-        let change = self.change_for(&reservation);
+        let change = self.change_for(&reservation, before);
         Ok(Outcome::changed(reservation, change))
     }
 
@@ -284,9 +285,10 @@ impl Ledger {
         let expires_at = r.expires_at;
         let snapshot = r.clone();
         self.expiries.remove(&(expires_at, id.clone()));
+        let before = self.levels;
         self.levels.reserved -= qty;
         self.levels.sold += qty;
-        let change = self.change_for(&snapshot);
+        let change = self.change_for(&snapshot, before);
         Ok(Outcome::changed(snapshot, change))
     }
 
@@ -302,6 +304,7 @@ impl Ledger {
             .get_mut(id)
             .ok_or_else(|| LedgerError::UnknownReservation(id.clone()))?;
         let qty = i64::from(r.quantity);
+        let before = self.levels;
         match r.status {
             ReservationStatus::Reserved => {
                 self.expiries.remove(&(r.expires_at, id.clone()));
@@ -317,7 +320,7 @@ impl Ledger {
         r.updated_at = now;
         let snapshot = r.clone();
         self.unhold(snapshot.user, snapshot.quantity);
-        let change = self.change_for(&snapshot);
+        let change = self.change_for(&snapshot, before);
         self.finish(&snapshot);
         Ok(Outcome::changed(snapshot, change))
     }
@@ -330,10 +333,12 @@ impl Ledger {
             .checked_add(qty.as_i64())
             .filter(|n| *n <= MAX_ON_HAND)
             .ok_or(LedgerError::StockOverflow(qty.get()))?;
+        let before = self.levels;
         self.levels.on_hand = on_hand;
         let change = Change {
             header: self.header(),
             reservation: None,
+            milestones: Milestone::crossed(before, self.levels),
         };
         Ok(Outcome::changed(self.levels, change))
     }
@@ -344,6 +349,7 @@ impl Ledger {
         let change = Change {
             header: self.header(),
             reservation: None,
+            milestones: Vec::new(),
         };
         Outcome::changed(rules, change)
     }
@@ -364,19 +370,27 @@ impl Ledger {
                 expired.push(r.clone());
             }
         }
+        let before = self.levels;
         for r in &expired {
             self.levels.reserved -= i64::from(r.quantity);
             self.unhold(r.user, r.quantity);
             self.finish(r);
         }
         let header = self.header();
-        expired
+        let mut changes: Vec<Change> = expired
             .into_iter()
             .map(|r| Change {
                 header,
                 reservation: Some(r),
+                milestones: Vec::new(),
             })
-            .collect()
+            .collect();
+        // All of them carry the header after the lot: the last one says
+        // what the lot crossed.
+        if let Some(last) = changes.last_mut() {
+            last.milestones = Milestone::crossed(before, self.levels);
+        }
+        changes
     }
 
     /// Forgets given-back reservations last touched before `cutoff`; a retry
@@ -423,11 +437,12 @@ impl Ledger {
         }
     }
 
-    fn change_for(&self, r: &Reservation) -> Change {
+    fn change_for(&self, r: &Reservation, before: Levels) -> Change {
         debug_assert!(self.levels.is_consistent(), "{:?}", self.levels);
         Change {
             header: self.header(),
             reservation: Some(r.clone()),
+            milestones: Milestone::crossed(before, self.levels),
         }
     }
 }

@@ -235,3 +235,34 @@ fn a_place_and_cancel_loop_does_not_grow_memory() {
     assert_eq!(again.value.status, ReservationStatus::Reserved);
     assert!(l.levels().is_consistent());
 }
+
+#[test]
+fn changes_say_which_milestones_they_crossed() {
+    let milestones = |o: Option<Change>| o.expect("a change").milestones;
+    let mut l = ledger(2);
+    let first = l.reserve(&req("a", 1, 1), t(0)).expect("reserved");
+    assert!(milestones(first.change).is_empty());
+    let last = l.reserve(&req("b", 2, 1), t(0)).expect("reserved");
+    assert_eq!(milestones(last.change), vec![Milestone::SoldOut]);
+    // Selling a held unit moves no unit in or out of what is available.
+    let sold = l.commit(&rid("a"), t(1)).expect("committed");
+    assert!(milestones(sold.change).is_empty());
+    let back = l.release(&rid("b"), t(2)).expect("released");
+    assert_eq!(milestones(back.change), vec![Milestone::BackInStock]);
+    l.reserve(&req("c", 3, 1), t(3)).expect("reserved");
+    let restocked = l
+        .restock(Quantity::new(5).expect("qty"))
+        .expect("restocked");
+    assert_eq!(
+        milestones(restocked.change),
+        vec![Milestone::Restocked { added: 5 }, Milestone::BackInStock]
+    );
+    // Expiring a lot crosses once, on the last change of the lot.
+    let mut l = ledger(2);
+    l.reserve(&req("x", 1, 1), t(0)).expect("reserved");
+    l.reserve(&req("y", 2, 1), t(0)).expect("reserved");
+    let expired = l.expire_due(t(0).plus(TTL));
+    assert_eq!(expired.len(), 2);
+    assert!(expired[0].milestones.is_empty());
+    assert_eq!(expired[1].milestones, vec![Milestone::BackInStock]);
+}

@@ -91,12 +91,40 @@ pub struct SkuHeader {
     pub rules: SaleRules,
 }
 
-/// One state change to write behind: the SKU's header after the change and
-/// the reservation it touched, if any.
+/// One state change to write behind: the SKU's header after the change,
+/// the reservation it touched, if any, and the milestones it crossed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub header: SkuHeader,
     pub reservation: Option<Reservation>,
+    pub milestones: Vec<Milestone>,
+}
+
+/// A stock change people outside the shop care about, published as an
+/// event with the change that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Milestone {
+    Restocked { added: i64 },
+    SoldOut,
+    BackInStock,
+}
+
+impl Milestone {
+    /// What moving from `before` to `after` crossed, in that order.
+    pub fn crossed(before: Levels, after: Levels) -> Vec<Milestone> {
+        let mut crossed = Vec::new();
+        if after.on_hand > before.on_hand {
+            crossed.push(Milestone::Restocked {
+                added: after.on_hand - before.on_hand,
+            });
+        }
+        match (before.available() > 0, after.available() > 0) {
+            (true, false) => crossed.push(Milestone::SoldOut),
+            (false, true) => crossed.push(Milestone::BackInStock),
+            _ => {}
+        }
+        crossed
+    }
 }
 
 /// What a buyer asks for. The TTL comes from configuration.

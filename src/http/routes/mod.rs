@@ -1,6 +1,7 @@
 //! One module per resource.
 
 pub mod admin;
+pub mod admin_events;
 pub mod auth;
 pub mod health;
 pub mod metrics;

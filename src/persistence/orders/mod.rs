@@ -4,6 +4,7 @@
 //! This file reads; [`records`] holds the shapes, [`writes`] the group
 //! commit, [`seller`] the sellers' narrower view.
 
+mod events;
 mod records;
 mod seller;
 mod writes;

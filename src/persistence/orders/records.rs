@@ -2,6 +2,7 @@
 //! placement, the record read back, its lines, the writes the order writer
 //! group-commits, and the events of its log.
 
+use crate::domain::events::DomainEvent;
 use crate::domain::ids::{OrderId, ProductId, SkuId, UserId};
 use crate::domain::money::{Amount, Currency, Price};
 use crate::domain::order::{OrderStatus, Step};
@@ -152,6 +153,8 @@ pub struct Transition {
     pub detail: Option<String>,
     /// The first answer, when this step gives it.
     pub answer: Option<FirstAnswer>,
+    /// What the step publishes, appended to the outbox with it.
+    pub event: Option<DomainEvent>,
 }
 
 #[derive(Debug, Clone)]

@@ -53,14 +53,25 @@ impl Store {
         for chunk in fresh.chunks(INSERT_CHUNK) {
             insert_orders(&mut tx, chunk).await?;
         }
+        // Events in the order of the writes: a new order's `created` before
+        // any step of it.
+        let mut events = Vec::new();
+        for order in &fresh {
+            events.extend(order.created_event());
+        }
         for write in writes {
             if let OrderWrite::Transition { order_id, step } = write {
                 apply_transition(&mut tx, *order_id, step, now).await?;
+                events.extend(step.event.clone());
             }
         }
+        crate::persistence::outbox::append(&mut tx, &events).await?;
         // Refused once another process owns the store.
         self.check_owner(&mut tx).await?;
         tx.commit().await?;
+        if !events.is_empty() {
+            self.events_appended();
+        }
         Ok(skipped)
     }
 
