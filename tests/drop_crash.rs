@@ -402,6 +402,17 @@ async fn memory_ack_loses_at_most_one_flush_interval(db: TestDb) {
     assert_eq!((on_hand, sold), (STOCK, 0));
     assert_eq!(reserved, db_count(&store, sku, "reserved").await);
     assert!(reserved <= STOCK);
+    // Units reserved for purchases whose order was never written (the
+    // kill came between the two): start-up gives them back (issue 11,
+    // item 10), so they are not reserved after the restart.
+    let orphaned: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM reservations r WHERE r.sku_id = ? AND r.status = 'reserved' \
+         AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = r.reservation_id)",
+    )
+    .bind(drop.sku)
+    .fetch_one(store.pool())
+    .await
+    .expect("count orphaned reservations");
 
     // The service starts again on what was written.
     let server = start_binary(&db.url, port, &env).await;
@@ -417,7 +428,11 @@ async fn memory_ack_loses_at_most_one_flush_interval(db: TestDb) {
         .json()
         .await
         .expect("json");
-    assert_eq!(availability["reserved"], reserved, "{availability}");
+    assert_eq!(
+        availability["reserved"],
+        reserved - orphaned,
+        "{orphaned} orphaned: {availability}"
+    );
     // An order whose reservation was lost cannot take its units when paid:
     // it is cancelled as STOCK_LOST (refunded), never shipped unbacked.
     if let Some((buyer, id)) = a_lost_order {

@@ -251,6 +251,8 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/admin/sagas/{order_id}", "get"),
         ("/api/v1/admin/actors", "get"),
         ("/api/v1/admin/actors/skus/{id}", "get"),
+        ("/api/v1/admin/outbox", "get"),
+        ("/api/v1/admin/events", "get"),
     ];
     let operations: usize = paths
         .values()

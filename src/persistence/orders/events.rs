@@ -1,8 +1,8 @@
 //! The events an order publishes: `created` when an accepted order is
 //! written, then one per recorded saga step that is news outside the shop.
 //! Each carries the whole order as it stands after the change (schema in
-//! `docs/events.md`), and an id keyed by the order's event number, so the
-//! same step always names the same event.
+//! `docs/events.md`), and an id keyed by the order's creation and event
+//! number, so the same step always names the same event.
 
 use serde_json::{Value, json};
 
@@ -32,8 +32,12 @@ impl OrderRecord {
         Some(self.event(kind, &t.seq.to_string(), at, data))
     }
 
+    /// Keyed by the order's creation too: an order forgotten unanswered
+    /// and placed again under the same id (`forget_unanswered_order`) is
+    /// a new order, whose events are new events.
     fn event(&self, kind: EventKind, key: &str, at: Timestamp, data: Value) -> DomainEvent {
-        DomainEvent::keyed(kind, format!("orders/{}", self.id), key, at, data)
+        let key = format!("{}/{key}", self.created_at.millis());
+        DomainEvent::keyed(kind, format!("orders/{}", self.id), &key, at, data)
     }
 
     fn data(
