@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::routes::{
-    admin, auth, health, metrics, orders, orders_seller, products, skus, users, wishlist,
+    admin, auth, console, health, metrics, orders, orders_seller, products, skus, users, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -17,7 +17,18 @@ use super::routes::{
 #[derive(OpenApi)]
 #[openapi(
     info(title = "stampede", description = "Commerce backend built for the preorder drop."),
-    paths(health::live, health::ready, metrics::scrape, document),
+    paths(
+        console::landing,
+        console::control_room,
+        console::control_room_asset,
+        console::explorer_redirect,
+        console::explorer,
+        console::explorer_asset,
+        health::live,
+        health::ready,
+        metrics::scrape,
+        document
+    ),
     nest((path = "/api/v1", api = ApiV1)),
     modifiers(&BearerAuth, &ProblemJson),
 )]
@@ -44,7 +55,8 @@ pub struct ApiDoc;
         admin::actors,
         admin::sku_actor,
         admin::sagas,
-        admin::saga
+        admin::saga,
+        console::live_feed
     ),
     nest((path = "/auth", api = AuthApi), (path = "/orders", api = OrdersApi)),
 )]

@@ -4,6 +4,7 @@ use crate::actors::{Inventory, Orders, StockPort};
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
+use crate::http::live::Live;
 use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
@@ -32,4 +33,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// When set, `GET /metrics` answers only to this bearer token.
     pub metrics_token: Option<MetricsToken>,
+    /// The control room's feed and the request window behind its chart.
+    pub live: Live,
 }
