@@ -89,9 +89,11 @@ pub async fn control_room_asset(file: web::Path<String>) -> Result<HttpResponse,
 static EXPLORER: LazyLock<Arc<Config<'static>>> =
     LazyLock::new(|| Arc::new(Config::new(["/openapi.json"])));
 
-/// The API explorer lives at `/docs/`.
+/// The API explorer lives at `/docs/` (clients that follow the redirect
+/// get its page).
 #[utoipa::path(tag = "pages", responses(
     (status = 308, description = "Redirect to `/docs/`"),
+    (status = 200, description = "HTML page, after the redirect", content_type = "text/html", body = String),
 ))]
 #[get("/docs")]
 pub async fn explorer_redirect() -> HttpResponse {
