@@ -14,6 +14,7 @@
 mod common;
 
 use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
+use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::{Browser, BrowserConfig, Page};
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, TestDb, app_settings, fast_orders};
@@ -54,6 +55,11 @@ impl Chromium {
             // Tests run as root in CI; Chromium refuses its sandbox there.
             .no_sandbox()
             .window_size(1440, 1100)
+            .viewport(Viewport {
+                width: 1440,
+                height: 1100,
+                ..Viewport::default()
+            })
             .user_data_dir(profile.path())
             .request_timeout(Duration::from_secs(30))
             .args(["--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
@@ -188,7 +194,7 @@ type Placed = (String, usize);
 /// of 409s.
 async fn burst(app: &TestApp, buyers: &[String], sku: i64, round: usize) -> (Vec<Placed>, usize) {
     let tries = buyers.iter().enumerate().map(|(i, token)| async move {
-        let res = app.buy_one(token, &format!("drop-{round}-{i}"), sku).await;
+        let res = app.buy_one(token, &format!("drop-{sku}-{round}-{i}"), sku).await;
         let status = res.status().as_u16();
         let body: Value = res.json().await.unwrap_or(Value::Null);
         (status, body["order_id"].as_str().map(|id| (id.to_owned(), i)))
@@ -289,8 +295,9 @@ async fn pay_some(app: &TestApp, buyers: &[String], placed: &[Placed]) {
     }
 }
 
-/// A bigger drop with a few SKUs, one not yet on sale; the page is
-/// photographed while it runs.
+/// A bigger drop on three SKUs: one sells out, one binds its per-user
+/// limit while it sells, one is not on sale yet (its countdown runs). The
+/// page is photographed in the middle of it.
 async fn screenshot_during_a_bigger_drop(app: &TestApp, seller: &str, page: &Page, file: &str) {
     let opens = chrono::Utc::now() + chrono::Duration::minutes(12);
     let later = app
@@ -303,31 +310,37 @@ async fn screenshot_during_a_bigger_drop(app: &TestApp, seller: &str, page: &Pag
     // Its actor wakes up for this read, so the page shows its countdown.
     app.get_json(&format!("/api/v1/skus/{later}/availability"), None)
         .await;
-    let skus = app.product(seller, &[(15_000, 400), (21_000, 150)], None).await;
+    let limited = app
+        .product(seller, &[(21_000, 2_000)], Some(json!({"per_user_limit": 60})))
+        .await[0];
+    let scarce = app.product(seller, &[(15_000, 400)], None).await[0];
     let mut buyers = Vec::new();
     for _ in 0..24 {
         buyers.push(app.user("customer").await.1);
     }
     let started = Instant::now();
     let mut round = 100;
-    while started.elapsed() < Duration::from_secs(9) {
-        let waves = skus.iter().map(|sku| burst(app, &buyers, *sku, round));
+    let mut png = None;
+    while started.elapsed() < Duration::from_secs(12) {
+        let waves = [limited, scarce].map(|sku| burst(app, &buyers, sku, round));
         let placed: Vec<(Vec<Placed>, usize)> = futures::future::join_all(waves).await;
         for (orders, _) in &placed {
             pay_some(app, &buyers, &orders[..orders.len().min(6)]).await;
         }
         round += 1;
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        if png.is_none() && started.elapsed() > Duration::from_secs(8) {
+            png = Some(
+                page.screenshot(
+                    ScreenshotParams::builder()
+                        .format(CaptureScreenshotFormat::Png)
+                        .full_page(true)
+                        .build(),
+                )
+                .await
+                .expect("screenshot"),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let png = page
-        .screenshot(
-            ScreenshotParams::builder()
-                .format(CaptureScreenshotFormat::Png)
-                .full_page(true)
-                .build(),
-        )
-        .await
-        .expect("screenshot");
-    std::fs::write(file, png).expect("write screenshot");
+    std::fs::write(file, png.expect("a screenshot was taken")).expect("write screenshot");
 }
