@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 const LIVE_STATUSES: [&str; 5] = ["PENDING", "AWAITING_PAYMENT", "PAID", "SHIPPING", "SHIPPED"];
 
 fn chromium() -> PathBuf {
-    let path = std::env::var("STAMPEDE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let path =
+        std::env::var("STAMPEDE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let path = PathBuf::from(path);
     assert!(
         path.is_file(),
@@ -62,7 +63,11 @@ impl Chromium {
             })
             .user_data_dir(profile.path())
             .request_timeout(Duration::from_secs(30))
-            .args(["--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+            .args([
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+            ])
             .build()
             .expect("browser config");
         let (browser, mut handler) = Browser::launch(config)
@@ -108,8 +113,16 @@ async fn wait_for(page: &Page, expr: &str, within: Duration) {
 
 /// Opens `/admin` and signs in through the form, as a person would.
 async fn sign_in(browser: &Browser, app: &TestApp) -> Page {
-    let page = browser.new_page(app.url("/admin")).await.expect("open /admin");
-    wait_for(&page, "document.readyState === 'complete'", Duration::from_secs(20)).await;
+    let page = browser
+        .new_page(app.url("/admin"))
+        .await
+        .expect("open /admin");
+    wait_for(
+        &page,
+        "document.readyState === 'complete'",
+        Duration::from_secs(20),
+    )
+    .await;
     page.find_element("#email")
         .await
         .expect("email field")
@@ -194,10 +207,15 @@ type Placed = (String, usize);
 /// of 409s.
 async fn burst(app: &TestApp, buyers: &[String], sku: i64, round: usize) -> (Vec<Placed>, usize) {
     let tries = buyers.iter().enumerate().map(|(i, token)| async move {
-        let res = app.buy_one(token, &format!("drop-{sku}-{round}-{i}"), sku).await;
+        let res = app
+            .buy_one(token, &format!("drop-{sku}-{round}-{i}"), sku)
+            .await;
         let status = res.status().as_u16();
         let body: Value = res.json().await.unwrap_or(Value::Null);
-        (status, body["order_id"].as_str().map(|id| (id.to_owned(), i)))
+        (
+            status,
+            body["order_id"].as_str().map(|id| (id.to_owned(), i)),
+        )
     });
     let answers = futures::future::join_all(tries).await;
     let placed = answers
@@ -272,7 +290,11 @@ async fn the_page_shows_what_the_api_says_after_a_drop() {
     assert_eq!(sku_view["available"], 0, "{api_view}");
     assert_eq!(api_view["live"]["AWAITING_PAYMENT"], 8, "{api_view}");
     // The cells people read say the same as the data attributes.
-    assert_eq!(page_view["sku"]["text"], json!(["0", "8", "4"]), "{page_view}");
+    assert_eq!(
+        page_view["sku"]["text"],
+        json!(["0", "8", "4"]),
+        "{page_view}"
+    );
 
     if let Ok(file) = std::env::var("STAMPEDE_TEST_SCREENSHOT") {
         screenshot_during_a_bigger_drop(&app, &seller, &page, &file).await;
@@ -311,7 +333,11 @@ async fn screenshot_during_a_bigger_drop(app: &TestApp, seller: &str, page: &Pag
     app.get_json(&format!("/api/v1/skus/{later}/availability"), None)
         .await;
     let limited = app
-        .product(seller, &[(21_000, 2_000)], Some(json!({"per_user_limit": 60})))
+        .product(
+            seller,
+            &[(21_000, 2_000)],
+            Some(json!({"per_user_limit": 60})),
+        )
         .await[0];
     let scarce = app.product(seller, &[(15_000, 400)], None).await[0];
     let mut buyers = Vec::new();

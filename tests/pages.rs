@@ -32,7 +32,10 @@ async fn the_root_leads_to_the_explorer_the_control_room_and_health() {
     let app = spawn_app(TestDb::sqlite().await).await;
     let html = page(&app, "/", "text/html").await;
     for link in ["/docs/", "/admin", "/health/ready", "/openapi.json"] {
-        assert!(html.contains(&format!("href=\"{link}\"")), "no link to {link}");
+        assert!(
+            html.contains(&format!("href=\"{link}\"")),
+            "no link to {link}"
+        );
     }
     app.stop().await;
 }
@@ -58,7 +61,12 @@ async fn docs_serve_swagger_ui_for_our_document_from_the_binary() {
     assert!(init.contains("/openapi.json"), "{init}");
     let bundle = app.get("/docs/swagger-ui-bundle.js", None).await;
     assert_eq!(bundle.status(), 200);
-    assert_problem(app.get("/docs/no-such-file.js", None).await, 404, "NOT_FOUND").await;
+    assert_problem(
+        app.get("/docs/no-such-file.js", None).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
     app.stop().await;
 }
 
@@ -77,7 +85,11 @@ async fn the_control_room_page_and_its_assets_come_from_the_binary() {
     let js = page(&app, "/admin/assets/console.js", "text/javascript").await;
     assert!(js.contains("/api/v1/admin/live"));
     page(&app, "/admin/assets/console.css", "text/css").await;
-    for missing in ["/admin/assets/nope.js", "/admin/assets/index.html", "/admin/assets/..%2Findex.html"] {
+    for missing in [
+        "/admin/assets/nope.js",
+        "/admin/assets/index.html",
+        "/admin/assets/..%2Findex.html",
+    ] {
         assert_problem(app.get(missing, None).await, 404, "NOT_FOUND").await;
     }
     app.stop().await;
@@ -86,7 +98,12 @@ async fn the_control_room_page_and_its_assets_come_from_the_binary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_feed_is_for_admins_only() {
     let app = spawn_app(TestDb::sqlite().await).await;
-    assert_problem(app.get("/api/v1/admin/live", None).await, 401, "UNAUTHORIZED").await;
+    assert_problem(
+        app.get("/api/v1/admin/live", None).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
     let (_, customer) = app.user("customer").await;
     assert_problem(
         app.get("/api/v1/admin/live", Some(&customer)).await,
@@ -139,9 +156,10 @@ async fn the_live_feed_streams_the_actors_counters() {
         app.buy_one(&buyer, key, sku).await;
     }
     let snap = snapshot_where(&mut res, |s| {
-        s["skus"]
-            .as_array()
-            .is_some_and(|skus| skus.iter().any(|k| k["sku_id"] == sku && k["purchases"]["out_of_stock"] == 1))
+        s["skus"].as_array().is_some_and(|skus| {
+            skus.iter()
+                .any(|k| k["sku_id"] == sku && k["purchases"]["out_of_stock"] == 1)
+        })
     })
     .await;
     let row = snap["skus"]
@@ -154,7 +172,10 @@ async fn the_live_feed_streams_the_actors_counters() {
     assert_eq!(row["on_sale"], true, "{row}");
     assert_eq!(snap["orders"]["live_total"], 2, "{snap}");
     assert!(snap["engine"]["outbox"].is_null(), "{snap}");
-    assert!(snap["engine"]["batches_committed"].as_u64() > Some(0), "{snap}");
+    assert!(
+        snap["engine"]["batches_committed"].as_u64() > Some(0),
+        "{snap}"
+    );
     let seconds = snap["requests"].as_array().expect("chart");
     assert!(seconds.len() >= 60, "a few minutes of chart");
     app.stop().await;

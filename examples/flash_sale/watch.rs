@@ -23,7 +23,12 @@ pub struct Watchers {
 impl Watchers {
     /// Signs in as the admin and opens `n` feeds; answers once every feed
     /// has its first bytes, so they are all open before the drop.
-    pub async fn open(client: &reqwest::Client, base: &str, args: &Args, n: usize) -> anyhow::Result<Self> {
+    pub async fn open(
+        client: &reqwest::Client,
+        base: &str,
+        args: &Args,
+        n: usize,
+    ) -> anyhow::Result<Self> {
         let login: serde_json::Value = client
             .post(format!("{base}/api/v1/auth/login"))
             .json(&serde_json::json!({"email": args.admin_email, "password": args.admin_password}))
@@ -49,7 +54,10 @@ impl Watchers {
             let seen = Arc::clone(&snapshots);
             tasks.push(tokio::spawn(async move {
                 while let Ok(Some(chunk)) = res.chunk().await {
-                    let frames = chunk.windows(15).filter(|w| w == b"event: snapshot").count();
+                    let frames = chunk
+                        .windows(15)
+                        .filter(|w| w == b"event: snapshot")
+                        .count();
                     seen.fetch_add(frames as u64, Ordering::Relaxed);
                 }
             }));
@@ -103,7 +111,10 @@ pub async fn compare(
             let o = run(client, base, (slug, label), &prepared, args, false).await;
             if let Some(w) = watchers {
                 let read = w.stop();
-                eprintln!("{slug}: {} feeds read {read} snapshots during the drop", args.watchers);
+                eprintln!(
+                    "{slug}: {} feeds read {read} snapshots during the drop",
+                    args.watchers
+                );
             }
             outcomes.push(o?);
         }
@@ -136,7 +147,13 @@ pub fn table(outcomes: &[Outcome]) -> String {
     for v in variants {
         let watched = slug(v);
         let pick = |name: &str, f: fn(&Outcome) -> f64| {
-            median(outcomes.iter().filter(|o| o.variant == name).map(f).collect())
+            median(
+                outcomes
+                    .iter()
+                    .filter(|o| o.variant == name)
+                    .map(f)
+                    .collect(),
+            )
         };
         let rounds = outcomes.iter().filter(|o| o.variant == watched).count();
         let (rps, rps_w) = (

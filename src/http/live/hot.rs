@@ -32,7 +32,12 @@ struct Seen {
 
 impl HotSkus {
     /// The busiest SKUs now; `elapsed_secs` is the time since the last call.
-    pub fn take(&mut self, inventory: &Inventory, now: Timestamp, elapsed_secs: f64) -> Vec<HotSku> {
+    pub fn take(
+        &mut self,
+        inventory: &Inventory,
+        now: Timestamp,
+        elapsed_secs: f64,
+    ) -> Vec<HotSku> {
         let mut seen = Vec::new();
         let mut next = HashMap::with_capacity(self.previous.len());
         inventory.live_skus(|sku, reading, depth| {
@@ -61,7 +66,13 @@ impl HotSkus {
 /// Busiest first: purchases in the last interval, then since activation,
 /// then by id so the order is stable.
 fn rank(seen: &mut Vec<Seen>) {
-    let key = |s: &Seen| (std::cmp::Reverse(s.recent), std::cmp::Reverse(s.total), s.sku);
+    let key = |s: &Seen| {
+        (
+            std::cmp::Reverse(s.recent),
+            std::cmp::Reverse(s.total),
+            s.sku,
+        )
+    };
     if seen.len() > SHOWN {
         seen.select_nth_unstable_by_key(SHOWN, key);
         seen.truncate(SHOWN);
@@ -84,7 +95,14 @@ fn hot(s: Seen, now: Timestamp, elapsed_secs: f64) -> HotSku {
             0.0
         }
     };
-    let [reserved, out_of_stock, limit, not_on_sale, overloaded, other] = r.purchases;
+    let [
+        reserved,
+        out_of_stock,
+        limit,
+        not_on_sale,
+        overloaded,
+        other,
+    ] = r.purchases;
     let d = s.delta;
     HotSku {
         sku_id: s.sku,

@@ -133,9 +133,7 @@ fn build(
             compensating: sagas.compensating,
             ended: counts(&ended)
                 .into_iter()
-                .filter(|c| {
-                    OrderStatus::parse(c.status).is_some_and(OrderStatus::is_final)
-                })
+                .filter(|c| OrderStatus::parse(c.status).is_some_and(OrderStatus::is_final))
                 .collect(),
             payments: PaymentTally {
                 authorised: sagas.authorised,
@@ -150,7 +148,11 @@ fn build(
 }
 
 /// Turns failure counters that moved since the last pulse into incidents.
-fn report(sources: &Sources, seen: &mut Seen, overview: &crate::actors::stock::views::ActorsOverview) {
+fn report(
+    sources: &Sources,
+    seen: &mut Seen,
+    overview: &crate::actors::stock::views::ActorsOverview,
+) {
     let incidents = sources.orders.incidents();
     let p = &overview.persister;
     let moved = |now: u64, before: &mut u64| {
@@ -160,17 +162,29 @@ fn report(sources: &Sources, seen: &mut Seen, overview: &crate::actors::stock::v
     };
     let n = moved(p.failed_flushes, &mut seen.persister_failures);
     if n > 0 {
-        incidents.error("persister", format!("{n} stock batch(es) failed to commit; retrying"));
+        incidents.error(
+            "persister",
+            format!("{n} stock batch(es) failed to commit; retrying"),
+        );
     }
     let n = moved(p.restarts, &mut seen.persister_restarts);
     if n > 0 {
-        incidents.error("persister", format!("the persister was restarted {n} time(s)"));
+        incidents.error(
+            "persister",
+            format!("the persister was restarted {n} time(s)"),
+        );
     }
     let n = moved(overview.restarts, &mut seen.sku_restarts);
     if n > 0 {
-        incidents.error("sku_actor", format!("{n} SKU actor restart(s) after a panic"));
+        incidents.error(
+            "sku_actor",
+            format!("{n} SKU actor restart(s) after a panic"),
+        );
     }
-    let n = moved(sources.orders.writer_failed_batches(), &mut seen.writer_failures);
+    let n = moved(
+        sources.orders.writer_failed_batches(),
+        &mut seen.writer_failures,
+    );
     if n > 0 {
         incidents.error(
             "order_writer",

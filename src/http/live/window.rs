@@ -192,7 +192,10 @@ mod tests {
             last = b;
             let upper = upper_micros(b);
             assert!(micros < upper, "{micros} below bound {upper}");
-            assert!(upper <= micros + micros / 4 + 1, "{micros}: bound {upper} too loose");
+            assert!(
+                upper <= micros + micros / 4 + 1,
+                "{micros}: bound {upper} too loose"
+            );
         }
     }
 
@@ -205,7 +208,10 @@ mod tests {
         w.record_at(1_000, Duration::from_millis(800), true);
         w.record_at(1_002, Duration::from_micros(100), false);
         let s = w.seconds_before(1_003, 3);
-        assert_eq!(s.iter().map(|p| p.t).collect::<Vec<_>>(), [1_000, 1_001, 1_002]);
+        assert_eq!(
+            s.iter().map(|p| p.t).collect::<Vec<_>>(),
+            [1_000, 1_001, 1_002]
+        );
         assert_eq!((s[0].requests, s[0].server_errors), (100, 1));
         assert!((2.0..=2.5).contains(&s[0].p50_ms), "{}", s[0].p50_ms);
         assert!((2.0..=2.5).contains(&s[0].p99_ms), "{}", s[0].p99_ms);

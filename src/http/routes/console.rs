@@ -162,9 +162,14 @@ fn explorer_file(path: &str) -> Result<HttpResponse, ApiError> {
     )
 )]
 #[get("/admin/live")]
-pub async fn live_feed(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn live_feed(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     if state.live.is_closed() {
-        return Err(ApiError::Inventory(crate::actors::InventoryError::Unavailable));
+        return Err(ApiError::Inventory(
+            crate::actors::InventoryError::Unavailable,
+        ));
     }
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
