@@ -56,7 +56,7 @@ impl Watchers {
                 while let Ok(Some(chunk)) = res.chunk().await {
                     let frames = chunk
                         .windows(15)
-                        .filter(|w| w == b"event: snapshot")
+                        .filter(|w| *w == b"event: snapshot")
                         .count();
                     seen.fetch_add(frames as u64, Ordering::Relaxed);
                 }
