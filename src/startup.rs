@@ -19,6 +19,7 @@ use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
+use crate::http::live::{self, Live};
 use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
@@ -74,6 +75,27 @@ pub struct Application {
     events: Events,
     /// Renews this process's lease on the store until shutdown ends.
     lease_keeper: tokio::task::JoinHandle<()>,
+    /// The control room's feed; closed first at shutdown so that open
+    /// streams never hold the server up.
+    live: Live,
+    /// Closes the feed when a stop signal arrives.
+    signals: tokio::task::JoinHandle<()>,
+}
+
+/// Stops the application: ends the control room's streams, then stops the
+/// HTTP server (which then drains as [`Application::run_until_stopped`]
+/// describes). Use it instead of the bare server handle.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: actix_web::dev::ServerHandle,
+    live: Live,
+}
+
+impl StopHandle {
+    pub async fn stop(&self, graceful: bool) {
+        self.live.close();
+        self.server.stop(graceful).await;
+    }
 }
 
 impl Application {
@@ -190,11 +212,18 @@ impl Application {
             writer: writer.clone(),
             reservation_ttl: settings.inventory.reservation_ttl(),
             behind,
+            gauges: Default::default(),
+            incidents: Default::default(),
         })
         .await?;
         // Before the listener exists: no purchase of ours is in flight.
         orders.release_orphaned_holds().await?;
         let events = Events::start(store.clone(), &settings.nats, &settings.outbox);
+        let live = Live::start(live::Sources {
+            inventory: inventory.clone(),
+            orders: orders.clone(),
+            outbox: Some(Arc::new(events.clone())),
+        });
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
             stock,
@@ -209,6 +238,7 @@ impl Application {
             metrics,
             metrics_token,
             events: events.clone(),
+            live: live.clone(),
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.clone()));
@@ -246,6 +276,9 @@ impl Application {
                 source,
             })?
             .run();
+        // actix-web stops on SIGTERM, SIGINT and SIGQUIT by itself; this
+        // only ends the control room's streams when one arrives.
+        let signals = tokio::spawn(close_on_signal(live.clone()));
         tracing::info!(port, backend = ?store.backend(), ack = ?settings.inventory.ack, "stampede listening");
         Ok(Self {
             port,
@@ -259,6 +292,8 @@ impl Application {
             table_pruner,
             events,
             lease_keeper,
+            live,
+            signals,
         })
     }
 
@@ -279,14 +314,20 @@ impl Application {
         &self.passwords
     }
 
-    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// Stops the server (and the control room's streams first).
+    pub fn server_handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            live: self.live.clone(),
+        }
     }
 
     /// Serves until SIGTERM/SIGINT (or a stop through the server handle),
     /// then drains: in-flight requests finish, pending batches commit.
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         let served = self.server.await;
+        self.live.close();
+        self.signals.abort();
         self.pruner.abort();
         self.table_pruner.abort();
         // Sagas stop between steps; each resumes from its recorded step.
@@ -402,6 +443,39 @@ async fn keep_lease(store: Store) {
             Err(e) => tracing::warn!(error = %e, "could not renew the lease on the store"),
         }
     }
+}
+
+/// Closes the control room's feed at the first stop signal, so open
+/// streams end while actix-web drains its connections.
+async fn close_on_signal(live: Live) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kinds = [
+            SignalKind::terminate(),
+            SignalKind::interrupt(),
+            SignalKind::quit(),
+        ];
+        let mut streams = Vec::new();
+        for kind in kinds {
+            match signal(kind) {
+                Ok(s) => streams.push(s),
+                Err(e) => tracing::warn!(error = %e, "cannot listen for a stop signal"),
+            }
+        }
+        if streams.is_empty() {
+            return;
+        }
+        let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
+        futures::future::select_all(waits).await;
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+    }
+    live.close();
 }
 
 /// Prunes idle rate-limit buckets every minute (governor keeps every key

@@ -225,6 +225,8 @@ async fn orders_with_leaky_payments(store: &Store) -> (Orders, OrderWriter, Inve
         writer: writer.clone(),
         reservation_ttl: s.inventory.reservation_ttl(),
         behind: TaskTracker::new(),
+        gauges: Default::default(),
+        incidents: Default::default(),
     })
     .await
     .expect("orders");

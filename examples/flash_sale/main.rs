@@ -11,7 +11,9 @@
 //!
 //! `--retry-share` adds, per variant, the same drop with a share of buyers
 //! sending every purchase several times (`retry.rs`); `--kill-loop N` runs
-//! N drops against the real binary, each cut by a SIGKILL (`kill/`).
+//! N drops against the real binary, each cut by a SIGKILL (`kill/`);
+//! `--watchers N` compares each drop with and without N open control-room
+//! feeds (`watch.rs`).
 
 mod chart;
 mod drop;
@@ -21,6 +23,7 @@ mod ports;
 mod report;
 mod retry;
 mod server;
+mod watch;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -103,6 +106,16 @@ struct Args {
     /// The binary the kill loop runs (default: `stampede` beside this tool).
     #[arg(long)]
     stampede_bin: Option<PathBuf>,
+    /// Open this many control-room feeds (`/api/v1/admin/live`) during
+    /// each drop and read them; each variant then fires the drop with and
+    /// without them on one server, `--rounds` times, and reports both.
+    #[arg(long, default_value_t = 0)]
+    watchers: usize,
+    /// The admin the watchers sign in as (the tool's own server has this one).
+    #[arg(long, default_value = server::ADMIN_EMAIL)]
+    admin_email: String,
+    #[arg(long, default_value = server::ADMIN_PASSWORD)]
+    admin_password: String,
 }
 
 #[tokio::main]
@@ -126,12 +139,19 @@ async fn main() -> anyhow::Result<()> {
         "--retry-share is a share of buyers, from 0 to 1"
     );
     let retrying = args.retry_share > 0.0;
+    let watching = args.watchers > 0;
+    anyhow::ensure!(
+        !(retrying && watching),
+        "--retry-share and --watchers are separate comparisons; run them apart"
+    );
     let mut outcomes = Vec::new();
     match &args.target {
         Some(base) => {
             let variant = ("external", base.as_str());
             if retrying {
                 outcomes.extend(retry::compare(&client, base, variant, &args).await?);
+            } else if watching {
+                outcomes.extend(watch::compare(&client, base, variant, &args).await?);
             } else {
                 let prepared = prepare(&client, base, &args).await?;
                 outcomes.push(run(&client, base, variant, &prepared, &args, false).await?);
@@ -139,7 +159,13 @@ async fn main() -> anyhow::Result<()> {
         }
         None => {
             // Each buyer's share of every drop this server sees, copies included.
-            let drops = if retrying { args.rounds.max(1) } else { 1 };
+            let drops = if retrying {
+                args.rounds.max(1)
+            } else if watching {
+                2 * args.rounds.max(1)
+            } else {
+                1
+            };
             let per_buyer = args.purchases.div_ceil(args.buyers) * (1 + args.retries) * drops;
             let cfg = ServerConfig {
                 mysql_url: &args.mysql_url,
@@ -154,6 +180,9 @@ async fn main() -> anyhow::Result<()> {
                 let result = if retrying {
                     let v = (variant.slug(), variant.label());
                     retry::compare(&client, &running.address, v, &args).await
+                } else if watching {
+                    let v = (variant.slug(), variant.label());
+                    watch::compare(&client, &running.address, v, &args).await
                 } else {
                     let v = (variant.slug(), variant.label());
                     match prepare(&client, &running.address, &args).await {
@@ -175,6 +204,12 @@ async fn main() -> anyhow::Result<()> {
         println!("\n{comparison}");
         std::fs::create_dir_all(&args.out)?;
         std::fs::write(args.out.join("retries.md"), &comparison)?;
+    }
+    if watching {
+        let comparison = watch::table(&outcomes);
+        println!("\n{comparison}");
+        std::fs::create_dir_all(&args.out)?;
+        std::fs::write(args.out.join("watchers.md"), &comparison)?;
     }
     let table = report::table(&outcomes, "row-lock");
     println!("\n{table}");

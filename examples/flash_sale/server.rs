@@ -50,7 +50,7 @@ pub const ADMIN_PASSWORD: &str = "flash-sale-admin-password";
 /// A server running in this process until `stop`.
 pub struct Running {
     pub address: String,
-    handle: actix_web::dev::ServerHandle,
+    handle: stampede::startup::StopHandle,
     stopped: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     _dir: Option<tempfile::TempDir>,
 }

@@ -17,11 +17,16 @@
 //! are one mechanism, [`group_commit`], told how to commit a batch and what
 //! a failed batch means.
 //!
+//! What the control room reads of both lives beside them: each SKU's
+//! mirrored levels (`stock::live`), the sagas' counts (`orders::gauges`) and
+//! the ring of recent [`incidents`].
+//!
 //! Orders cross into stock only through [`StockPort`] (reserve, commit,
 //! release, snapshot), so the flash-sale tool can swap the stock decision
 //! and nothing else. Stock never calls into orders.
 
 pub mod group_commit;
+pub mod incidents;
 pub mod orders;
 pub mod stock;
 pub mod supervision;

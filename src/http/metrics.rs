@@ -1,16 +1,20 @@
 //! Request metrics: every request counts once, with its latency, labelled by
 //! method, matched route pattern and status. The route is the pattern
 //! (`/api/v1/skus/{id}/availability`), never the raw path, so ids cannot
-//! multiply the series; paths no route matches share `unmatched`.
+//! multiply the series; paths no route matches share `unmatched`. Each
+//! request also lands in the control room's per-second window
+//! (`http/live/window.rs`).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
+use actix_web::web;
 use dashmap::DashSet;
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use crate::http::AppState;
 use crate::prometheus::{HTTP_DURATION, HTTP_REQUESTS};
 
 /// Middleware for the whole app; wrap it inside the request logger.
@@ -23,6 +27,8 @@ pub async fn record(
     // Resolved before the call: middleware refusals (rate limits) come back
     // as errors without their request, and still belong to their route.
     let route = req.match_pattern();
+    // The control room's chart; an `Arc` clone and a few atomic adds.
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await;
     let status = match &res {
         Ok(res) => res.status(),
@@ -33,7 +39,14 @@ pub async fn record(
         ("route", route.map_or("unmatched", |r| intern(&r))),
         ("status", status_label(status.as_u16())),
     ];
-    metrics::histogram!(HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    metrics::histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+    if let Some(state) = &state {
+        state
+            .live
+            .requests()
+            .record(elapsed, status.is_server_error());
+    }
     metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
     res
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog_cache;
 pub mod client_ip;
 pub mod fallback;
+pub mod live;
 pub mod metrics;
 pub mod metrics_token;
 pub mod openapi;
@@ -29,6 +30,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(problem::json_config())
         .app_data(problem::path_config())
         .app_data(problem::query_config())
+        .service(routes::console::landing)
+        .service(routes::console::control_room)
+        .service(routes::console::control_room_asset)
+        .service(routes::console::explorer_redirect)
+        .service(routes::console::explorer)
+        .service(routes::console::explorer_asset)
         .service(routes::health::live)
         .service(routes::health::ready)
         .service(routes::metrics::scrape)
@@ -72,7 +79,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::admin::sagas)
                 .service(routes::admin::saga)
                 .service(routes::admin_events::outbox)
-                .service(routes::admin_events::feed),
+                .service(routes::admin_events::feed)
+                .service(routes::console::live_feed),
         )
         .default_service(web::to(fallback::no_route));
 }

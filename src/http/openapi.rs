@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::routes::{
-    admin, admin_events, auth, health, metrics, orders, orders_seller, products, skus, users,
-    wishlist,
+    admin, admin_events, auth, console, health, metrics, orders, orders_seller, products, skus,
+    users, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -18,7 +18,18 @@ use super::routes::{
 #[derive(OpenApi)]
 #[openapi(
     info(title = "stampede", description = "Commerce backend built for the preorder drop."),
-    paths(health::live, health::ready, metrics::scrape, document),
+    paths(
+        console::landing,
+        console::control_room,
+        console::control_room_asset,
+        console::explorer_redirect,
+        console::explorer,
+        console::explorer_asset,
+        health::live,
+        health::ready,
+        metrics::scrape,
+        document
+    ),
     nest((path = "/api/v1", api = ApiV1)),
     modifiers(&BearerAuth, &ProblemJson),
 )]
@@ -47,7 +58,8 @@ pub struct ApiDoc;
         admin::sagas,
         admin::saga,
         admin_events::outbox,
-        admin_events::feed
+        admin_events::feed,
+        console::live_feed
     ),
     nest((path = "/auth", api = AuthApi), (path = "/orders", api = OrdersApi)),
 )]

@@ -5,6 +5,7 @@ use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
 use crate::http::catalog_cache::CatalogCache;
+use crate::http::live::Live;
 use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
@@ -35,4 +36,6 @@ pub struct AppState {
     pub metrics_token: Option<MetricsToken>,
     /// The outbox relay's status, for the admin views.
     pub events: Events,
+    /// The control room's feed and the request window behind its chart.
+    pub live: Live,
 }

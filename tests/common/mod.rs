@@ -148,7 +148,7 @@ pub struct TestApp {
     pub orders: stampede::actors::Orders,
     pub passwords: stampede::http::passwords::Passwords,
     pub store: Store,
-    pub handle: actix_web::dev::ServerHandle,
+    pub handle: stampede::startup::StopHandle,
     pub stopped: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     pub db: TestDb,
 }

@@ -14,6 +14,7 @@ use tokio::task::AbortHandle;
 
 use super::answered::{self, Answered, Claim};
 use super::error::OrderError;
+use super::gauges::SagaReading;
 use super::placing::{self, End, Placement};
 use super::resume::Stuck;
 use super::saga::{SagaDeps, SagaMsg};
@@ -531,6 +532,17 @@ impl Orders {
     /// Sagas running right now; cheap enough for every scrape.
     pub fn live_saga_count(&self) -> usize {
         self.inner.registry.len()
+    }
+
+    /// Live sagas by status, compensations, payment answers and restarts,
+    /// read from counters without asking any saga.
+    pub fn saga_gauges(&self) -> SagaReading {
+        self.inner.deps.gauges.read()
+    }
+
+    /// The ring of recent saga trouble (and whatever else reports there).
+    pub fn incidents(&self) -> &crate::actors::incidents::Incidents {
+        &self.inner.deps.incidents
     }
 
     /// Order writes waiting for the order writer's next batch.

@@ -19,6 +19,8 @@
 //! - [`resume`]: restarting the sagas of live orders at start-up, a bounded
 //!   number at a time; an order whose saga cannot start is listed as stuck
 //!   and retried, never fatal.
+//! - [`gauges`]: live sagas by status, compensations, payment answers and
+//!   restarts, counted in memory for the control room.
 //! - [`failure`]: what events and refusals say about a failed call (our
 //!   phrase; the raw error goes to the log).
 //!
@@ -33,6 +35,7 @@
 pub mod answered;
 pub mod error;
 pub mod failure;
+pub mod gauges;
 pub mod handle;
 pub mod placing;
 pub mod resume;

@@ -18,9 +18,11 @@ use tokio_util::task::TaskTracker;
 
 use super::error::OrderError;
 use super::failure::{self, ProviderCall};
+use super::gauges::{Presence, SagaGauges};
 use super::placing::Placement;
 use super::views::SagaView;
 use super::writer::OrderWriter;
+use crate::actors::incidents::Incidents;
 use crate::actors::stock::{InventoryError, StockPort};
 use crate::config::OrderSettings;
 use crate::domain::ids::OrderId;
@@ -48,6 +50,10 @@ pub struct SagaDeps {
     /// Work nobody waits for (a provider's late callback); shutdown waits
     /// for it.
     pub behind: TaskTracker,
+    /// Live sagas by status and payment answers, for the control room.
+    pub gauges: Arc<SagaGauges>,
+    /// Where saga trouble is reported for the control room.
+    pub incidents: Incidents,
 }
 
 pub type OrderReply = RpcReplyPort<Result<OrderRecord, OrderError>>;
@@ -89,6 +95,8 @@ pub struct State {
     placed: Vec<RpcReplyPort<Placement>>,
     paying: Vec<OrderReply>,
     cancelling: Vec<OrderReply>,
+    /// This saga in the live counts, until its state is dropped.
+    presence: Presence,
 }
 
 /// A buyer's request being handled, until it is answered or held.
@@ -117,6 +125,7 @@ impl Actor for OrderSaga {
                 .ok_or_else(|| format!("order {} vanished", args.order_id))?,
         };
         Ok(State {
+            presence: Presence::enter(Arc::clone(&args.deps.gauges), order.status, order.step),
             attempts: order.attempts,
             deps: args.deps,
             order,
@@ -227,6 +236,9 @@ impl State {
                 Command::RetryLater(why) => self.retry(myself, why),
                 Command::Note(why) => {
                     tracing::warn!(order = %self.order.id, step = %self.order.step, why, "saga noted a problem");
+                    self.deps
+                        .incidents
+                        .warn("saga", format!("order {}: {why}", self.order.id));
                     self.last_error = Some(why);
                 }
                 Command::WaitForPayment => self.schedule_expiry(myself),
@@ -258,12 +270,13 @@ impl State {
         let id = self.order.id;
         match call {
             Call::Reserve => self.reserve_lines().await,
-            Call::Authorize => answer(
-                id,
-                ProviderCall::Authorize,
-                self.provider(deps.payments.authorize(id, self.order.total))
-                    .await,
-            ),
+            Call::Authorize => {
+                let result = self
+                    .provider(deps.payments.authorize(id, self.order.total))
+                    .await;
+                deps.gauges.authorisation(&result);
+                answer(id, ProviderCall::Authorize, result)
+            }
             Call::Capture => answer(
                 id,
                 ProviderCall::Capture,
@@ -379,6 +392,13 @@ impl State {
     fn retry(&mut self, myself: &ActorRef<SagaMsg>, why: String) {
         self.attempts += 1;
         tracing::debug!(order = %self.order.id, step = %self.order.step, attempt = self.attempts, why, "step will be retried");
+        self.deps.incidents.warn(
+            "saga",
+            format!(
+                "order {}: {} will be retried (attempt {}): {why}",
+                self.order.id, self.order.step, self.attempts
+            ),
+        );
         self.last_error = Some(why);
         myself.send_after(self.deps.settings.backoff(self.attempts), || {
             SagaMsg::Advance
@@ -430,6 +450,13 @@ impl State {
         o.tracking = tracking;
         o.updated_at = Timestamp::now();
         o.first_answer = o.first_answer.or(to.answer);
+        self.presence.set(o.status, o.step);
+        if step_changed && o.step == Step::Compensate {
+            self.deps.incidents.warn(
+                "saga",
+                format!("order {}: compensating ({})", o.id, o.status),
+            );
+        }
         if step_changed {
             self.attempts = 0;
             self.last_error = None;

@@ -72,6 +72,11 @@ impl Children for Sagas {
 
     fn restart(&self, order: OrderId, restarts: &mut u32, error: &ActorProcessingErr) -> bool {
         tracing::error!(%order, %error, "saga failed; restarting it from its recorded step");
+        self.deps.gauges.restarted();
+        self.deps.incidents.error(
+            "saga",
+            format!("the saga of order {order} failed; restarted from its recorded step"),
+        );
         *restarts += 1;
         true
     }

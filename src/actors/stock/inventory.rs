@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::error::InventoryError;
+use super::live::{Purchase, SkuLiveReading};
 use super::persister::{self, Persister, PersisterHandle};
 use super::registry::{Registry, SkuEntry};
 use super::sku::{Held, Reply, SkuMsg, SkuSnapshot};
@@ -129,7 +130,7 @@ impl Inventory {
             ttl: self.inner.settings.reservation_ttl(),
             again,
         };
-        self.ask(sku, move |r| SkuMsg::Reserve(req.clone(), r))
+        self.send(sku, true, move |r| SkuMsg::Reserve(req.clone(), r))
             .await
     }
 
@@ -255,6 +256,17 @@ impl Inventory {
         }
     }
 
+    /// Every active SKU whose ledger is loaded: its mirrored levels and
+    /// purchase counts, and its mailbox depth. Reads atomics only; no
+    /// actor is asked.
+    pub fn live_skus(&self, mut visit: impl FnMut(SkuId, SkuLiveReading, i64)) {
+        self.inner.registry.for_each(|sku, stats| {
+            if let Some(reading) = stats.live.read() {
+                visit(sku, reading, stats.in_flight.load(Ordering::Relaxed).max(0));
+            }
+        });
+    }
+
     /// The live view of one SKU's actor (activating it if needed).
     pub async fn sku_view(&self, sku: SkuId) -> Result<SkuActorView, InventoryError> {
         let stock = self.snapshot(sku).await?;
@@ -316,6 +328,16 @@ impl Inventory {
         T: Send + 'static,
         F: Fn(Reply<T>) -> SkuMsg,
     {
+        self.send(sku, false, build).await
+    }
+
+    /// [`Inventory::ask`]; a `purchase` refused for a full mailbox is
+    /// counted with the SKU's purchases (the actor counts the rest).
+    async fn send<T, F>(&self, sku: SkuId, purchase: bool, build: F) -> Result<T, InventoryError>
+    where
+        T: Send + 'static,
+        F: Fn(Reply<T>) -> SkuMsg,
+    {
         // Taken over by another process: its decisions could not be
         // written, and this one's view of the stock is stale.
         if let Some(fenced) = self.inner.store.fenced() {
@@ -331,6 +353,9 @@ impl Inventory {
             let depth = entry.stats.in_flight.fetch_add(1, Ordering::Relaxed);
             if depth >= settings.mailbox_max as i64 {
                 entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                if purchase {
+                    entry.stats.live.count(Purchase::Overloaded);
+                }
                 return Err(InventoryError::Overloaded);
             }
             match entry

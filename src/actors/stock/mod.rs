@@ -11,6 +11,8 @@
 //!   restarts them (and the persister) after a panic with state reloaded.
 //! - [`inventory::Inventory`]: the handle everyone else uses; it activates,
 //!   applies backpressure, sends and awaits.
+//! - [`live`]: each actor's levels and purchase outcomes mirrored into
+//!   atomics, read by the control room without a message.
 //!
 //! What crosses in from orders: [`port::StockPort`] calls keyed by the
 //! order id as reservation id. Nothing here knows orders exist.
@@ -21,6 +23,7 @@
 
 pub mod error;
 pub mod inventory;
+pub mod live;
 pub mod persister;
 pub mod port;
 pub mod registry;

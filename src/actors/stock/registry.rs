@@ -6,6 +6,7 @@ use ractor::{ActorId, ActorRef};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
+use super::live::SkuLive;
 use super::sku::SkuMsg;
 use crate::domain::ids::SkuId;
 
@@ -26,6 +27,8 @@ pub struct SkuStats {
     /// The store refuses this SKU's changes: the persister holds them apart
     /// and the actor refuses new decisions until they commit.
     pub held: AtomicBool,
+    /// Levels, sale window and purchases by outcome, for the control room.
+    pub live: SkuLive,
 }
 
 /// How SKU actor activations went, over every SKU: each one is a store
@@ -85,6 +88,13 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.skus.is_empty()
+    }
+
+    /// Visits every active SKU (no guard is held by the caller afterwards).
+    pub fn for_each(&self, mut visit: impl FnMut(SkuId, &SkuStats)) {
+        for e in self.skus.iter() {
+            visit(*e.key(), &e.value().stats);
+        }
     }
 
     /// Sums a counter over every active SKU.

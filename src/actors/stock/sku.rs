@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use utoipa::ToSchema;
 
 use super::error::InventoryError;
+use super::live::Purchase;
 use super::persister::{Ack, PersisterHandle};
 use super::registry::{Registry, SkuStats};
 use crate::config::{AckMode, InventorySettings};
@@ -193,6 +194,9 @@ impl Actor for SkuActor {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         st.ledger = loaded?;
+        if let Some(ledger) = &st.ledger {
+            a.stats.live.mirror(ledger);
+        }
         a.stats
             .activated_ms
             .store(Timestamp::now().millis(), Ordering::Relaxed);
@@ -238,6 +242,7 @@ impl State {
             }
             if matches!(msg, SkuMsg::Reserve(..)) {
                 count_reserve("unknown_sku");
+                self.args.stats.live.count(Purchase::Other);
             }
             return refuse(msg, || InventoryError::UnknownSku(sku));
         };
@@ -245,6 +250,7 @@ impl State {
         if mutating && !self.args.persister.has_room() {
             if matches!(msg, SkuMsg::Reserve(..)) {
                 count_reserve("overloaded");
+                self.args.stats.live.count(Purchase::Overloaded);
             }
             return refuse(msg, || InventoryError::Overloaded);
         }
@@ -253,6 +259,7 @@ impl State {
             // only add to what cannot be made durable.
             if matches!(msg, SkuMsg::Reserve(..)) {
                 count_reserve("held");
+                self.args.stats.live.count(Purchase::Overloaded);
             }
             return refuse(msg, || InventoryError::Unavailable);
         }
@@ -260,6 +267,7 @@ impl State {
             SkuMsg::Reserve(req, reply) => {
                 let result = ledger.reserve(&req, now);
                 count_reserve(reserve_outcome(&result));
+                self.args.stats.live.count(purchase(&result));
                 let result = result.map(|o| Outcome {
                     value: Held {
                         reservation: o.value,
@@ -289,6 +297,14 @@ impl State {
                 let _ = reply.send(Ok(SkuSnapshot::of(ledger, now)));
             }
             SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::InjectPanic => {}
+        }
+        self.mirror();
+    }
+
+    /// Shows the ledger's levels and window to the control room.
+    fn mirror(&self) {
+        if let Some(ledger) = &self.ledger {
+            self.args.stats.live.mirror(ledger);
         }
     }
 
@@ -335,8 +351,13 @@ impl State {
     /// Expires reservations whose time is up and writes that behind.
     fn expire_due(&mut self, now: Timestamp) {
         if let Some(ledger) = self.ledger.as_mut() {
+            let mut expired = false;
             for change in ledger.expire_due(now) {
                 self.args.persister.write(change, None, &self.args.stats);
+                expired = true;
+            }
+            if expired {
+                self.mirror();
             }
         }
     }
@@ -393,6 +414,19 @@ fn reserve_outcome(result: &Result<Outcome<Reservation>, Rejection>) -> &'static
         Err(Rejection::NotOnSale { .. }) => "not_on_sale",
         Err(Rejection::LimitExceeded { .. }) => "limit_exceeded",
         Err(Rejection::IdReused) => "id_reused",
+    }
+}
+
+/// How the control room groups a reserve decision.
+fn purchase(result: &Result<Outcome<Reservation>, Rejection>) -> Purchase {
+    match result {
+        Ok(Outcome {
+            change: Some(_), ..
+        }) => Purchase::Reserved,
+        Ok(Outcome { change: None, .. }) | Err(Rejection::IdReused) => Purchase::Other,
+        Err(Rejection::OutOfStock { .. }) => Purchase::OutOfStock,
+        Err(Rejection::NotOnSale { .. }) => Purchase::NotOnSale,
+        Err(Rejection::LimitExceeded { .. }) => Purchase::Limit,
     }
 }
 

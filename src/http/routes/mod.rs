@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod admin_events;
 pub mod auth;
+pub mod console;
 pub mod health;
 pub mod metrics;
 pub mod orders;
