@@ -131,10 +131,27 @@ async fn every_event_of_an_order_arrives_once_in_order(db: TestDb) {
     let mut s = app_settings(&db);
     fast_orders(&mut s);
     channel.apply(&mut s, &shared_url());
+    s.outbox.sale_clock_ms = 50;
     let app = common::spawn_app_with(db, s).await;
     let (seller_id, seller) = app.user("seller").await;
     let (buyer_id, buyer) = app.user("customer").await;
     let skus = app.product(&seller, &[(9_000, 1), (4_000, 1)], None).await;
+    // A sale that opens and closes while the test runs.
+    let opens = stampede::domain::time::Timestamp::now().plus(Duration::from_millis(300));
+    let closes = opens.plus(Duration::from_millis(300));
+    let window = json!({"opens_at": opens.to_rfc3339(), "closes_at": closes.to_rfc3339()});
+    let timed = app.product(&seller, &[(1_000, 5)], Some(window)).await[0];
+    // An account that leaves.
+    let (leaver_id, leaver) = app.user("customer").await;
+    let res = app
+        .send(
+            Method::DELETE,
+            "/api/v1/users/me",
+            Some(&leaver),
+            Some(json!({"current_password": USER_PASSWORD})),
+        )
+        .await;
+    assert!(res.status().is_success(), "withdraw: {}", res.status());
 
     // Delivered: bought, paid, shipped, delivered; its SKU sells out.
     let res = app.buy_one(&buyer, "events-delivered", skus[0]).await;
@@ -180,10 +197,22 @@ async fn every_event_of_an_order_arrives_once_in_order(db: TestDb) {
         .await;
     assert_eq!(res.status(), 200);
 
+    // The sale window has closed by now; its events follow within a tick.
+    while stampede::domain::time::Timestamp::now() < closes.plus(Duration::from_millis(200)) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let rows = until_all_published(app.store.pool(), Duration::from_secs(20)).await;
     let stream = read_stream(&shared_url(), &channel.stream).await;
     assert_stream_is_the_outbox(&stream, &rows, &channel.prefix);
 
+    assert_eq!(
+        types_of(&stream, &format!("skus/{timed}")),
+        ["stock.sale_opened", "stock.sale_closed"]
+    );
+    assert_eq!(
+        types_of(&stream, &format!("users/{leaver_id}")),
+        ["accounts.signed_up", "accounts.withdrawn"]
+    );
     assert_eq!(
         types_of(&stream, &format!("orders/{delivered}")),
         [
