@@ -19,6 +19,7 @@ mod chart;
 mod drop;
 mod fire;
 mod kill;
+mod paired;
 mod ports;
 mod report;
 mod retry;

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use crate::paired;
 use crate::report::Outcome;
 use crate::{Args, prepare, run};
 
@@ -43,28 +44,13 @@ pub async fn compare(
     );
     let mut outcomes = Vec::new();
     for round in 0..args.rounds.max(1) {
-        // Alternate which goes first, so neither always meets a warmer server.
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for retries in order {
+        for retries in paired::order(round) {
             let (slug, label) = if retries { &retried } else { &plain };
             let o = run(client, base, (slug, label), &prepared, args, retries).await?;
             outcomes.push(o);
         }
     }
     Ok(outcomes)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    match xs.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => xs[n / 2],
-        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
-    }
 }
 
 /// Per variant: medians with and without retries, and their ratio.
@@ -83,7 +69,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
     for v in variants {
         let retried = slug(v);
         let pick = |name: &str, f: fn(&Outcome) -> f64| {
-            median(
+            paired::median(
                 outcomes
                     .iter()
                     .filter(|o| o.variant == name)

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::paired;
 use crate::report::Outcome;
 use crate::{Args, prepare, run};
 
@@ -96,12 +97,7 @@ pub async fn compare(
     );
     let mut outcomes = Vec::new();
     for round in 0..args.rounds.max(1) {
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for watching in order {
+        for watching in paired::order(round) {
             let (slug, label) = if watching { &watched } else { &plain };
             let watchers = if watching {
                 Some(Watchers::open(client, base, args, args.watchers).await?)
@@ -122,15 +118,6 @@ pub async fn compare(
     Ok(outcomes)
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    match xs.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => xs[n / 2],
-        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
-    }
-}
-
 /// Per variant: medians with and without watchers, and their ratios.
 pub fn table(outcomes: &[Outcome]) -> String {
     let mut t = String::from(
@@ -147,7 +134,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
     for v in variants {
         let watched = slug(v);
         let pick = |name: &str, f: fn(&Outcome) -> f64| {
-            median(
+            paired::median(
                 outcomes
                     .iter()
                     .filter(|o| o.variant == name)
