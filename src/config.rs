@@ -757,6 +757,29 @@ mod tests {
     }
 
     #[test]
+    fn media_settings_from_env() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!(
+                (s.media.dir.as_str(), s.media.url.as_deref()),
+                ("media", None)
+            );
+            jail.set_env("STAMPEDE_MEDIA_DIR", "/var/lib/stampede/media");
+            jail.set_env("STAMPEDE_MEDIA_URL", "s3://shop-media");
+            jail.set_env("STAMPEDE_MEDIA_MAX_BYTES", "1048576");
+            jail.set_env("STAMPEDE_MEDIA_MAX_PIXELS", "1000000");
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!(s.media.dir, "/var/lib/stampede/media");
+            assert_eq!(s.media.url.as_deref(), Some("s3://shop-media"));
+            assert_eq!(
+                (s.media.max_bytes, s.media.max_pixels),
+                (1_048_576, 1_000_000)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn owner_settings_from_env() {
         figment::Jail::expect_with(|jail| {
             let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;

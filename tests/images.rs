@@ -583,6 +583,28 @@ async fn profile_picture_is_set_replaced_and_deleted(db: TestDb) {
         "UNAUTHORIZED",
     )
     .await;
+
+    // Withdrawing the account deletes its picture.
+    let res = send_form(
+        &app,
+        Method::PUT,
+        "/api/v1/users/me/picture",
+        Some(&token),
+        picture(&encoded(300, 240, ImageFormat::Png)),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(!objects(&app).is_empty());
+    let res = app
+        .send(
+            Method::DELETE,
+            "/api/v1/users/me",
+            Some(&token),
+            Some(json!({"current_password": common::USER_PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert!(objects(&app).is_empty(), "{:?}", objects(&app));
     app.stop().await;
 }
 
