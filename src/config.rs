@@ -67,6 +67,7 @@ pub struct Settings {
     pub owner: OwnerSettings,
     pub nats: NatsSettings,
     pub outbox: OutboxSettings,
+    pub media: MediaSettings,
 }
 
 impl Default for Settings {
@@ -94,6 +95,7 @@ impl Default for Settings {
             owner: OwnerSettings::default(),
             nats: NatsSettings::default(),
             outbox: OutboxSettings::default(),
+            media: MediaSettings::default(),
         }
     }
 }
@@ -176,6 +178,55 @@ impl OutboxSettings {
     }
     pub fn sale_clock(&self) -> Duration {
         Duration::from_millis(self.sale_clock_ms.max(10))
+    }
+}
+
+/// Product images and profile pictures (`STAMPEDE_MEDIA_*`): where the
+/// objects are stored and what an upload may be.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Local directory of the objects when `url` is unset; created at start.
+    pub dir: String,
+    /// An S3-compatible bucket instead, e.g. `s3://bucket` (credentials,
+    /// region and endpoint from the usual `AWS_*` variables).
+    pub url: Option<String>,
+    /// Largest upload accepted, in bytes.
+    pub max_bytes: usize,
+    /// Largest image accepted, in pixels (width x height), checked from the
+    /// header before anything is decoded.
+    pub max_pixels: u64,
+    /// The display size fits in a square of this many pixels.
+    pub display_px: u32,
+    /// The thumbnail fits in a square of this many pixels.
+    pub thumbnail_px: u32,
+    /// Images decoded and resized at once (0: one per core).
+    pub concurrency: usize,
+    /// How long an upload waits for a free slot before `503 OVERLOADED`.
+    pub queue_wait_ms: u64,
+    /// Images one product may have.
+    pub images_per_product: u32,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            dir: "media".into(),
+            url: None,
+            max_bytes: 10 * 1024 * 1024,
+            max_pixels: 40_000_000,
+            display_px: 1024,
+            thumbnail_px: 256,
+            concurrency: 0,
+            queue_wait_ms: 2_000,
+            images_per_product: 10,
+        }
+    }
+}
+
+impl MediaSettings {
+    pub fn queue_wait(&self) -> Duration {
+        Duration::from_millis(self.queue_wait_ms)
     }
 }
 
@@ -638,6 +689,7 @@ fn nest_section(key: &str) -> String {
         "owner",
         "nats",
         "outbox",
+        "media",
     ] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
@@ -699,6 +751,29 @@ mod tests {
             assert_eq!(
                 (s.orders.writer_batch_max, s.orders.writer_queue_max),
                 (64, 1024)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn media_settings_from_env() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!(
+                (s.media.dir.as_str(), s.media.url.as_deref()),
+                ("media", None)
+            );
+            jail.set_env("STAMPEDE_MEDIA_DIR", "/var/lib/stampede/media");
+            jail.set_env("STAMPEDE_MEDIA_URL", "s3://shop-media");
+            jail.set_env("STAMPEDE_MEDIA_MAX_BYTES", "1048576");
+            jail.set_env("STAMPEDE_MEDIA_MAX_PIXELS", "1000000");
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert_eq!(s.media.dir, "/var/lib/stampede/media");
+            assert_eq!(s.media.url.as_deref(), Some("s3://shop-media"));
+            assert_eq!(
+                (s.media.max_bytes, s.media.max_pixels),
+                (1_048_576, 1_000_000)
             );
             Ok(())
         });

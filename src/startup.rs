@@ -25,6 +25,7 @@ use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::{self, AppState};
+use crate::media::Media;
 use crate::persistence::owner::{Claimant, Process};
 use crate::persistence::{Backend, RevocationCache, Store, StoreError};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
@@ -59,6 +60,8 @@ pub enum StartupError {
     Secrets(#[from] SecretError),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
 }
 
 pub struct Application {
@@ -224,6 +227,8 @@ impl Application {
             orders: orders.clone(),
             outbox: Some(Arc::new(events.clone())),
         });
+        let media = Media::new(&settings.media)?;
+        tracing::info!(store = %media.store.describe(), "media store");
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
             stock,
@@ -239,6 +244,7 @@ impl Application {
             metrics_token,
             events: events.clone(),
             live: live.clone(),
+            media,
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.clone()));

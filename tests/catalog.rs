@@ -125,6 +125,7 @@ async fn product_creation_is_atomic(db: TestDb) {
         name: "Doomed".into(),
         description: None,
         category: "misc".into(),
+        category_id: None,
         skus: vec![sku("SAME"), sku("SAME")],
     };
     let err = app
@@ -953,7 +954,17 @@ async fn openapi_documents_the_catalog(db: TestDb) {
         .iter()
         .map(|p| p["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(params, ["q", "category", "seller_id", "page", "page_size"]);
+    assert_eq!(
+        params,
+        [
+            "q",
+            "category",
+            "category_id",
+            "seller_id",
+            "page",
+            "page_size"
+        ]
+    );
     assert_eq!(seen.len(), 5);
     app.stop().await;
 }

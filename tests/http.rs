@@ -230,6 +230,8 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/users/me", "get"),
         ("/api/v1/users/me", "patch"),
         ("/api/v1/users/me", "delete"),
+        ("/api/v1/users/me/picture", "put"),
+        ("/api/v1/users/me/picture", "delete"),
         ("/api/v1/skus/{id}/availability", "get"),
         ("/api/v1/skus/{id}/restock", "post"),
         ("/api/v1/products", "post"),
@@ -237,6 +239,14 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/products/{id}", "get"),
         ("/api/v1/products/{id}", "patch"),
         ("/api/v1/products/{id}", "delete"),
+        ("/api/v1/products/{id}/images", "post"),
+        ("/api/v1/products/{id}/images", "patch"),
+        ("/api/v1/products/{id}/images/{image_id}", "delete"),
+        ("/api/v1/categories", "get"),
+        ("/api/v1/categories", "post"),
+        ("/api/v1/categories/{id}", "patch"),
+        ("/api/v1/categories/{id}", "delete"),
+        ("/media/{key}", "get"),
         ("/api/v1/wishlist", "get"),
         ("/api/v1/wishlist", "post"),
         ("/api/v1/wishlist/{product_id}", "delete"),
@@ -275,6 +285,8 @@ async fn openapi_lists_every_route(db: TestDb) {
                 .replace("{id}", "1")
                 .replace("{product_id}", "1")
                 .replace("{order_id}", "1")
+                .replace("{image_id}", "1")
+                .replace("{key}", "missing.png")
                 .replace("{file}", "console.js"),
         );
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use utoipa::ToSchema;
 
 use super::ValidationError;
+use super::category::CategoryId;
 use super::ids::{ProductId, SkuId, UserId};
+use super::image::ProductImage;
 use super::money::{Currency, Price};
 use super::quantity::Stock;
 use super::text::bounded;
@@ -96,6 +98,8 @@ pub struct NewProduct {
     pub name: String,
     pub description: Option<String>,
     pub category: String,
+    /// The category of the tree it belongs to, if any.
+    pub category_id: Option<CategoryId>,
     pub skus: Vec<NewSku>,
 }
 
@@ -137,8 +141,17 @@ impl NewProduct {
             name,
             description,
             category,
+            category_id: None,
             skus,
         })
+    }
+
+    /// The same product, in the category tree's `category` (or none).
+    pub fn in_category(self, category_id: Option<CategoryId>) -> Self {
+        Self {
+            category_id,
+            ..self
+        }
     }
 }
 
@@ -163,9 +176,12 @@ pub struct Product {
     pub name: String,
     pub description: Option<String>,
     pub category: String,
+    pub category_id: Option<CategoryId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub skus: Vec<CatalogSku>,
+    /// Cover first.
+    pub images: Vec<ProductImage>,
 }
 
 impl Product {
@@ -181,6 +197,8 @@ pub struct ProductSummary {
     pub seller_id: UserId,
     pub name: String,
     pub category: String,
+    /// Its category in the tree, if any.
+    pub category_id: Option<CategoryId>,
     /// Lowest SKU price, minor units of `currency`.
     pub price_min: Price,
     /// Highest SKU price, minor units of `currency`.
@@ -189,6 +207,8 @@ pub struct ProductSummary {
     pub sku_count: u32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The first of its images, if it has any.
+    pub cover_image: Option<ProductImage>,
 }
 
 /// Changes to a product; `None` leaves a field as it is.
@@ -198,6 +218,8 @@ pub struct ProductPatch {
     /// `Some(None)` clears the description.
     pub description: Option<Option<String>>,
     pub category: Option<String>,
+    /// `Some(None)` takes the product out of the category tree.
+    pub category_id: Option<Option<CategoryId>>,
     pub prices: Vec<(SkuId, Price)>,
 }
 
@@ -207,6 +229,7 @@ impl ProductPatch {
         self.name.is_none()
             && self.description.is_none()
             && self.category.is_none()
+            && self.category_id.is_none()
             && self.prices.is_empty()
     }
 }
@@ -218,6 +241,8 @@ pub struct ProductFilter {
     pub search: Option<String>,
     /// Matched exactly.
     pub category: Option<String>,
+    /// This category of the tree and every one below it.
+    pub category_id: Option<CategoryId>,
     pub seller: Option<UserId>,
 }
 
@@ -243,8 +268,18 @@ impl ProductFilter {
         Ok(Self {
             search,
             category,
+            category_id: None,
             seller: seller.map(UserId::new),
         })
+    }
+
+    /// The same filter, narrowed to a category of the tree and its
+    /// descendants.
+    pub fn in_category(self, category_id: Option<CategoryId>) -> Self {
+        Self {
+            category_id,
+            ..self
+        }
     }
 }
 

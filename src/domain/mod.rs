@@ -3,10 +3,12 @@
 //! runtime, so every rule is unit-tested directly.
 
 pub mod catalog;
+pub mod category;
 pub mod email;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod image;
 pub mod ledger;
 pub mod money;
 pub mod order;

@@ -93,9 +93,11 @@ mod tests {
             name: "Phone".into(),
             description: None,
             category: "phones".into(),
+            category_id: None,
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
             skus: Vec::new(),
+            images: Vec::new(),
         })
     }
 

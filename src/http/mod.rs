@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod stamp;
 pub mod state;
 pub mod tokens;
+pub mod upload;
 
 use actix_web::{middleware, web};
 
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routes::health::live)
         .service(routes::health::ready)
         .service(routes::metrics::scrape)
+        .service(routes::media::object)
         .service(openapi::document)
         .service(
             web::scope("/api/v1")
@@ -53,6 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::users::me)
                 .service(routes::users::update_me)
                 .service(routes::users::withdraw)
+                .service(routes::picture::set)
+                .service(routes::picture::remove)
                 .service(routes::skus::availability)
                 .service(routes::skus::restock)
                 .service(routes::products::create)
@@ -60,6 +64,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::products::detail)
                 .service(routes::products::update)
                 .service(routes::products::remove)
+                .service(routes::products::images::upload)
+                .service(routes::products::images::remove)
+                .service(routes::products::images::reorder)
+                .service(routes::categories::tree)
+                .service(routes::categories::create)
+                .service(routes::categories::update)
+                .service(routes::categories::remove)
                 .service(routes::wishlist::list)
                 .service(routes::wishlist::add)
                 .service(routes::wishlist::remove)

@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::routes::{
-    admin, admin_events, auth, console, health, metrics, orders, orders_seller, products, skus,
-    users, wishlist,
+    admin, admin_events, auth, categories, console, health, media, metrics, orders, orders_seller,
+    picture, products, skus, users, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -28,6 +28,7 @@ use super::routes::{
         health::live,
         health::ready,
         metrics::scrape,
+        media::object,
         document
     ),
     nest((path = "/api/v1", api = ApiV1)),
@@ -42,6 +43,8 @@ pub struct ApiDoc;
         users::me,
         users::update_me,
         users::withdraw,
+        picture::set,
+        picture::remove,
         skus::availability,
         skus::restock,
         products::create,
@@ -49,6 +52,13 @@ pub struct ApiDoc;
         products::detail,
         products::update,
         products::remove,
+        products::images::upload,
+        products::images::remove,
+        products::images::reorder,
+        categories::tree,
+        categories::create,
+        categories::update,
+        categories::remove,
         wishlist::list,
         wishlist::add,
         wishlist::remove,

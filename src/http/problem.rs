@@ -70,6 +70,15 @@ pub enum ApiError {
     /// Every password hashing slot is taken; nothing was checked or changed.
     #[error("too many password checks at once; retry shortly")]
     Busy,
+    /// An upload over a size limit (bytes or pixels).
+    #[error("{0}")]
+    TooLarge(String),
+    /// Some other bounded resource is full; retry shortly.
+    #[error("{0}; retry shortly")]
+    Overloaded(&'static str),
+    /// A backing service other than the database is unreachable.
+    #[error("{0}")]
+    Unavailable(&'static str),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error("the database is unavailable, retry shortly")]
@@ -105,7 +114,11 @@ impl ApiError {
             ApiError::PaymentFailed(reason) => (StatusCode::PAYMENT_REQUIRED, reason.code()),
             ApiError::Refused(reason) => (StatusCode::CONFLICT, reason.code()),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
-            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED"),
+            ApiError::Busy | ApiError::Overloaded(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED")
+            }
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),

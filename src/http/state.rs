@@ -10,6 +10,7 @@ use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
+use crate::media::Media;
 use crate::persistence::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
@@ -38,4 +39,6 @@ pub struct AppState {
     pub events: Events,
     /// The control room's feed and the request window behind its chart.
     pub live: Live,
+    /// Product images and profile pictures: processing and their store.
+    pub media: Media,
 }

@@ -16,6 +16,7 @@ use super::{Store, StoreError};
 use crate::domain::catalog::{
     CatalogSku, NewProduct, Product, ProductFilter, ProductPatch, ProductSummary, search_key,
 };
+use crate::domain::category::CategoryId;
 use crate::domain::ids::{ProductId, SkuId, UserId};
 use crate::domain::money::{Currency, Price};
 use crate::domain::page::PageRequest;
@@ -64,14 +65,15 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let insert = sqlx::query(
             "INSERT INTO products \
-             (seller_id, name, name_folded, description, category, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             (seller_id, name, name_folded, description, category, category_id, created_at, \
+             updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(seller.get())
         .bind(product.name.clone())
         .bind(search_key(&product.name))
         .bind(product.description.clone())
         .bind(product.category.clone())
+        .bind(product.category_id.map(CategoryId::get))
         .bind(now.millis())
         .bind(now.millis());
         let id = ProductId::new(self.insert_on(&mut tx, insert).await?);
@@ -112,17 +114,19 @@ impl Store {
             name: product.name.clone(),
             description: product.description.clone(),
             category: product.category.clone(),
+            category_id: product.category_id,
             created_at: now,
             updated_at: now,
             skus,
+            images: Vec::new(),
         })
     }
 
     /// A live (not deleted) product with its SKUs in creation order.
     pub async fn product(&self, id: ProductId) -> Result<Option<Product>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT id, seller_id, name, description, category, created_at, updated_at \
-             FROM products p WHERE id = ? AND deleted_at IS NULL AND \
+            "SELECT id, seller_id, name, description, category, category_id, created_at, \
+             updated_at FROM products p WHERE id = ? AND deleted_at IS NULL AND \
              EXISTS (SELECT 1 FROM users u WHERE u.id = p.seller_id AND u.deleted_at IS NULL)",
         )
         .bind(id.get())
@@ -150,15 +154,18 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let images = self.product_images(id).await?;
         Ok(Some(Product {
             id: ProductId::new(row.try_get("id")?),
             seller_id: UserId::new(row.try_get("seller_id")?),
             name: row.try_get("name")?,
             description: row.try_get("description")?,
             category: row.try_get("category")?,
+            category_id: category_id(&row)?,
             created_at: Timestamp::from_millis(row.try_get("created_at")?),
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
             skus,
+            images,
         }))
     }
 
@@ -183,8 +190,22 @@ impl Store {
         filter: &ProductFilter,
         page: PageRequest,
     ) -> Result<ProductPage, StoreError> {
+        // A category filter reads the category's path range first (by
+        // primary key); products are then found through the indexes.
+        let range = match filter.category_id {
+            None => None,
+            Some(id) => match self.category_range(id).await? {
+                Some(range) => Some(range),
+                None => {
+                    return Ok(ProductPage {
+                        items: Vec::new(),
+                        total: 0,
+                    });
+                }
+            },
+        };
         let mut count = QueryBuilder::<Any>::new("SELECT COUNT(*) FROM products");
-        push_filter(&mut count, filter);
+        push_filter(&mut count, filter, range.as_ref());
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         if total <= page.offset() {
             return Ok(ProductPage {
@@ -193,9 +214,10 @@ impl Store {
             });
         }
         let mut select = QueryBuilder::<Any>::new(
-            "SELECT id, seller_id, name, category, created_at, updated_at FROM products",
+            "SELECT id, seller_id, name, category, category_id, created_at, updated_at \
+             FROM products",
         );
-        push_filter(&mut select, filter);
+        push_filter(&mut select, filter, range.as_ref());
         select
             .push(" ORDER BY id DESC LIMIT ")
             .push_bind(page.limit())
@@ -207,7 +229,8 @@ impl Store {
     }
 
     /// Listing summaries of `rows`, which hold the product columns `id,
-    /// seller_id, name, category, created_at, updated_at`, in their order.
+    /// seller_id, name, category, category_id, created_at, updated_at`, in
+    /// their order.
     pub(super) async fn summaries(
         &self,
         rows: &[AnyRow],
@@ -219,11 +242,16 @@ impl Store {
             "SELECT product_id, MIN(price), MAX(price), MIN(currency), COUNT(*) \
              FROM skus WHERE product_id IN (",
         );
+        let product_ids = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut ids = q.separated(", ");
-        for row in rows {
-            ids.push_bind(row.try_get::<i64, _>("id")?);
+        for id in &product_ids {
+            ids.push_bind(*id);
         }
         q.push(") GROUP BY product_id");
+        let mut covers = self.covers(&product_ids).await?;
         let mut ranges = HashMap::with_capacity(rows.len());
         for r in q.build().fetch_all(&self.pool).await? {
             let count: i64 = r.try_get(4)?;
@@ -247,12 +275,14 @@ impl Store {
                     seller_id: UserId::new(r.try_get("seller_id")?),
                     name: r.try_get("name")?,
                     category: r.try_get("category")?,
+                    category_id: category_id(r)?,
                     price_min: range.min,
                     price_max: range.max,
                     currency: range.currency,
                     sku_count: range.skus,
                     created_at: Timestamp::from_millis(r.try_get("created_at")?),
                     updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
+                    cover_image: covers.remove(&id),
                 })
             })
             .collect()
@@ -278,6 +308,10 @@ impl Store {
         }
         if let Some(category) = &patch.category {
             q.push(", category = ").push_bind(category.clone());
+        }
+        if let Some(category_id) = patch.category_id {
+            q.push(", category_id = ")
+                .push_bind(category_id.map(CategoryId::get));
         }
         q.push(" WHERE id = ")
             .push_bind(id.get())
@@ -320,7 +354,12 @@ impl Store {
     }
 }
 
-fn push_filter(q: &mut QueryBuilder<Any>, filter: &ProductFilter) {
+/// `range` is the path range of `filter.category_id`, read beforehand.
+fn push_filter(
+    q: &mut QueryBuilder<Any>,
+    filter: &ProductFilter,
+    range: Option<&(String, String)>,
+) {
     q.push(
         " WHERE deleted_at IS NULL AND EXISTS (SELECT 1 FROM users u \
          WHERE u.id = products.seller_id AND u.deleted_at IS NULL)",
@@ -332,6 +371,13 @@ fn push_filter(q: &mut QueryBuilder<Any>, filter: &ProductFilter) {
     }
     if let Some(category) = &filter.category {
         q.push(" AND category = ").push_bind(category.clone());
+    }
+    if let Some((low, high)) = range {
+        q.push(" AND category_id IN (SELECT c.id FROM categories c WHERE c.path >= ")
+            .push_bind(low.clone())
+            .push(" AND c.path < ")
+            .push_bind(high.clone())
+            .push(")");
     }
     if let Some(seller) = filter.seller {
         q.push(" AND seller_id = ").push_bind(seller.get());
@@ -350,6 +396,12 @@ fn contains_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+fn category_id(row: &AnyRow) -> Result<Option<CategoryId>, StoreError> {
+    Ok(row
+        .try_get::<Option<i64>, _>("category_id")?
+        .map(CategoryId::new))
 }
 
 fn price(minor_units: i64) -> Result<Price, StoreError> {

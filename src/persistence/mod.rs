@@ -12,7 +12,9 @@
 //! racing a write never puts the old rows back.
 
 mod catalog;
+mod categories;
 pub mod guarded_cache;
+mod images;
 mod inventory;
 mod missing_skus;
 mod offer_cache;
@@ -29,6 +31,8 @@ mod wishlist;
 mod write_set;
 
 pub use catalog::{PatchOutcome, ProductPage};
+pub use categories::{CategoryDelete, CategoryWrite};
+pub use images::ImageAdd;
 pub use inventory::StoredSku;
 pub use orders::{
     NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SellerLine,

@@ -98,7 +98,8 @@ impl Store {
             return Ok((Vec::new(), total));
         }
         let rows = sqlx::query(
-            "SELECT w.added_at, p.id, p.seller_id, p.name, p.category, p.created_at, p.updated_at \
+            "SELECT w.added_at, p.id, p.seller_id, p.name, p.category, p.category_id, p.created_at, \
+             p.updated_at \
              FROM wishlist_items w JOIN products p ON p.id = w.product_id \
              JOIN users u ON u.id = p.seller_id \
              WHERE w.user_id = ? AND p.deleted_at IS NULL AND u.deleted_at IS NULL \

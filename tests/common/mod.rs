@@ -26,6 +26,8 @@ const MAX_DB_NAME: usize = 64;
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// The app's media directory (images), kept as long as the database.
+    pub media: tempfile::TempDir,
 }
 
 impl TestDb {
@@ -35,6 +37,7 @@ impl TestDb {
         Self {
             url,
             _dir: Some(dir),
+            media: tempfile::tempdir().expect("media dir"),
         }
     }
 
@@ -76,6 +79,7 @@ impl TestDb {
         Self {
             url: format!("{base}/{db}"),
             _dir: None,
+            media: tempfile::tempdir().expect("media dir"),
         }
     }
 
@@ -188,6 +192,7 @@ pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
         inventory: settings(AckMode::Durable),
         ..Default::default()
     };
+    s.media.dir = db.media.path().display().to_string();
     // Tests run many apps at once on a few cores: a signup waiting its turn
     // to hash must not be answered 503 (the tests of that set their own).
     s.rate_limit.hash_wait_ms = 30_000;

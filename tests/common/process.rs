@@ -64,6 +64,10 @@ fn command(database_url: &str, port: u16, env: &[(&str, &str)]) -> Command {
         )
         .env("STAMPEDE_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("STAMPEDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env(
+            "STAMPEDE_MEDIA_DIR",
+            std::env::temp_dir().join("stampede-test-media"),
+        )
         .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);

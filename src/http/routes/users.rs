@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::ids::UserId;
+use crate::domain::image::ImageSet;
 use crate::domain::password::Password;
 use crate::domain::role::Role;
 use crate::domain::text;
@@ -21,6 +22,10 @@ pub struct Profile {
     pub name: String,
     pub role: Role,
     pub created_at: Timestamp,
+    /// The picture's display size, if the account has a picture.
+    pub picture_url: Option<String>,
+    /// The picture in its three sizes.
+    pub picture: Option<ImageSet>,
 }
 
 impl From<UserRecord> for Profile {
@@ -31,6 +36,18 @@ impl From<UserRecord> for Profile {
             name: u.name,
             role: u.role,
             created_at: u.created_at,
+            picture_url: None,
+            picture: None,
+        }
+    }
+}
+
+impl Profile {
+    fn with_picture(self, picture: Option<ImageSet>) -> Self {
+        Self {
+            picture_url: picture.as_ref().map(|p| p.display.key.url()),
+            picture,
+            ..self
         }
     }
 }
@@ -66,7 +83,8 @@ async fn live_account(state: &AppState, caller: AuthUser) -> Result<UserRecord, 
 #[get("/users/me")]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
     let user = live_account(&state, caller).await?;
-    Ok(HttpResponse::Ok().json(Profile::from(user)))
+    let picture = state.store.user_picture(caller.id).await?;
+    Ok(HttpResponse::Ok().json(Profile::from(user).with_picture(picture)))
 }
 
 /// Changes the caller's name and/or password. Checking the current
@@ -140,7 +158,8 @@ pub async fn update_me(
             .await?;
     }
     let user = live_account(&state, caller).await?;
-    Ok(HttpResponse::Ok().json(Profile::from(user)))
+    let picture = state.store.user_picture(caller.id).await?;
+    Ok(HttpResponse::Ok().json(Profile::from(user).with_picture(picture)))
 }
 
 /// The current password, which withdrawing asks for again: an access
@@ -197,6 +216,10 @@ pub async fn withdraw(
     }
     if !state.store.withdraw_user(caller.id).await? {
         return Err(ApiError::Unauthorized("this account has been withdrawn"));
+    }
+    // A withdrawn account's picture is no longer anyone's to show.
+    if let Some(old) = state.store.remove_user_picture(caller.id).await? {
+        state.media.remove(old.keys().into_iter()).await;
     }
     if caller.role == Role::Seller {
         // Their products leave the catalog: no cached page or product may

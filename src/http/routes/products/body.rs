@@ -9,7 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::actors::SkuSnapshot;
 use crate::domain::ValidationError;
 use crate::domain::catalog::{self, NewProduct, NewSku, ProductPatch, ProductSummary};
+use crate::domain::category::CategoryId;
 use crate::domain::ids::{ProductId, SkuId, UserId};
+use crate::domain::image::ProductImage;
 use crate::domain::money::{Currency, Price};
 use crate::domain::quantity::Quantity;
 use crate::domain::rules::SaleRules;
@@ -23,8 +25,13 @@ pub struct CreateProductRequest {
     /// Up to 5000 characters; blank means none.
     #[serde(default)]
     pub description: Option<String>,
-    /// 1 to 50 characters, matched exactly by the `category` filter.
-    pub category: String,
+    /// 1 to 50 characters, matched exactly by the `category` filter. May be
+    /// left out when `category_id` is given: the category's name is used.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// A category of the tree (`GET /categories`).
+    #[serde(default)]
+    pub category_id: Option<i64>,
     /// 1 to 100 SKUs with distinct `sku_code`s and one currency.
     #[schema(min_items = 1, max_items = 100)]
     pub skus: Vec<NewSkuRequest>,
@@ -34,8 +41,15 @@ pub struct CreateProductRequest {
 }
 
 impl CreateProductRequest {
-    /// The product to create and the sale rules of its SKUs.
-    pub(super) fn parse(&self) -> Result<(NewProduct, SaleRules), ValidationError> {
+    /// The product to create and the sale rules of its SKUs; `named` is
+    /// the name of the `category_id` category, for a missing `category`.
+    pub(super) fn parse(
+        &self,
+        named: Option<&str>,
+    ) -> Result<(NewProduct, SaleRules), ValidationError> {
+        let category = self.category.as_deref().or(named).ok_or_else(|| {
+            ValidationError::new("category", "is required unless category_id is given")
+        })?;
         let skus = self
             .skus
             .iter()
@@ -51,12 +65,8 @@ impl CreateProductRequest {
                 .map_err(|e| ValidationError::new("skus", format!("item {i}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let product = NewProduct::new(
-            &self.name,
-            self.description.as_deref(),
-            &self.category,
-            skus,
-        )?;
+        let product = NewProduct::new(&self.name, self.description.as_deref(), category, skus)?
+            .in_category(self.category_id.map(CategoryId::new));
         let rules = self
             .sale
             .as_ref()
@@ -128,6 +138,10 @@ pub struct PatchProductRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = String, required = false)]
     pub category: Option<Option<String>>,
+    /// A category of the tree; `null` takes the product out of the tree.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub category_id: Option<Option<i64>>,
     /// New prices of some of the product's SKUs, at most 100.
     #[serde(default)]
     #[schema(max_items = 100)]
@@ -179,9 +193,12 @@ pub struct ProductView {
     pub name: String,
     pub description: Option<String>,
     pub category: String,
+    pub category_id: Option<CategoryId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub skus: Vec<SkuView>,
+    /// Cover first, each in three sizes with their URLs.
+    pub images: Vec<ProductImage>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -211,8 +228,10 @@ pub struct ProductList {
 pub struct ListQuery {
     /// Case-insensitive substring of the name (at most 200 characters).
     pub q: Option<String>,
-    /// Exact category.
+    /// Exact category text.
     pub category: Option<String>,
+    /// A category of the tree: products in it or any category below it.
+    pub category_id: Option<i64>,
     pub seller_id: Option<i64>,
     /// From 1; default 1.
     #[param(minimum = 1, maximum = 4294967295_i64)]
@@ -269,6 +288,7 @@ fn parse_patch(req: &PatchProductRequest) -> Result<ProductPatch, ValidationErro
         category: required("category", &req.category)?
             .map(catalog::category)
             .transpose()?,
+        category_id: req.category_id.map(|c| c.map(CategoryId::new)),
         prices,
     })
 }

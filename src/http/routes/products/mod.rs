@@ -6,6 +6,7 @@
 //! bodies with their validation, views, the listing query) is in `body.rs`.
 
 mod body;
+pub mod images;
 
 pub use body::{
     CreateProductRequest, ListQuery, NewSkuRequest, PatchProductRequest, ProductList, ProductView,
@@ -18,6 +19,7 @@ use futures::future::try_join_all;
 use std::sync::Arc;
 
 use crate::domain::catalog::{Product, ProductFilter};
+use crate::domain::category::{Category, CategoryId};
 use crate::domain::ids::ProductId;
 use crate::domain::page::PageRequest;
 use crate::domain::role::Role;
@@ -38,6 +40,7 @@ use crate::persistence::PatchOutcome;
         (status = 400, description = "`VALIDATION_FAILED` (missing or malformed field, limits, duplicate `sku_code`, mixed currencies, inverted sale window)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: not a seller", body = Problem),
+        (status = 404, description = "`NOT_FOUND`: no such `category_id`", body = Problem),
         (status = 409, description = "`CONFLICT`: a `sku_code` is taken", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
         (status = 503, description = "`OVERLOADED`, `UNAVAILABLE`", body = Problem),
@@ -49,7 +52,11 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<CreateProductRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (product, rules) = body.parse()?;
+    let named = match body.category_id {
+        Some(id) => Some(existing_category(&state, id).await?.name),
+        None => None,
+    };
+    let (product, rules) = body.parse(named.as_deref())?;
     let created = state
         .store
         .create_product(seller.id(), &product, rules)
@@ -84,7 +91,8 @@ pub async fn list(
         query.q.as_deref(),
         query.category.as_deref(),
         query.seller_id,
-    )?;
+    )?
+    .in_category(query.category_id.map(CategoryId::new));
     let page = PageRequest::new(query.page, query.page_size)?;
     let key = (filter, page);
     let found = match state.catalog.page(&key) {
@@ -141,7 +149,7 @@ pub async fn detail(
         (status = 400, description = "`VALIDATION_FAILED` (malformed or `null` field, limits, repeated SKU id)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: not this product's seller nor an admin", body = Problem),
-        (status = 404, description = "`NOT_FOUND`: unknown or deleted product, or a SKU not of this product", body = Problem),
+        (status = 404, description = "`NOT_FOUND`: unknown or deleted product, a SKU not of this product, or no such `category_id`", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
         (status = 503, description = "`OVERLOADED`, `UNAVAILABLE`", body = Problem),
     )
@@ -158,6 +166,9 @@ pub async fn update(
     let (patch, rules) = body.parse()?;
     let product = load(&state, id).await?;
     may_manage(&user, &product)?;
+    if let Some(Some(category)) = patch.category_id {
+        existing_category(&state, category.get()).await?;
+    }
     if let Some((sku, _)) = patch.prices.iter().find(|(s, _)| product.sku(*s).is_none()) {
         return Err(ApiError::NotFound(format!(
             "SKU {sku} is not part of product {id}"
@@ -191,8 +202,9 @@ pub async fn update(
 }
 
 /// Withdraws a product (soft delete): it disappears from listings, detail
-/// and wishlists; orders and stock rows that refer to it stay intact. Only
-/// its seller or an admin (moderation) may.
+/// and wishlists; orders and stock rows that refer to it stay intact. Its
+/// images are deleted, rows and objects. Only its seller or an admin
+/// (moderation) may.
 #[utoipa::path(
     tag = "catalog",
     security(("bearer" = [])),
@@ -221,6 +233,17 @@ pub async fn remove(
     if !deleted? {
         return Err(product_not_found(id));
     }
+    // Its images go with it: rows, then objects. Should this fail, the rows
+    // of a product nobody can see stay behind, and nothing else.
+    match state.store.take_product_images(id).await {
+        Ok(images) => {
+            state
+                .media
+                .remove(images.iter().flat_map(|i| i.keys()))
+                .await;
+        }
+        Err(e) => tracing::warn!(product = %id, error = %e, "images of a deleted product kept"),
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -239,6 +262,15 @@ pub(crate) async fn load(state: &AppState, id: ProductId) -> Result<Arc<Product>
     );
     state.catalog.put_product(seen, Arc::clone(&product));
     Ok(product)
+}
+
+/// The category `id`, or `404` when there is none.
+async fn existing_category(state: &AppState, id: i64) -> Result<Category, ApiError> {
+    state
+        .store
+        .category(CategoryId::new(id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("category {id} does not exist")))
 }
 
 fn product_not_found(id: ProductId) -> ApiError {
@@ -273,6 +305,7 @@ async fn with_availability(state: &AppState, product: &Product) -> Result<Produc
         name: product.name.clone(),
         description: product.description.clone(),
         category: product.category.clone(),
+        category_id: product.category_id,
         created_at: product.created_at,
         updated_at: product.updated_at,
         skus: product
@@ -288,5 +321,6 @@ async fn with_availability(state: &AppState, product: &Product) -> Result<Produc
                 availability,
             })
             .collect(),
+        images: product.images.clone(),
     })
 }
