@@ -10,6 +10,7 @@ use super::ValidationError;
 use super::ids::{ProductId, SkuId, UserId};
 use super::money::{Currency, Price};
 use super::quantity::Stock;
+use super::review::Rating;
 use super::text::bounded;
 use super::time::Timestamp;
 
@@ -166,6 +167,7 @@ pub struct Product {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub skus: Vec<CatalogSku>,
+    pub rating: Rating,
 }
 
 impl Product {
@@ -189,6 +191,8 @@ pub struct ProductSummary {
     pub sku_count: u32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Average and count of the product's reviews.
+    pub rating: Rating,
 }
 
 /// Changes to a product; `None` leaves a field as it is.

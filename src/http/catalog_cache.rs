@@ -96,6 +96,7 @@ mod tests {
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
             skus: Vec::new(),
+            rating: Default::default(),
         })
     }
 

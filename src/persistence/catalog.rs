@@ -19,6 +19,7 @@ use crate::domain::catalog::{
 use crate::domain::ids::{ProductId, SkuId, UserId};
 use crate::domain::money::{Currency, Price};
 use crate::domain::page::PageRequest;
+use crate::domain::review::Rating;
 use crate::domain::rules::SaleRules;
 use crate::domain::time::Timestamp;
 
@@ -39,6 +40,7 @@ struct PriceRange {
     max: Price,
     currency: Currency,
     skus: u32,
+    rating: Rating,
 }
 
 /// What became of a patch.
@@ -115,14 +117,15 @@ impl Store {
             created_at: now,
             updated_at: now,
             skus,
+            rating: Rating::default(),
         })
     }
 
     /// A live (not deleted) product with its SKUs in creation order.
     pub async fn product(&self, id: ProductId) -> Result<Option<Product>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT id, seller_id, name, description, category, created_at, updated_at \
-             FROM products p WHERE id = ? AND deleted_at IS NULL AND \
+            "SELECT id, seller_id, name, description, category, created_at, updated_at, \
+             rating_sum, rating_count FROM products p WHERE id = ? AND deleted_at IS NULL AND \
              EXISTS (SELECT 1 FROM users u WHERE u.id = p.seller_id AND u.deleted_at IS NULL)",
         )
         .bind(id.get())
@@ -159,6 +162,7 @@ impl Store {
             created_at: Timestamp::from_millis(row.try_get("created_at")?),
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
             skus,
+            rating: Rating::from_totals(row.try_get("rating_sum")?, row.try_get("rating_count")?),
         }))
     }
 
@@ -216,14 +220,15 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut q = QueryBuilder::<Any>::new(
-            "SELECT product_id, MIN(price), MAX(price), MIN(currency), COUNT(*) \
-             FROM skus WHERE product_id IN (",
+            "SELECT s.product_id, MIN(s.price), MAX(s.price), MIN(s.currency), COUNT(*), \
+             MAX(p.rating_sum), MAX(p.rating_count) \
+             FROM skus s JOIN products p ON p.id = s.product_id WHERE s.product_id IN (",
         );
         let mut ids = q.separated(", ");
         for row in rows {
             ids.push_bind(row.try_get::<i64, _>("id")?);
         }
-        q.push(") GROUP BY product_id");
+        q.push(") GROUP BY s.product_id");
         let mut ranges = HashMap::with_capacity(rows.len());
         for r in q.build().fetch_all(&self.pool).await? {
             let count: i64 = r.try_get(4)?;
@@ -233,6 +238,7 @@ impl Store {
                 currency: currency(&r.try_get::<String, _>(3)?)?,
                 skus: u32::try_from(count)
                     .map_err(|_| StoreError::Corrupt(format!("SKU count {count}")))?,
+                rating: Rating::from_totals(r.try_get(5)?, r.try_get(6)?),
             };
             ranges.insert(r.try_get::<i64, _>(0)?, range);
         }
@@ -253,6 +259,7 @@ impl Store {
                     sku_count: range.skus,
                     created_at: Timestamp::from_millis(r.try_get("created_at")?),
                     updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
+                    rating: range.rating,
                 })
             })
             .collect()

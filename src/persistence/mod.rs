@@ -11,6 +11,8 @@
 //! [`guarded_cache`], which the HTTP catalog cache uses too, so that a read
 //! racing a write never puts the old rows back.
 
+mod addresses;
+mod cart;
 mod catalog;
 pub mod guarded_cache;
 mod inventory;
@@ -18,9 +20,11 @@ mod missing_skus;
 mod offer_cache;
 mod orders;
 mod outbox;
+mod payment_methods;
 pub mod owner;
 mod pruning;
 pub mod redacted_url;
+mod reviews;
 pub mod revocations;
 mod sessions;
 mod simulated;
@@ -28,6 +32,8 @@ mod users;
 mod wishlist;
 mod write_set;
 
+pub use addresses::SavedAddress;
+pub use cart::{CartLine, CartSet};
 pub use catalog::{PatchOutcome, ProductPage};
 pub use inventory::StoredSku;
 pub use orders::{
@@ -35,7 +41,9 @@ pub use orders::{
     SellerOrder, SkuOffer, Transition,
 };
 pub use outbox::{Backlog, OutboxRow};
+pub use payment_methods::SavedCard;
 pub use pruning::Pruned;
+pub use reviews::{ReviewAdd, ReviewRecord};
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
 pub use simulated::{SimLedger, SimRecord};

@@ -1,14 +1,19 @@
 //! One module per resource.
 
 pub mod admin;
+pub mod addresses;
 pub mod admin_events;
 pub mod auth;
+pub mod cart;
 pub mod console;
 pub mod health;
 pub mod metrics;
+pub mod order_fields;
 pub mod orders;
 pub mod orders_seller;
+pub mod payment_methods;
 pub mod products;
+pub mod reviews;
 pub mod skus;
 pub mod users;
 pub mod wishlist;

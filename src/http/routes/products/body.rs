@@ -12,6 +12,7 @@ use crate::domain::catalog::{self, NewProduct, NewSku, ProductPatch, ProductSumm
 use crate::domain::ids::{ProductId, SkuId, UserId};
 use crate::domain::money::{Currency, Price};
 use crate::domain::quantity::Quantity;
+use crate::domain::review::Rating;
 use crate::domain::rules::SaleRules;
 use crate::domain::time::Timestamp;
 
@@ -182,6 +183,8 @@ pub struct ProductView {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub skus: Vec<SkuView>,
+    /// Average and count of the product's reviews.
+    pub rating: Rating,
 }
 
 #[derive(Serialize, ToSchema)]

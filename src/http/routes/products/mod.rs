@@ -288,5 +288,6 @@ async fn with_availability(state: &AppState, product: &Product) -> Result<Produc
                 availability,
             })
             .collect(),
+        rating: product.rating,
     })
 }
