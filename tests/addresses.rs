@@ -60,21 +60,42 @@ async fn validation_and_one_default(db: TestDb) {
     ] {
         let mut body = home();
         body[field] = value;
-        let problem = assert_problem(app.post_json(BOOK, Some(&buyer), body).await, 400, "VALIDATION_FAILED").await;
-        assert!(problem["detail"].as_str().is_some_and(|d| d.contains(field)), "{problem}");
+        let problem = assert_problem(
+            app.post_json(BOOK, Some(&buyer), body).await,
+            400,
+            "VALIDATION_FAILED",
+        )
+        .await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(field)),
+            "{problem}"
+        );
     }
     let mut missing = home();
     missing.as_object_mut().expect("object").remove("city");
-    assert_problem(app.post_json(BOOK, Some(&buyer), missing).await, 400, "VALIDATION_FAILED").await;
+    assert_problem(
+        app.post_json(BOOK, Some(&buyer), missing).await,
+        400,
+        "VALIDATION_FAILED",
+    )
+    .await;
     assert!(book(&app, &buyer).await.is_empty());
 
     let first = add(&app, &buyer, home()).await;
-    assert_eq!(first["is_default"], true, "the first address is the default");
+    assert_eq!(
+        first["is_default"], true,
+        "the first address is the default"
+    );
     assert_eq!(first["line2"], "Apt 1201");
     let second = add(&app, &buyer, office()).await;
     assert_eq!(second["is_default"], false);
     assert_eq!(second["line2"], Value::Null);
-    let (first, second) = (first["id"].as_i64().expect("id"), second["id"].as_i64().expect("id"));
+    let (first, second) = (
+        first["id"].as_i64().expect("id"),
+        second["id"].as_i64().expect("id"),
+    );
     assert_eq!(defaults(&book(&app, &buyer).await), vec![first]);
 
     let mut third = office();
@@ -83,43 +104,93 @@ async fn validation_and_one_default(db: TestDb) {
     assert_eq!(defaults(&book(&app, &buyer).await), vec![third]);
 
     let res = app
-        .send(Method::PATCH, &format!("{BOOK}/{second}"), Some(&buyer), Some(json!({"is_default": true, "city": "Busan"})))
+        .send(
+            Method::PATCH,
+            &format!("{BOOK}/{second}"),
+            Some(&buyer),
+            Some(json!({"is_default": true, "city": "Busan"})),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let patched: Value = res.json().await.expect("address");
-    assert_eq!((patched["city"].as_str(), patched["is_default"].as_bool()), (Some("Busan"), Some(true)));
+    assert_eq!(
+        (patched["city"].as_str(), patched["is_default"].as_bool()),
+        (Some("Busan"), Some(true))
+    );
     let listed = book(&app, &buyer).await;
     assert_eq!(defaults(&listed), vec![second]);
     assert_eq!(listed[0]["id"], second, "the default comes first");
 
     let res = app
-        .send(Method::PATCH, &format!("{BOOK}/{second}"), Some(&buyer), Some(json!({"is_default": false})))
+        .send(
+            Method::PATCH,
+            &format!("{BOOK}/{second}"),
+            Some(&buyer),
+            Some(json!({"is_default": false})),
+        )
         .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
     let res = app
-        .send(Method::PATCH, &format!("{BOOK}/{second}"), Some(&buyer), Some(json!({"phone": "call me"})))
+        .send(
+            Method::PATCH,
+            &format!("{BOOK}/{second}"),
+            Some(&buyer),
+            Some(json!({"phone": "call me"})),
+        )
         .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
 
     // Deleting the default hands it on; the last one goes too.
-    let res = app.send(Method::DELETE, &format!("{BOOK}/{second}"), Some(&buyer), None).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{BOOK}/{second}"),
+            Some(&buyer),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 204);
-    assert_eq!(defaults(&book(&app, &buyer).await), vec![third], "the newest remaining");
+    assert_eq!(
+        defaults(&book(&app, &buyer).await),
+        vec![third],
+        "the newest remaining"
+    );
     for id in [third, first] {
-        let res = app.send(Method::DELETE, &format!("{BOOK}/{id}"), Some(&buyer), None).await;
+        let res = app
+            .send(Method::DELETE, &format!("{BOOK}/{id}"), Some(&buyer), None)
+            .await;
         assert_eq!(res.status(), 204);
     }
     assert!(book(&app, &buyer).await.is_empty());
-    let res = app.send(Method::DELETE, &format!("{BOOK}/{first}"), Some(&buyer), None).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{BOOK}/{first}"),
+            Some(&buyer),
+            None,
+        )
+        .await;
     assert_problem(res, 404, "NOT_FOUND").await;
 
     // Others' addresses do not exist for the caller.
     let theirs = add(&app, &other, home()).await["id"].as_i64().expect("id");
     let res = app
-        .send(Method::PATCH, &format!("{BOOK}/{theirs}"), Some(&buyer), Some(json!({"city": "Daegu"})))
+        .send(
+            Method::PATCH,
+            &format!("{BOOK}/{theirs}"),
+            Some(&buyer),
+            Some(json!({"city": "Daegu"})),
+        )
         .await;
     assert_problem(res, 404, "NOT_FOUND").await;
-    let res = app.send(Method::DELETE, &format!("{BOOK}/{theirs}"), Some(&buyer), None).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{BOOK}/{theirs}"),
+            Some(&buyer),
+            None,
+        )
+        .await;
     assert_problem(res, 404, "NOT_FOUND").await;
     assert!(book(&app, &buyer).await.is_empty());
     assert_eq!(book(&app, &other).await.len(), 1);
@@ -128,7 +199,12 @@ async fn validation_and_one_default(db: TestDb) {
     for _ in 0..20 {
         add(&app, &buyer, office()).await;
     }
-    assert_problem(app.post_json(BOOK, Some(&buyer), office()).await, 409, "LIMIT_REACHED").await;
+    assert_problem(
+        app.post_json(BOOK, Some(&buyer), office()).await,
+        409,
+        "LIMIT_REACHED",
+    )
+    .await;
 
     for (method, path) in [
         (Method::GET, BOOK.to_string()),
@@ -165,13 +241,29 @@ async fn orders_keep_their_copy(db: TestDb) {
 
     let saved = add(&app, &buyer, home()).await;
     let id = saved["id"].as_i64().expect("id");
-    let res = place(&app, &buyer, "by-id", json!({"items": items, "shipping_address_id": id})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "by-id",
+        json!({"items": items, "shipping_address_id": id}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let by_id: Value = res.json().await.expect("order");
     assert_eq!(by_id["shipping"], home());
-    assert!(by_id["shipping_address"].as_str().is_some_and(|s| s.contains("123 Teheran-ro")));
+    assert!(
+        by_id["shipping_address"]
+            .as_str()
+            .is_some_and(|s| s.contains("123 Teheran-ro"))
+    );
 
-    let res = place(&app, &buyer, "inline", json!({"items": items, "shipping": office()})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "inline",
+        json!({"items": items, "shipping": office()}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let inline: Value = res.json().await.expect("order");
     let mut expected = office();
@@ -179,7 +271,13 @@ async fn orders_keep_their_copy(db: TestDb) {
     assert_eq!(inline["shipping"], expected);
 
     // The legacy text form still works, and shows no structured copy.
-    let res = place(&app, &buyer, "text", json!({"items": items, "shipping_address": "Seoul, Gangnam-gu 1"})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "text",
+        json!({"items": items, "shipping_address": "Seoul, Gangnam-gu 1"}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let text: Value = res.json().await.expect("order");
     assert_eq!(text["shipping_address"], "Seoul, Gangnam-gu 1");
@@ -188,37 +286,77 @@ async fn orders_keep_their_copy(db: TestDb) {
     // Editing, then deleting, the saved address leaves the order alone.
     let path = format!("/api/v1/orders/{}", by_id["order_id"].as_str().expect("id"));
     let res = app
-        .send(Method::PATCH, &format!("{BOOK}/{id}"), Some(&buyer), Some(json!({"city": "Busan", "line1": "1 Haeundae-ro"})))
+        .send(
+            Method::PATCH,
+            &format!("{BOOK}/{id}"),
+            Some(&buyer),
+            Some(json!({"city": "Busan", "line1": "1 Haeundae-ro"})),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let after_edit = app.get_json(&path, Some(&buyer)).await;
     assert_eq!(after_edit["shipping"], home());
     assert_eq!(after_edit["shipping_address"], by_id["shipping_address"]);
-    let res = app.send(Method::DELETE, &format!("{BOOK}/{id}"), Some(&buyer), None).await;
+    let res = app
+        .send(Method::DELETE, &format!("{BOOK}/{id}"), Some(&buyer), None)
+        .await;
     assert_eq!(res.status(), 204);
     assert_eq!(app.get_json(&path, Some(&buyer)).await["shipping"], home());
 
     // Exactly one form; a deleted or someone else's address is not found.
-    let res = place(&app, &buyer, "two", json!({"items": items, "shipping": office(), "shipping_address": "Seoul"})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "two",
+        json!({"items": items, "shipping": office(), "shipping_address": "Seoul"}),
+    )
+    .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
     let res = place(&app, &buyer, "none", json!({"items": items})).await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
-    let res = place(&app, &buyer, "gone", json!({"items": items, "shipping_address_id": id})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "gone",
+        json!({"items": items, "shipping_address_id": id}),
+    )
+    .await;
     assert_problem(res, 404, "NOT_FOUND").await;
-    let theirs = add(&app, &other, office()).await["id"].as_i64().expect("id");
-    let res = place(&app, &buyer, "theirs", json!({"items": items, "shipping_address_id": theirs})).await;
+    let theirs = add(&app, &other, office()).await["id"]
+        .as_i64()
+        .expect("id");
+    let res = place(
+        &app,
+        &buyer,
+        "theirs",
+        json!({"items": items, "shipping_address_id": theirs}),
+    )
+    .await;
     assert_problem(res, 404, "NOT_FOUND").await;
     let mut bad = office();
     bad["country"] = json!("ZZ");
-    let res = place(&app, &buyer, "bad", json!({"items": items, "shipping": bad})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "bad",
+        json!({"items": items, "shipping": bad}),
+    )
+    .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
 
     // Checkout takes the same forms.
     let res = app
-        .send(Method::PUT, &format!("/api/v1/cart/items/{sku}"), Some(&buyer), Some(json!({"quantity": 2})))
+        .send(
+            Method::PUT,
+            &format!("/api/v1/cart/items/{sku}"),
+            Some(&buyer),
+            Some(json!({"quantity": 2})),
+        )
         .await;
     assert_eq!(res.status(), 200);
-    let saved = add(&app, &buyer, office()).await["id"].as_i64().expect("id");
+    let saved = add(&app, &buyer, office()).await["id"]
+        .as_i64()
+        .expect("id");
     let res = app
         .client
         .post(app.url("/api/v1/cart/checkout"))

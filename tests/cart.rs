@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{TestApp, TestDb, app_settings, assert_problem, fast_orders, spawn_app, spawn_app_with};
+use common::{
+    TestApp, TestDb, app_settings, assert_problem, fast_orders, spawn_app, spawn_app_with,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -105,7 +107,10 @@ async fn lines_with_live_prices_and_availability(db: TestDb) {
 
     // Live availability: another buyer takes the last unit.
     let (_, other) = app.user("customer").await;
-    assert_eq!(app.buy_one(&other, "last-unit", skus[1]).await.status(), 201);
+    assert_eq!(
+        app.buy_one(&other, "last-unit", skus[1]).await.status(),
+        201
+    );
     let c = cart(&app, &buyer).await;
     assert_eq!(line(&c, skus[1])["available"], 0);
     assert_eq!(line(&c, skus[1])["problem"], "OUT_OF_STOCK");
@@ -113,16 +118,31 @@ async fn lines_with_live_prices_and_availability(db: TestDb) {
 
     // Remove one line, then empty the cart.
     let res = app
-        .send(Method::DELETE, &format!("{CART}/items/{}", skus[1]), Some(&buyer), None)
+        .send(
+            Method::DELETE,
+            &format!("{CART}/items/{}", skus[1]),
+            Some(&buyer),
+            None,
+        )
         .await;
     assert_eq!(res.status(), 204);
     let c = cart(&app, &buyer).await;
     assert_eq!(c["items"].as_array().map(Vec::len), Some(1));
     let res = app
-        .send(Method::DELETE, &format!("{CART}/items/{}", skus[1]), Some(&buyer), None)
+        .send(
+            Method::DELETE,
+            &format!("{CART}/items/{}", skus[1]),
+            Some(&buyer),
+            None,
+        )
         .await;
     assert_eq!(res.status(), 204, "removing is idempotent");
-    assert_eq!(app.send(Method::DELETE, CART, Some(&buyer), None).await.status(), 204);
+    assert_eq!(
+        app.send(Method::DELETE, CART, Some(&buyer), None)
+            .await
+            .status(),
+        204
+    );
     assert_eq!(cart(&app, &buyer).await["items"], json!([]));
 
     // Carts are per buyer.
@@ -138,22 +158,47 @@ async fn bounds_and_roles(db: TestDb) {
     let prices = vec![(100, 1); 51];
     let skus = app.product(&seller, &prices, None).await;
 
-    assert_problem(put_line(&app, &buyer, skus[0], 0).await, 400, "VALIDATION_FAILED").await;
-    assert_problem(put_line(&app, &buyer, skus[0], 1_001).await, 400, "VALIDATION_FAILED").await;
+    assert_problem(
+        put_line(&app, &buyer, skus[0], 0).await,
+        400,
+        "VALIDATION_FAILED",
+    )
+    .await;
+    assert_problem(
+        put_line(&app, &buyer, skus[0], 1_001).await,
+        400,
+        "VALIDATION_FAILED",
+    )
+    .await;
     assert_problem(put_line(&app, &buyer, 999_999, 1).await, 404, "NOT_FOUND").await;
     let res = app
-        .send(Method::PUT, &format!("{CART}/items/{}", skus[0]), Some(&buyer), Some(json!({"quantity": 1, "x": 1})))
+        .send(
+            Method::PUT,
+            &format!("{CART}/items/{}", skus[0]),
+            Some(&buyer),
+            Some(json!({"quantity": 1, "x": 1})),
+        )
         .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
     let res = app
-        .send(Method::PUT, &format!("{CART}/items/abc"), Some(&buyer), Some(json!({"quantity": 1})))
+        .send(
+            Method::PUT,
+            &format!("{CART}/items/abc"),
+            Some(&buyer),
+            Some(json!({"quantity": 1})),
+        )
         .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
 
     for sku in &skus[..50] {
         assert_eq!(put_line(&app, &buyer, *sku, 1).await.status(), 200);
     }
-    assert_problem(put_line(&app, &buyer, skus[50], 1).await, 409, "LIMIT_REACHED").await;
+    assert_problem(
+        put_line(&app, &buyer, skus[50], 1).await,
+        409,
+        "LIMIT_REACHED",
+    )
+    .await;
     // A line already there can still change.
     assert_eq!(put_line(&app, &buyer, skus[0], 1).await.status(), 200);
 
@@ -199,7 +244,13 @@ async fn checkout_places_one_order_and_empties_the_cart(db: TestDb) {
     assert_eq!(put_line(&app, &buyer, skus[0], 2).await.status(), 200);
     assert_eq!(put_line(&app, &buyer, skus[1], 1).await.status(), 200);
 
-    let res = checkout(&app, &buyer, "co-1", json!({"shipping_address": "Seoul, Mapo-gu 3"})).await;
+    let res = checkout(
+        &app,
+        &buyer,
+        "co-1",
+        json!({"shipping_address": "Seoul, Mapo-gu 3"}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let order: Value = res.json().await.expect("order");
     assert_eq!(order["status"], "AWAITING_PAYMENT");
@@ -211,29 +262,47 @@ async fn checkout_places_one_order_and_empties_the_cart(db: TestDb) {
     assert_eq!(cart(&app, &buyer).await["items"], json!([]));
 
     let id = order["order_id"].as_str().expect("id");
-    let listed = app.get_json(&format!("/api/v1/orders/{id}"), Some(&buyer)).await;
+    let listed = app
+        .get_json(&format!("/api/v1/orders/{id}"), Some(&buyer))
+        .await;
     assert_eq!(listed["total"], 4_500);
 
     // Nothing to check out, a missing key, a missing address.
     let res = checkout(&app, &buyer, "co-2", json!({"shipping_address": "Seoul"})).await;
     assert_problem(res, 409, "CONFLICT").await;
     let res = app
-        .post_json(&format!("{CART}/checkout"), Some(&buyer), json!({"shipping_address": "Seoul"}))
+        .post_json(
+            &format!("{CART}/checkout"),
+            Some(&buyer),
+            json!({"shipping_address": "Seoul"}),
+        )
         .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
     assert_eq!(put_line(&app, &buyer, skus[0], 1).await.status(), 200);
     let res = checkout(&app, &buyer, "co-3", json!({})).await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
-    assert_eq!(cart(&app, &buyer).await["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        cart(&app, &buyer).await["items"].as_array().map(Vec::len),
+        Some(1)
+    );
 
     // Paying at once drives the order like POST /orders does.
-    let res = checkout(&app, &buyer, "co-4", json!({"shipping_address": "Seoul", "payment": {"method": "card"}})).await;
+    let res = checkout(
+        &app,
+        &buyer,
+        "co-4",
+        json!({"shipping_address": "Seoul", "payment": {"method": "card"}}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let order: Value = res.json().await.expect("order");
     let id = order["order_id"].as_str().expect("id");
     let mut status = Value::Null;
     for _ in 0..250 {
-        status = app.get_json(&format!("/api/v1/orders/{id}"), Some(&buyer)).await["status"].clone();
+        status = app
+            .get_json(&format!("/api/v1/orders/{id}"), Some(&buyer))
+            .await["status"]
+            .clone();
         if status == "DELIVERED" {
             break;
         }
@@ -259,36 +328,71 @@ async fn checkout_reports_each_line_that_cannot_be_bought(db: TestDb) {
     let pid = app.get_json(CART, Some(&buyer)).await;
     let gone_product = line(&pid, gone)["product_id"].as_i64().expect("product");
     let res = app
-        .send(Method::DELETE, &format!("/api/v1/products/{gone_product}"), Some(&seller), None)
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/products/{gone_product}"),
+            Some(&seller),
+            None,
+        )
         .await;
     assert_eq!(res.status(), 204);
 
-    let res = checkout(&app, &buyer, "co-sold-out", json!({"shipping_address": "Seoul"})).await;
+    let res = checkout(
+        &app,
+        &buyer,
+        "co-sold-out",
+        json!({"shipping_address": "Seoul"}),
+    )
+    .await;
     let problem = assert_problem(res, 409, "OUT_OF_STOCK").await;
     let mut lines: Vec<(i64, String)> = problem["lines"]
         .as_array()
         .expect("lines")
         .iter()
-        .map(|l| (l["sku_id"].as_i64().expect("sku"), l["code"].as_str().expect("code").to_string()))
+        .map(|l| {
+            (
+                l["sku_id"].as_i64().expect("sku"),
+                l["code"].as_str().expect("code").to_string(),
+            )
+        })
         .collect();
     lines.sort();
-    let mut expected = vec![(skus[1], "OUT_OF_STOCK".to_string()), (gone, "NOT_ON_SALE".to_string())];
+    let mut expected = vec![
+        (skus[1], "OUT_OF_STOCK".to_string()),
+        (gone, "NOT_ON_SALE".to_string()),
+    ];
     expected.sort();
     assert_eq!(lines, expected, "{problem}");
 
     // Nothing was taken from the line that could be bought, and the cart is as it was.
     let a = availability(&app, skus[0]).await;
-    assert_eq!((a["reserved"].as_i64(), a["available"].as_i64()), (Some(0), Some(5)));
+    assert_eq!(
+        (a["reserved"].as_i64(), a["available"].as_i64()),
+        (Some(0), Some(5))
+    );
     let c = cart(&app, &buyer).await;
     assert_eq!(c["items"].as_array().map(Vec::len), Some(3));
     assert_eq!(line(&c, gone)["problem"], "NOT_ON_SALE");
 
     // Without the refused lines the same key goes through.
     for sku in [skus[1], gone] {
-        let res = app.send(Method::DELETE, &format!("{CART}/items/{sku}"), Some(&buyer), None).await;
+        let res = app
+            .send(
+                Method::DELETE,
+                &format!("{CART}/items/{sku}"),
+                Some(&buyer),
+                None,
+            )
+            .await;
         assert_eq!(res.status(), 204);
     }
-    let res = checkout(&app, &buyer, "co-sold-out", json!({"shipping_address": "Seoul"})).await;
+    let res = checkout(
+        &app,
+        &buyer,
+        "co-sold-out",
+        json!({"shipping_address": "Seoul"}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     assert_eq!(availability(&app, skus[0]).await["reserved"], 2);
     app.stop().await;
@@ -316,7 +420,11 @@ async fn a_retry_answers_the_same_order_and_keeps_a_refilled_cart(db: TestDb) {
     assert_eq!(again["items"], first["items"]);
     let c = cart(&app, &buyer).await;
     assert_eq!(c["items"].as_array().map(Vec::len), Some(2), "{c}");
-    assert_eq!(availability(&app, skus[0]).await["reserved"], 3, "reserved once");
+    assert_eq!(
+        availability(&app, skus[0]).await["reserved"],
+        3,
+        "reserved once"
+    );
 
     // A new key checks the refilled cart out.
     let res = checkout(&app, &buyer, "co-retry-2", body).await;

@@ -45,7 +45,9 @@ async fn place(app: &TestApp, token: &str, key: &str, body: Value) -> reqwest::R
 async fn until_status(app: &TestApp, token: &str, id: &str, status: &str) -> Value {
     let mut last = Value::Null;
     for _ in 0..250 {
-        last = app.get_json(&format!("/api/v1/orders/{id}"), Some(token)).await;
+        last = app
+            .get_json(&format!("/api/v1/orders/{id}"), Some(token))
+            .await;
         if last["status"] == status {
             return last;
         }
@@ -69,16 +71,33 @@ async fn card_numbers_are_refused(db: TestDb) {
         body[field] = value;
         let res = app.post_json(METHODS, Some(&buyer), body).await;
         let problem = assert_problem(res, 422, "CARD_NUMBER_REFUSED").await;
-        assert!(!problem.to_string().contains(pan), "the number is not echoed");
+        assert!(
+            !problem.to_string().contains(pan),
+            "the number is not echoed"
+        );
     }
-    for (field, value) in [("last4", json!("42424")), ("exp_month", json!(13)), ("provider_token", json!(""))] {
+    for (field, value) in [
+        ("last4", json!("42424")),
+        ("exp_month", json!(13)),
+        ("provider_token", json!("")),
+    ] {
         let mut body = card("tok_ok");
         body[field] = value;
-        assert_problem(app.post_json(METHODS, Some(&buyer), body).await, 400, "VALIDATION_FAILED").await;
+        assert_problem(
+            app.post_json(METHODS, Some(&buyer), body).await,
+            400,
+            "VALIDATION_FAILED",
+        )
+        .await;
     }
     let mut expired = card("tok_old");
     expired["exp_year"] = json!(2020);
-    assert_problem(app.post_json(METHODS, Some(&buyer), expired).await, 422, "CARD_EXPIRED").await;
+    assert_problem(
+        app.post_json(METHODS, Some(&buyer), expired).await,
+        422,
+        "CARD_EXPIRED",
+    )
+    .await;
     let rows: i64 = sqlx::query("SELECT COUNT(*) FROM payment_methods")
         .fetch_one(app.store.pool())
         .await
@@ -90,17 +109,48 @@ async fn card_numbers_are_refused(db: TestDb) {
     let listed = app.get_json(METHODS, Some(&buyer)).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     let shown = &listed[0];
-    assert_eq!((shown["id"].as_i64(), shown["last4"].as_str(), shown["brand"].as_str()), (Some(id), Some("4242"), Some("visa")));
+    assert_eq!(
+        (
+            shown["id"].as_i64(),
+            shown["last4"].as_str(),
+            shown["brand"].as_str()
+        ),
+        (Some(id), Some("4242"), Some("visa"))
+    );
     assert_eq!(shown["expired"], false);
-    assert!(!listed.to_string().contains("tok_visa_1"), "the token is never shown: {listed}");
+    assert!(
+        !listed.to_string().contains("tok_visa_1"),
+        "the token is never shown: {listed}"
+    );
 
     // Others' methods do not exist for the caller.
     let (_, other) = app.user("customer").await;
-    let res = app.send(Method::DELETE, &format!("{METHODS}/{id}"), Some(&other), None).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{METHODS}/{id}"),
+            Some(&other),
+            None,
+        )
+        .await;
     assert_problem(res, 404, "NOT_FOUND").await;
-    let res = app.send(Method::DELETE, &format!("{METHODS}/{id}"), Some(&buyer), None).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{METHODS}/{id}"),
+            Some(&buyer),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 204);
-    let res = app.send(Method::DELETE, &format!("{METHODS}/{id}"), Some(&buyer), None).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{METHODS}/{id}"),
+            Some(&buyer),
+            None,
+        )
+        .await;
     assert_problem(res, 404, "NOT_FOUND").await;
 
     for (method, path) in [
@@ -108,9 +158,13 @@ async fn card_numbers_are_refused(db: TestDb) {
         (Method::POST, METHODS.to_string()),
         (Method::DELETE, format!("{METHODS}/{id}")),
     ] {
-        let anon = app.send(method.clone(), &path, None, Some(card("tok"))).await;
+        let anon = app
+            .send(method.clone(), &path, None, Some(card("tok")))
+            .await;
         assert_problem(anon, 401, "UNAUTHORIZED").await;
-        let as_seller = app.send(method, &path, Some(&seller), Some(card("tok"))).await;
+        let as_seller = app
+            .send(method, &path, Some(&seller), Some(card("tok")))
+            .await;
         assert_problem(as_seller, 403, "FORBIDDEN").await;
     }
     app.stop().await;
@@ -127,38 +181,107 @@ async fn orders_are_paid_with_a_saved_method(db: TestDb) {
     let items = json!([{"sku_id": sku, "quantity": 1}]);
 
     // Paid at once with the saved method: its token reaches the provider.
-    let res = place(&app, &buyer, "pay-now", json!({"items": items, "shipping_address": "Seoul", "payment": {"method_id": method}})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "pay-now",
+        json!({"items": items, "shipping_address": "Seoul", "payment": {"method_id": method}}),
+    )
+    .await;
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     let order: Value = res.json().await.expect("order");
     let id = order["order_id"].as_str().expect("id").to_string();
     until_status(&app, &buyer, &id, "DELIVERED").await;
-    assert_eq!(app.store.sim_payment_token(&id).await.expect("read").as_deref(), Some("tok_visa_pay"));
+    assert_eq!(
+        app.store
+            .sim_payment_token(&id)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("tok_visa_pay")
+    );
 
     // Paid later with the saved method.
-    let res = place(&app, &buyer, "pay-later", json!({"items": items, "shipping_address": "Seoul"})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "pay-later",
+        json!({"items": items, "shipping_address": "Seoul"}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let later: Value = res.json().await.expect("order");
     let later = later["order_id"].as_str().expect("id").to_string();
     let pay = format!("/api/v1/orders/{later}/payment");
-    let res = app.send(Method::POST, &pay, Some(&buyer), Some(json!({"method_id": theirs}))).await;
+    let res = app
+        .send(
+            Method::POST,
+            &pay,
+            Some(&buyer),
+            Some(json!({"method_id": theirs})),
+        )
+        .await;
     assert_problem(res, 404, "NOT_FOUND").await;
-    let res = app.send(Method::POST, &pay, Some(&buyer), Some(json!({"method_id": "x"}))).await;
+    let res = app
+        .send(
+            Method::POST,
+            &pay,
+            Some(&buyer),
+            Some(json!({"method_id": "x"})),
+        )
+        .await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
-    let res = app.send(Method::POST, &pay, Some(&buyer), Some(json!({"method_id": method}))).await;
+    let res = app
+        .send(
+            Method::POST,
+            &pay,
+            Some(&buyer),
+            Some(json!({"method_id": method})),
+        )
+        .await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     until_status(&app, &buyer, &later, "DELIVERED").await;
-    assert_eq!(app.store.sim_payment_token(&later).await.expect("read").as_deref(), Some("tok_visa_pay"));
+    assert_eq!(
+        app.store
+            .sim_payment_token(&later)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("tok_visa_pay")
+    );
 
     // Paying without a body still works as before (no token).
-    let res = place(&app, &buyer, "plain", json!({"items": items, "shipping_address": "Seoul"})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "plain",
+        json!({"items": items, "shipping_address": "Seoul"}),
+    )
+    .await;
     let plain: Value = res.json().await.expect("order");
     let plain = plain["order_id"].as_str().expect("id").to_string();
-    let res = app.send(Method::POST, &format!("/api/v1/orders/{plain}/payment"), Some(&buyer), None).await;
+    let res = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/orders/{plain}/payment"),
+            Some(&buyer),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(app.store.sim_payment_token(&plain).await.expect("read"), None);
+    assert_eq!(
+        app.store.sim_payment_token(&plain).await.expect("read"),
+        None
+    );
 
     // Someone else's method, or both forms, are refused at placement.
-    let res = place(&app, &buyer, "theirs", json!({"items": items, "shipping_address": "Seoul", "payment": {"method_id": theirs}})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "theirs",
+        json!({"items": items, "shipping_address": "Seoul", "payment": {"method_id": theirs}}),
+    )
+    .await;
     assert_problem(res, 404, "NOT_FOUND").await;
     let res = place(&app, &buyer, "both", json!({"items": items, "shipping_address": "Seoul", "payment": {"method": "card", "method_id": method}})).await;
     assert_problem(res, 400, "VALIDATION_FAILED").await;
@@ -171,18 +294,40 @@ async fn orders_are_paid_with_a_saved_method(db: TestDb) {
         .expect("age the card");
     let listed = app.get_json(METHODS, Some(&buyer)).await;
     assert_eq!(listed[0]["expired"], true);
-    let res = place(&app, &buyer, "expired", json!({"items": items, "shipping_address": "Seoul", "payment": {"method_id": method}})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "expired",
+        json!({"items": items, "shipping_address": "Seoul", "payment": {"method_id": method}}),
+    )
+    .await;
     assert_problem(res, 422, "CARD_EXPIRED").await;
-    let res = place(&app, &buyer, "expired-later", json!({"items": items, "shipping_address": "Seoul"})).await;
+    let res = place(
+        &app,
+        &buyer,
+        "expired-later",
+        json!({"items": items, "shipping_address": "Seoul"}),
+    )
+    .await;
     let unpaid: Value = res.json().await.expect("order");
     let unpaid = unpaid["order_id"].as_str().expect("id");
     let res = app
-        .send(Method::POST, &format!("/api/v1/orders/{unpaid}/payment"), Some(&buyer), Some(json!({"method_id": method})))
+        .send(
+            Method::POST,
+            &format!("/api/v1/orders/{unpaid}/payment"),
+            Some(&buyer),
+            Some(json!({"method_id": method})),
+        )
         .await;
     assert_problem(res, 422, "CARD_EXPIRED").await;
-    let still = app.get_json(&format!("/api/v1/orders/{unpaid}"), Some(&buyer)).await;
+    let still = app
+        .get_json(&format!("/api/v1/orders/{unpaid}"), Some(&buyer))
+        .await;
     assert_eq!(still["status"], "AWAITING_PAYMENT");
     app.stop().await;
 }
 
-on_both_stores!(card_numbers_are_refused, orders_are_paid_with_a_saved_method);
+on_both_stores!(
+    card_numbers_are_refused,
+    orders_are_paid_with_a_saved_method
+);

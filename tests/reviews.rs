@@ -22,8 +22,10 @@ async fn buy(app: &TestApp, token: &str, key: &str, sku: i64) -> String {
         .post(app.url("/api/v1/orders"))
         .bearer_auth(token)
         .header("Idempotency-Key", key)
-        .json(&json!({"items": [{"sku_id": sku, "quantity": 1}], "shipping_address": "Seoul",
-                      "payment": {"method": "card"}}))
+        .json(
+            &json!({"items": [{"sku_id": sku, "quantity": 1}], "shipping_address": "Seoul",
+                      "payment": {"method": "card"}}),
+        )
         .send()
         .await
         .expect("POST /orders");
@@ -34,7 +36,9 @@ async fn buy(app: &TestApp, token: &str, key: &str, sku: i64) -> String {
 
 async fn until_delivered(app: &TestApp, token: &str, id: &str) {
     for _ in 0..250 {
-        let o = app.get_json(&format!("/api/v1/orders/{id}"), Some(token)).await;
+        let o = app
+            .get_json(&format!("/api/v1/orders/{id}"), Some(token))
+            .await;
         if o["status"] == "DELIVERED" {
             return;
         }
@@ -43,7 +47,12 @@ async fn until_delivered(app: &TestApp, token: &str, id: &str) {
     panic!("order {id} was not delivered");
 }
 
-async fn review(app: &TestApp, token: Option<&str>, product: i64, body: Value) -> reqwest::Response {
+async fn review(
+    app: &TestApp,
+    token: Option<&str>,
+    product: i64,
+    body: Value,
+) -> reqwest::Response {
     app.post_json(&format!("/api/v1/products/{product}/reviews"), token, body)
         .await
 }
@@ -59,7 +68,10 @@ async fn product_of(app: &TestApp, seller: &str, stock: i64) -> (i64, i64) {
         .await;
     assert_eq!(res.status(), 201);
     let p: Value = res.json().await.expect("product");
-    (p["id"].as_i64().expect("id"), p["skus"][0]["id"].as_i64().expect("sku"))
+    (
+        p["id"].as_i64().expect("id"),
+        p["skus"][0]["id"].as_i64().expect("sku"),
+    )
 }
 
 async fn only_delivered_buyers_review_once(db: TestDb) {
@@ -72,7 +84,9 @@ async fn only_delivered_buyers_review_once(db: TestDb) {
     let good = json!({"rating": 4, "text": "Arrived fast, works well."});
 
     // Read (and cache) the product before any review.
-    let detail = app.get_json(&format!("/api/v1/products/{product}"), None).await;
+    let detail = app
+        .get_json(&format!("/api/v1/products/{product}"), None)
+        .await;
     assert_eq!(detail["rating"], json!({"average": null, "count": 0}));
 
     // Never bought, or bought but not delivered yet: refused.
@@ -99,41 +113,110 @@ async fn only_delivered_buyers_review_once(db: TestDb) {
         json!({"rating": 3, "text": "   "}),
         json!({"rating": 3}),
     ] {
-        assert_problem(review(&app, Some(&buyer), product, bad).await, 400, "VALIDATION_FAILED").await;
+        assert_problem(
+            review(&app, Some(&buyer), product, bad).await,
+            400,
+            "VALIDATION_FAILED",
+        )
+        .await;
     }
     let res = review(&app, Some(&buyer), product, good.clone()).await;
     assert_eq!(res.status(), 201);
     let written: Value = res.json().await.expect("review");
-    assert_eq!((written["rating"].as_i64(), written["author"].as_str()), (Some(4), Some("Test User")));
-    let again = review(&app, Some(&buyer), product, json!({"rating": 1, "text": "changed my mind"})).await;
+    assert_eq!(
+        (written["rating"].as_i64(), written["author"].as_str()),
+        (Some(4), Some("Test User"))
+    );
+    let again = review(
+        &app,
+        Some(&buyer),
+        product,
+        json!({"rating": 1, "text": "changed my mind"}),
+    )
+    .await;
     assert_problem(again, 409, "CONFLICT").await;
 
-    let detail = app.get_json(&format!("/api/v1/products/{product}"), None).await;
-    assert_eq!(detail["rating"], json!({"average": 4.0, "count": 1}), "not the cached read");
+    let detail = app
+        .get_json(&format!("/api/v1/products/{product}"), None)
+        .await;
+    assert_eq!(
+        detail["rating"],
+        json!({"average": 4.0, "count": 1}),
+        "not the cached read"
+    );
 
     let order = buy(&app, &second, "second", sku).await;
     until_delivered(&app, &second, &order).await;
-    let res = review(&app, Some(&second), product, json!({"rating": 5, "text": "Great"})).await;
+    let res = review(
+        &app,
+        Some(&second),
+        product,
+        json!({"rating": 5, "text": "Great"}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
-    let detail = app.get_json(&format!("/api/v1/products/{product}"), None).await;
+    let detail = app
+        .get_json(&format!("/api/v1/products/{product}"), None)
+        .await;
     assert_eq!(detail["rating"], json!({"average": 4.5, "count": 2}));
-    let listing = app.get_json(&format!("/api/v1/products?seller_id={seller_id}"), None).await;
-    assert_eq!(listing["items"][0]["rating"], json!({"average": 4.5, "count": 2}));
+    let listing = app
+        .get_json(&format!("/api/v1/products?seller_id={seller_id}"), None)
+        .await;
+    assert_eq!(
+        listing["items"][0]["rating"],
+        json!({"average": 4.5, "count": 2})
+    );
 
     // Paginated, newest first, readable by anyone.
-    let page = app.get_json(&format!("/api/v1/products/{product}/reviews?page_size=1"), None).await;
+    let page = app
+        .get_json(
+            &format!("/api/v1/products/{product}/reviews?page_size=1"),
+            None,
+        )
+        .await;
     assert_eq!(page["total"], 2);
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(page["items"][0]["rating"], 5);
-    let page2 = app.get_json(&format!("/api/v1/products/{product}/reviews?page=2&page_size=1"), None).await;
+    let page2 = app
+        .get_json(
+            &format!("/api/v1/products/{product}/reviews?page=2&page_size=1"),
+            None,
+        )
+        .await;
     assert_eq!(page2["items"][0]["rating"], 4);
-    assert_problem(app.get(&format!("/api/v1/products/{product}/reviews?page=0"), None).await, 400, "VALIDATION_FAILED").await;
-    assert_problem(app.get("/api/v1/products/999999/reviews", None).await, 404, "NOT_FOUND").await;
-    assert_problem(review(&app, Some(&buyer), 999_999, good.clone()).await, 404, "NOT_FOUND").await;
+    assert_problem(
+        app.get(&format!("/api/v1/products/{product}/reviews?page=0"), None)
+            .await,
+        400,
+        "VALIDATION_FAILED",
+    )
+    .await;
+    assert_problem(
+        app.get("/api/v1/products/999999/reviews", None).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_problem(
+        review(&app, Some(&buyer), 999_999, good.clone()).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
 
     // Roles.
-    assert_problem(review(&app, None, product, good.clone()).await, 401, "UNAUTHORIZED").await;
-    assert_problem(review(&app, Some(&seller), product, good).await, 403, "FORBIDDEN").await;
+    assert_problem(
+        review(&app, None, product, good.clone()).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    assert_problem(
+        review(&app, Some(&seller), product, good).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
     app.stop().await;
 }
 

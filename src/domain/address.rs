@@ -161,18 +161,78 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         let field = |r: RawAddress<'static>| Address::parse(r).map_err(|e| e.field);
-        assert_eq!(field(RawAddress { country: "kr", ..raw() }), Err("country"));
-        assert_eq!(field(RawAddress { country: "XX", ..raw() }), Err("country"));
-        assert_eq!(field(RawAddress { country: "KOR", ..raw() }), Err("country"));
-        assert_eq!(field(RawAddress { phone: "12345", ..raw() }), Err("phone"));
-        assert_eq!(field(RawAddress { phone: "call me", ..raw() }), Err("phone"));
-        assert_eq!(field(RawAddress { postal_code: "", ..raw() }), Err("postal_code"));
-        assert_eq!(field(RawAddress { postal_code: "06#236", ..raw() }), Err("postal_code"));
-        assert_eq!(field(RawAddress { recipient: " ", ..raw() }), Err("recipient"));
+        assert_eq!(
+            field(RawAddress {
+                country: "kr",
+                ..raw()
+            }),
+            Err("country")
+        );
+        assert_eq!(
+            field(RawAddress {
+                country: "XX",
+                ..raw()
+            }),
+            Err("country")
+        );
+        assert_eq!(
+            field(RawAddress {
+                country: "KOR",
+                ..raw()
+            }),
+            Err("country")
+        );
+        assert_eq!(
+            field(RawAddress {
+                phone: "12345",
+                ..raw()
+            }),
+            Err("phone")
+        );
+        assert_eq!(
+            field(RawAddress {
+                phone: "call me",
+                ..raw()
+            }),
+            Err("phone")
+        );
+        assert_eq!(
+            field(RawAddress {
+                postal_code: "",
+                ..raw()
+            }),
+            Err("postal_code")
+        );
+        assert_eq!(
+            field(RawAddress {
+                postal_code: "06#236",
+                ..raw()
+            }),
+            Err("postal_code")
+        );
+        assert_eq!(
+            field(RawAddress {
+                recipient: " ",
+                ..raw()
+            }),
+            Err("recipient")
+        );
         assert_eq!(field(RawAddress { city: "", ..raw() }), Err("city"));
         let long = "x".repeat(LINE_MAX + 1);
         let long: &'static str = Box::leak(long.into_boxed_str());
-        assert_eq!(field(RawAddress { line2: Some(long), ..raw() }), Err("line2"));
-        assert_eq!(field(RawAddress { line1: long, ..raw() }), Err("line1"));
+        assert_eq!(
+            field(RawAddress {
+                line2: Some(long),
+                ..raw()
+            }),
+            Err("line2")
+        );
+        assert_eq!(
+            field(RawAddress {
+                line1: long,
+                ..raw()
+            }),
+            Err("line1")
+        );
     }
 }

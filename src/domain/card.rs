@@ -55,7 +55,9 @@ impl CardOnFile {
             }
         }
         let token = raw.provider_token.trim();
-        if token.is_empty() || token.len() > TOKEN_MAX || !token.bytes().all(|b| b.is_ascii_graphic())
+        if token.is_empty()
+            || token.len() > TOKEN_MAX
+            || !token.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err(ValidationError::new(
                 "provider_token",
@@ -103,11 +105,6 @@ impl CardOnFile {
 /// them allowed) that passes the Luhn check, anywhere in a longer run too.
 pub fn looks_like_pan(s: &str) -> bool {
     let mut run: Vec<u8> = Vec::new();
-    let mut check = |run: &mut Vec<u8>| {
-        let found = (13..=19).any(|len| run.windows(len).any(luhn));
-        run.clear();
-        found
-    };
     let mut previous_digit = false;
     for c in s.chars() {
         if let Some(d) = c.to_digit(10) {
@@ -117,12 +114,18 @@ pub fn looks_like_pan(s: &str) -> bool {
             // A separator inside a number: the run goes on.
         } else {
             previous_digit = false;
-            if check(&mut run) {
+            if holds_pan(&run) {
                 return true;
             }
+            run.clear();
         }
     }
-    check(&mut run)
+    holds_pan(&run)
+}
+
+/// Whether some 13 to 19 consecutive digits of `run` pass the Luhn check.
+fn holds_pan(run: &[u8]) -> bool {
+    (13..=19).any(|len| run.windows(len).any(luhn))
 }
 
 fn luhn(digits: &[u8]) -> bool {
@@ -162,7 +165,10 @@ mod tests {
         assert!(looks_like_pan("4242424242424242"));
         assert!(looks_like_pan("4242 4242 4242 4242"));
         assert!(looks_like_pan("card 4111-1111-1111-1111 here"));
-        assert!(looks_like_pan("x9994242424242424242"), "inside a longer run");
+        assert!(
+            looks_like_pan("x9994242424242424242"),
+            "inside a longer run"
+        );
         assert!(!looks_like_pan("4242424242424241"), "fails Luhn");
         assert!(!looks_like_pan("424242424242"), "12 digits");
         assert!(!looks_like_pan("tok_1234"));
@@ -189,10 +195,22 @@ mod tests {
             Err(CardError::LooksLikePan("brand"))
         );
         for bad in [
-            RawCard { last4: "42a2", ..raw() },
-            RawCard { exp_month: 13, ..raw() },
-            RawCard { exp_year: 99, ..raw() },
-            RawCard { provider_token: " ", ..raw() },
+            RawCard {
+                last4: "42a2",
+                ..raw()
+            },
+            RawCard {
+                exp_month: 13,
+                ..raw()
+            },
+            RawCard {
+                exp_year: 99,
+                ..raw()
+            },
+            RawCard {
+                provider_token: " ",
+                ..raw()
+            },
         ] {
             assert!(matches!(
                 CardOnFile::parse(bad, today),

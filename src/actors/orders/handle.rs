@@ -63,7 +63,9 @@ pub struct SavedMethod {
 /// Logs name the method, never its token.
 impl std::fmt::Debug for SavedMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SavedMethod").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SavedMethod")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,7 +1,7 @@
 //! One module per resource.
 
-pub mod admin;
 pub mod addresses;
+pub mod admin;
 pub mod admin_events;
 pub mod auth;
 pub mod cart;

@@ -103,7 +103,11 @@ pub async fn add(
 ) -> Result<HttpResponse, ApiError> {
     let product = ProductId::new(id.into_inner());
     let review = NewReview::parse(body.rating, &body.text)?;
-    match state.store.add_review(customer.id(), product, &review).await? {
+    match state
+        .store
+        .add_review(customer.id(), product, &review)
+        .await?
+    {
         ReviewAdd::Added(record) => {
             // After the commit: the cached product and pages show the old rating.
             state.catalog.invalidate(product);

@@ -50,8 +50,7 @@ pub async fn inspect(
                 (_, Some(s)) if !s.on_sale => Some(RejectReason::NotOnSale),
                 (_, Some(s)) if s.available < quantity.as_i64() => Some(RejectReason::OutOfStock),
                 (_, Some(s))
-                    if s
-                        .per_user_limit
+                    if s.per_user_limit
                         .is_some_and(|l| quantity.as_i64() > i64::from(l)) =>
                 {
                     Some(RejectReason::PurchaseLimitExceeded)

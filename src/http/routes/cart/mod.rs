@@ -58,7 +58,10 @@ pub(crate) async fn view(state: &AppState, customer: &Customer) -> Result<CartVi
     )
 )]
 #[get("")]
-pub async fn show(state: web::Data<AppState>, customer: Customer) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    customer: Customer,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(view(&state, &customer).await?))
 }
 
