@@ -33,7 +33,7 @@ async fn cart(app: &TestApp, token: &str) -> Value {
     app.get_json(CART, Some(token)).await
 }
 
-fn line<'a>(cart: &'a Value, sku: i64) -> &'a Value {
+fn line(cart: &Value, sku: i64) -> &Value {
     cart["items"]
         .as_array()
         .expect("items")
