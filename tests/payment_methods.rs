@@ -273,6 +273,21 @@ async fn orders_are_paid_with_a_saved_method(db: TestDb) {
         app.store.sim_payment_token(&plain).await.expect("read"),
         None
     );
+    // So does an empty object (earlier clients send one).
+    let res = place(
+        &app,
+        &buyer,
+        "plain-2",
+        json!({"items": items, "shipping_address": "Seoul"}),
+    )
+    .await;
+    let plain2: Value = res.json().await.expect("order");
+    let plain2 = plain2["order_id"].as_str().expect("id").to_string();
+    let pay2 = format!("/api/v1/orders/{plain2}/payment");
+    let res = app
+        .send(Method::POST, &pay2, Some(&buyer), Some(json!({})))
+        .await;
+    assert_eq!(res.status(), 200, "an empty object pays as before");
 
     // Someone else's method, or both forms, are refused at placement.
     let res = place(

@@ -184,11 +184,12 @@ pub(crate) fn order_path(id: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(id).map_err(|_| ApiError::NotFound("no such order".into()))
 }
 
-/// Which saved payment method pays (`/payment-methods`).
+/// Which saved payment method pays (`/payment-methods`); `{}` (or no
+/// body) pays as before, without one.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
-    pub method_id: i64,
+    pub method_id: Option<i64>,
 }
 
 /// Pays an `AWAITING_PAYMENT` order and answers when the payment went
@@ -202,7 +203,7 @@ pub struct PayRequest {
     request_body(content = Option<PayRequest>, description = "Optional: a saved method to pay with"),
     responses(
         (status = 200, body = OrderView),
-        (status = 400, description = "`VALIDATION_FAILED`: a body that is not `{method_id}`", body = Problem),
+        (status = 400, description = "`VALIDATION_FAILED`: a body that is not `{}` or `{method_id}`", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 402, description = "`PAYMENT_DECLINED`, `PAYMENT_TIMED_OUT`, `PAYMENT_EXPIRED`: the order is cancelled", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
@@ -221,16 +222,20 @@ pub async fn pay(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let order_id = order_path(&id)?;
-    let token = if body.iter().all(u8::is_ascii_whitespace) {
+    let method_id = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let pay: PayRequest = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))?;
-        Some(
-            order_fields::saved_method(&state, buyer.id(), pay.method_id)
+        serde_json::from_slice::<PayRequest>(&body)
+            .map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))?
+            .method_id
+    };
+    let token = match method_id {
+        Some(id) => Some(
+            order_fields::saved_method(&state, buyer.id(), id)
                 .await?
                 .token,
-        )
+        ),
+        None => None,
     };
     let order = state.orders.pay(buyer.id(), order_id, token).await?;
     if order.status == OrderStatus::Cancelled {
