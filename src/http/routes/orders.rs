@@ -184,8 +184,8 @@ pub(crate) fn order_path(id: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(id).map_err(|_| ApiError::NotFound("no such order".into()))
 }
 
-/// Which saved payment method pays (`/payment-methods`); `{}` (or no
-/// body) pays as before, without one.
+/// Which saved payment method pays (`/payment-methods`); `{}`, `null` or
+/// no body pays as before, without one.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
@@ -225,9 +225,9 @@ pub async fn pay(
     let method_id = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        serde_json::from_slice::<PayRequest>(&body)
+        serde_json::from_slice::<Option<PayRequest>>(&body)
             .map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))?
-            .method_id
+            .and_then(|p| p.method_id)
     };
     let token = match method_id {
         Some(id) => Some(
