@@ -191,7 +191,7 @@ const LEAK: &str = "ORA-01017 at db7.pay.internal:1521 user=svc_pay password=hun
 
 #[async_trait]
 impl PaymentProvider for LeakyPayments {
-    async fn authorize(&self, _: OrderId, _: Amount) -> Result<(), ProviderError> {
+    async fn authorize(&self, _: OrderId, _: Amount, _: Option<&str>) -> Result<(), ProviderError> {
         Err(ProviderError::Declined(LEAK.into()))
     }
     async fn capture(&self, _: OrderId) -> Result<(), ProviderError> {
@@ -248,7 +248,9 @@ async fn events_carry_no_raw_error_text(db: TestDb) {
     let request = PlaceOrder {
         items: vec![(SkuId::new(sku), Quantity::new(1).expect("qty"))],
         shipping_address: "Incheon 3".into(),
+        shipping: None,
         pay_now: true,
+        payment_method: None,
     };
     orders
         .place(UserId::new(buyer_id), "leaky", request)

@@ -250,6 +250,20 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/wishlist", "get"),
         ("/api/v1/wishlist", "post"),
         ("/api/v1/wishlist/{product_id}", "delete"),
+        ("/api/v1/cart", "get"),
+        ("/api/v1/cart", "delete"),
+        ("/api/v1/cart/items/{sku_id}", "put"),
+        ("/api/v1/cart/items/{sku_id}", "delete"),
+        ("/api/v1/cart/checkout", "post"),
+        ("/api/v1/addresses", "get"),
+        ("/api/v1/addresses", "post"),
+        ("/api/v1/addresses/{id}", "patch"),
+        ("/api/v1/addresses/{id}", "delete"),
+        ("/api/v1/payment-methods", "get"),
+        ("/api/v1/payment-methods", "post"),
+        ("/api/v1/payment-methods/{id}", "delete"),
+        ("/api/v1/products/{id}/reviews", "post"),
+        ("/api/v1/products/{id}/reviews", "get"),
         ("/api/v1/orders", "post"),
         ("/api/v1/orders", "get"),
         ("/api/v1/orders/{id}", "get"),
@@ -287,6 +301,7 @@ async fn openapi_lists_every_route(db: TestDb) {
                 .replace("{order_id}", "1")
                 .replace("{image_id}", "1")
                 .replace("{key}", "missing.png")
+                .replace("{sku_id}", "1")
                 .replace("{file}", "console.js"),
         );
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");

@@ -12,6 +12,7 @@ use super::ids::{ProductId, SkuId, UserId};
 use super::image::ProductImage;
 use super::money::{Currency, Price};
 use super::quantity::Stock;
+use super::review::Rating;
 use super::text::bounded;
 use super::time::Timestamp;
 
@@ -182,6 +183,7 @@ pub struct Product {
     pub skus: Vec<CatalogSku>,
     /// Cover first.
     pub images: Vec<ProductImage>,
+    pub rating: Rating,
 }
 
 impl Product {
@@ -209,6 +211,8 @@ pub struct ProductSummary {
     pub updated_at: Timestamp,
     /// The first of its images, if it has any.
     pub cover_image: Option<ProductImage>,
+    /// Average and count of the product's reviews.
+    pub rating: Rating,
 }
 
 /// Changes to a product; `None` leaves a field as it is.

@@ -2,6 +2,8 @@
 //! rules, the catalog, the stock ledger, and the order saga's decisions. Nothing here does I/O or needs a
 //! runtime, so every rule is unit-tested directly.
 
+pub mod address;
+pub mod card;
 pub mod catalog;
 pub mod category;
 pub mod email;
@@ -17,6 +19,7 @@ pub mod page;
 pub mod password;
 pub mod quantity;
 pub mod reason;
+pub mod review;
 pub mod role;
 pub mod rules;
 pub mod saga;

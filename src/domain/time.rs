@@ -1,7 +1,7 @@
 //! Instants as milliseconds since the Unix epoch: exact, cheap to compare and
 //! stored as a plain BIGINT in every database; shown as RFC 3339 UTC.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -35,6 +35,12 @@ impl Timestamp {
             self.0
                 .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         )
+    }
+
+    /// The UTC calendar `(year, month)` of this instant (card expiry).
+    pub fn year_month(self) -> (u32, u32) {
+        let t = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
+        (u32::try_from(t.year()).unwrap_or(0), t.month())
     }
 
     pub fn to_rfc3339(self) -> String {

@@ -98,6 +98,7 @@ mod tests {
             updated_at: Timestamp::from_millis(0),
             skus: Vec::new(),
             images: Vec::new(),
+            rating: Default::default(),
         })
     }
 

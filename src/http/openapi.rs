@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::routes::{
-    admin, admin_events, auth, categories, console, health, media, metrics, orders, orders_seller,
-    picture, products, skus, users, wishlist,
+    addresses, admin, admin_events, auth, cart, categories, console, health, media, metrics,
+    orders, orders_seller, payment_methods, picture, products, reviews, skus, users, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -62,6 +62,15 @@ pub struct ApiDoc;
         wishlist::list,
         wishlist::add,
         wishlist::remove,
+        addresses::list,
+        addresses::add,
+        addresses::update,
+        addresses::remove,
+        payment_methods::list,
+        payment_methods::add,
+        payment_methods::remove,
+        reviews::add,
+        reviews::list,
         orders_seller::seller_orders,
         admin::actors,
         admin::sku_actor,
@@ -71,9 +80,24 @@ pub struct ApiDoc;
         admin_events::feed,
         console::live_feed
     ),
-    nest((path = "/auth", api = AuthApi), (path = "/orders", api = OrdersApi)),
+    nest(
+        (path = "/auth", api = AuthApi),
+        (path = "/orders", api = OrdersApi),
+        (path = "/cart", api = CartApi)
+    ),
 )]
 struct ApiV1;
+
+/// The cart scope, under the per-user request budget as a whole.
+#[derive(OpenApi)]
+#[openapi(paths(
+    cart::show,
+    cart::clear,
+    cart::set_item,
+    cart::remove_item,
+    cart::checkout::checkout
+))]
+struct CartApi;
 
 /// The orders scope, under the per-user request budget as a whole.
 #[derive(OpenApi)]

@@ -65,6 +65,17 @@ pub enum ApiError {
     /// An order refused at placement; the code says why.
     #[error("{}", .0.detail())]
     Refused(RejectReason),
+    /// A per-buyer bound (cart lines, saved addresses or methods) is reached.
+    #[error("{0}")]
+    LimitReached(String),
+    /// A field looks like a card number; only provider tokens are taken.
+    #[error("{0}")]
+    CardNumberRefused(String),
+    #[error("{0}")]
+    CardExpired(String),
+    /// Only a buyer whose order line of the product was delivered may review it.
+    #[error("{0}")]
+    ReviewNotAllowed(String),
     #[error("too many requests; retry in {} s", .0.as_secs())]
     RateLimited(std::time::Duration),
     /// Every password hashing slot is taken; nothing was checked or changed.
@@ -113,6 +124,12 @@ impl ApiError {
             ApiError::StillProcessing => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             ApiError::PaymentFailed(reason) => (StatusCode::PAYMENT_REQUIRED, reason.code()),
             ApiError::Refused(reason) => (StatusCode::CONFLICT, reason.code()),
+            ApiError::LimitReached(_) => (StatusCode::CONFLICT, "LIMIT_REACHED"),
+            ApiError::CardNumberRefused(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "CARD_NUMBER_REFUSED")
+            }
+            ApiError::CardExpired(_) => (StatusCode::UNPROCESSABLE_ENTITY, "CARD_EXPIRED"),
+            ApiError::ReviewNotAllowed(_) => (StatusCode::FORBIDDEN, "REVIEW_NOT_ALLOWED"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Busy | ApiError::Overloaded(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED")

@@ -20,6 +20,7 @@ use crate::domain::category::CategoryId;
 use crate::domain::ids::{ProductId, SkuId, UserId};
 use crate::domain::money::{Currency, Price};
 use crate::domain::page::PageRequest;
+use crate::domain::review::Rating;
 use crate::domain::rules::SaleRules;
 use crate::domain::time::Timestamp;
 
@@ -40,6 +41,7 @@ struct PriceRange {
     max: Price,
     currency: Currency,
     skus: u32,
+    rating: Rating,
 }
 
 /// What became of a patch.
@@ -119,6 +121,7 @@ impl Store {
             updated_at: now,
             skus,
             images: Vec::new(),
+            rating: Rating::default(),
         })
     }
 
@@ -126,7 +129,7 @@ impl Store {
     pub async fn product(&self, id: ProductId) -> Result<Option<Product>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT id, seller_id, name, description, category, category_id, created_at, \
-             updated_at FROM products p WHERE id = ? AND deleted_at IS NULL AND \
+             updated_at, rating_sum, rating_count FROM products p WHERE id = ? AND deleted_at IS NULL AND \
              EXISTS (SELECT 1 FROM users u WHERE u.id = p.seller_id AND u.deleted_at IS NULL)",
         )
         .bind(id.get())
@@ -166,6 +169,7 @@ impl Store {
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
             skus,
             images,
+            rating: Rating::from_totals(row.try_get("rating_sum")?, row.try_get("rating_count")?),
         }))
     }
 
@@ -239,8 +243,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut q = QueryBuilder::<Any>::new(
-            "SELECT product_id, MIN(price), MAX(price), MIN(currency), COUNT(*) \
-             FROM skus WHERE product_id IN (",
+            "SELECT s.product_id, MIN(s.price), MAX(s.price), MIN(s.currency), COUNT(*), \
+             MAX(p.rating_sum), MAX(p.rating_count) \
+             FROM skus s JOIN products p ON p.id = s.product_id WHERE s.product_id IN (",
         );
         let product_ids = rows
             .iter()
@@ -250,7 +255,7 @@ impl Store {
         for id in &product_ids {
             ids.push_bind(*id);
         }
-        q.push(") GROUP BY product_id");
+        q.push(") GROUP BY s.product_id");
         let mut covers = self.covers(&product_ids).await?;
         let mut ranges = HashMap::with_capacity(rows.len());
         for r in q.build().fetch_all(&self.pool).await? {
@@ -261,6 +266,7 @@ impl Store {
                 currency: currency(&r.try_get::<String, _>(3)?)?,
                 skus: u32::try_from(count)
                     .map_err(|_| StoreError::Corrupt(format!("SKU count {count}")))?,
+                rating: Rating::from_totals(r.try_get(5)?, r.try_get(6)?),
             };
             ranges.insert(r.try_get::<i64, _>(0)?, range);
         }
@@ -283,6 +289,7 @@ impl Store {
                     created_at: Timestamp::from_millis(r.try_get("created_at")?),
                     updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
                     cover_image: covers.remove(&id),
+                    rating: range.rating,
                 })
             })
             .collect()

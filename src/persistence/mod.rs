@@ -11,6 +11,8 @@
 //! [`guarded_cache`], which the HTTP catalog cache uses too, so that a read
 //! racing a write never puts the old rows back.
 
+mod addresses;
+mod cart;
 mod catalog;
 mod categories;
 pub mod guarded_cache;
@@ -21,8 +23,10 @@ mod offer_cache;
 mod orders;
 mod outbox;
 pub mod owner;
+mod payment_methods;
 mod pruning;
 pub mod redacted_url;
+mod reviews;
 pub mod revocations;
 mod sessions;
 mod simulated;
@@ -30,6 +34,8 @@ mod users;
 mod wishlist;
 mod write_set;
 
+pub use addresses::SavedAddress;
+pub use cart::{CartLine, CartSet};
 pub use catalog::{PatchOutcome, ProductPage};
 pub use categories::{CategoryDelete, CategoryWrite};
 pub use images::ImageAdd;
@@ -39,7 +45,9 @@ pub use orders::{
     SellerOrder, SkuOffer, Transition,
 };
 pub use outbox::{Backlog, OutboxRow};
+pub use payment_methods::SavedCard;
 pub use pruning::Pruned;
+pub use reviews::{ReviewAdd, ReviewRecord};
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
 pub use simulated::{SimLedger, SimRecord};

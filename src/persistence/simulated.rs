@@ -98,6 +98,30 @@ impl Store {
         }
     }
 
+    /// Notes which saved method's token paid `order` (the simulated
+    /// payment provider's books, as a real provider keeps them).
+    pub async fn sim_note_payment_token(&self, order: &str, token: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE simulated_payments SET method_token = ? \
+             WHERE order_id = ? AND method_token IS NULL",
+        )
+        .bind(token.to_owned())
+        .bind(order.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The token that paid `order`, if a saved method did.
+    pub async fn sim_payment_token(&self, order: &str) -> Result<Option<String>, StoreError> {
+        let token: Option<Option<String>> =
+            sqlx::query_scalar("SELECT method_token FROM simulated_payments WHERE order_id = ?")
+                .bind(order.to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(token.flatten())
+    }
+
     /// Moves `order` from `from` to `to`; answers whether it was in `from`.
     pub async fn sim_transition(
         &self,

@@ -43,8 +43,14 @@ impl From<crate::persistence::StoreError> for ProviderError {
 /// Money movements for one order, keyed by the order id.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {
-    /// Holds `amount` on the buyer's payment method.
-    async fn authorize(&self, order: OrderId, amount: Amount) -> Result<(), ProviderError>;
+    /// Holds `amount` on the buyer's payment method: the saved method whose
+    /// provider token is `method`, or the one given at checkout when `None`.
+    async fn authorize(
+        &self,
+        order: OrderId,
+        amount: Amount,
+        method: Option<&str>,
+    ) -> Result<(), ProviderError>;
     /// Takes the held amount.
     async fn capture(&self, order: OrderId) -> Result<(), ProviderError>;
     /// Gives back whatever the order holds: voids an authorisation, refunds

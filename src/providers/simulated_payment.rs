@@ -51,7 +51,12 @@ impl SimulatedPayments {
 
 #[async_trait]
 impl PaymentProvider for SimulatedPayments {
-    async fn authorize(&self, order: OrderId, amount: Amount) -> Result<(), ProviderError> {
+    async fn authorize(
+        &self,
+        order: OrderId,
+        amount: Amount,
+        method: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let order = &order.to_string();
         let amount = amount.minor_units();
         self.latency().await;
@@ -87,6 +92,11 @@ impl PaymentProvider for SimulatedPayments {
             .store
             .sim_insert(LEDGER, order, amount, "authorized")
             .await?;
+        if let Some(token) = method
+            && state == "authorized"
+        {
+            self.store.sim_note_payment_token(order, token).await?;
+        }
         Self::answer(&state)
     }
 

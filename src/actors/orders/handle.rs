@@ -20,6 +20,7 @@ use super::resume::Stuck;
 use super::saga::{SagaDeps, SagaMsg};
 use super::supervisor::{SagaRegistry, SagaSupervisor, SagaSupervisorMsg, Sagas};
 use super::views::{SagaList, SagaView};
+use crate::domain::address::Address;
 use crate::domain::ids::{OrderId, SkuId, UserId};
 use crate::domain::money::{Amount, Currency};
 use crate::domain::order::{OrderStatus, Step};
@@ -31,14 +32,41 @@ use crate::prometheus::SAGA_TRANSITIONS;
 /// Orphaned holds given back at once at start.
 const RELEASE_CONCURRENCY: usize = 64;
 
-/// A validated order request.
+/// A validated order request. Fields added since the first release are
+/// left out of the fingerprint when unset, so the retries of requests that
+/// do not use them keep their fingerprint.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PlaceOrder {
     /// Distinct SKUs, sorted by id: the order every saga reserves in.
     pub items: Vec<(SkuId, Quantity)>,
+    /// The address as text: given so, or the structured one on one line.
     pub shipping_address: String,
+    /// The structured address, which the order keeps a copy of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<Address>,
     /// Pay at once (the request carried `payment`).
     pub pay_now: bool,
+    /// The saved payment method paying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<SavedMethod>,
+}
+
+/// A saved payment method chosen to pay: its id is part of the request's
+/// fingerprint, its provider token goes to the provider, never elsewhere.
+#[derive(Clone, serde::Serialize)]
+pub struct SavedMethod {
+    pub id: i64,
+    #[serde(skip)]
+    pub token: String,
+}
+
+/// Logs name the method, never its token.
+impl std::fmt::Debug for SavedMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedMethod")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PlaceOrder {
@@ -230,6 +258,8 @@ impl Orders {
             total,
             currency,
             shipping_address: request.shipping_address.clone(),
+            shipping: request.shipping.clone(),
+            payment_token: request.payment_method.as_ref().map(|m| m.token.clone()),
             pay_on_place: request.pay_now,
             payment_due_at: now.plus(deps.settings.payment_window()),
             lines,
@@ -430,9 +460,15 @@ impl Orders {
         self.call(&saga, SagaMsg::AwaitPlaced).await
     }
 
-    /// Pays an `AWAITING_PAYMENT` order; answers once payment succeeded
+    /// Pays an `AWAITING_PAYMENT` order, with the saved method whose
+    /// provider token is `token` if given; answers once payment succeeded
     /// or failed.
-    pub async fn pay(&self, buyer: UserId, order_id: OrderId) -> Result<OrderRecord, OrderError> {
+    pub async fn pay(
+        &self,
+        buyer: UserId,
+        order_id: OrderId,
+        token: Option<String>,
+    ) -> Result<OrderRecord, OrderError> {
         let order = self.owned(buyer, order_id).await?;
         if order.status != OrderStatus::AwaitingPayment {
             return Err(OrderError::Conflict(format!(
@@ -440,7 +476,18 @@ impl Orders {
                 order.status
             )));
         }
-        match self.ask(order_id, SagaMsg::Pay).await {
+        if let Some(token) = &token {
+            // Written first, so a saga restarted mid-payment pays with it too.
+            self.inner
+                .deps
+                .store
+                .set_payment_token(order_id, token)
+                .await?;
+        }
+        match self
+            .ask(order_id, |reply| SagaMsg::Pay(token.clone(), reply))
+            .await
+        {
             Err(Asked::Finished) => self.owned(buyer, order_id).await,
             other => other?,
         }

@@ -63,8 +63,9 @@ pub enum SagaMsg {
     Advance,
     /// Answer once the order has its first answer (it left PENDING).
     AwaitPlaced(RpcReplyPort<Placement>),
-    /// The buyer pays; answered when the payment succeeded or failed.
-    Pay(OrderReply),
+    /// The buyer pays (with a saved method's provider token, if given);
+    /// answered when the payment succeeded or failed.
+    Pay(Option<String>, OrderReply),
     /// The buyer cancels; answered when the order is CANCELLED.
     Cancel(OrderReply),
     /// `payment_due_at` may have passed.
@@ -168,7 +169,10 @@ impl Actor for OrderSaga {
                 }
                 None => st.placed.push(reply),
             },
-            SagaMsg::Pay(reply) => {
+            SagaMsg::Pay(token, reply) => {
+                if token.is_some() {
+                    st.order.payment_token = token;
+                }
                 st.run(&myself, Event::Pay, Some(Waiter::Paying(reply)))
                     .await?
             }
@@ -272,7 +276,11 @@ impl State {
             Call::Reserve => self.reserve_lines().await,
             Call::Authorize => {
                 let result = self
-                    .provider(deps.payments.authorize(id, self.order.total))
+                    .provider(deps.payments.authorize(
+                        id,
+                        self.order.total,
+                        self.order.payment_token.as_deref(),
+                    ))
                     .await;
                 deps.gauges.authorisation(&result);
                 answer(id, ProviderCall::Authorize, result)

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::address::Address;
 use crate::domain::ids::{OrderId, ProductId, SkuId, UserId};
 use crate::domain::money::{Amount, Currency, Price};
 use crate::domain::order::{OrderStatus, Step};
@@ -35,6 +36,9 @@ pub struct OrderView {
     pub total: Amount,
     pub currency: Currency,
     pub shipping_address: String,
+    /// The structured address the order was placed with (its own copy),
+    /// when it was given one.
+    pub shipping: Option<Address>,
     pub tracking: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -61,6 +65,7 @@ impl From<&OrderRecord> for OrderView {
             total: o.total,
             currency: o.currency,
             shipping_address: o.shipping_address.clone(),
+            shipping: o.shipping.clone(),
             tracking: o.tracking.clone(),
             created_at: o.created_at,
             updated_at: o.updated_at,

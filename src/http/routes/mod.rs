@@ -1,17 +1,22 @@
 //! One module per resource.
 
+pub mod addresses;
 pub mod admin;
 pub mod admin_events;
 pub mod auth;
 pub mod categories;
+pub mod cart;
 pub mod console;
 pub mod health;
 pub mod media;
 pub mod metrics;
+pub mod order_fields;
 pub mod orders;
 pub mod orders_seller;
 pub mod picture;
+pub mod payment_methods;
 pub mod products;
+pub mod reviews;
 pub mod skus;
 pub mod users;
 pub mod wishlist;

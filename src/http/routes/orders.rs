@@ -10,14 +10,14 @@ use crate::actors::OrderError;
 use crate::actors::orders::handle::PlaceOrder;
 use crate::actors::orders::placing::Placement;
 use crate::actors::orders::views::{OrderEventView, OrderView};
-use crate::domain::ids::{OrderId, SkuId};
+use crate::domain::ids::{OrderId, SkuId, UserId};
 use crate::domain::order::OrderStatus;
 use crate::domain::page::PageRequest;
 use crate::domain::quantity::Quantity;
 use crate::domain::reason::{Reason, RejectReason};
-use crate::domain::text;
 use crate::http::auth::Customer;
 use crate::http::problem::Problem;
+use crate::http::routes::order_fields::{self, AddressRequest, PaymentRequest};
 use crate::http::{ApiError, AppState};
 use crate::persistence::OrderRecord;
 
@@ -35,55 +35,74 @@ pub struct OrderItemRequest {
     pub quantity: i64,
 }
 
-/// How the buyer pays now. The simulated provider needs no details.
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentRequest {
-    /// e.g. `card`.
-    pub method: String,
-}
-
+/// An order. The address comes in exactly one of three forms:
+/// `shipping_address` (free text, as before), `shipping` (a structured
+/// address) or `shipping_address_id` (one of the caller's saved addresses).
+/// The order keeps a copy of a structured address: later changes to the
+/// address book never rewrite it.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderRequest {
     /// 1 to 50 lines, each SKU at most once.
     #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<OrderItemRequest>,
-    /// 1 to 500 characters.
-    pub shipping_address: String,
+    /// Free text, 1 to 500 characters.
+    pub shipping_address: Option<String>,
+    /// A structured address.
+    pub shipping: Option<AddressRequest>,
+    /// One of the caller's saved addresses (`/addresses`).
+    pub shipping_address_id: Option<i64>,
     /// Pay at once; without it the order waits in `AWAITING_PAYMENT`.
     pub payment: Option<PaymentRequest>,
 }
 
-impl PlaceOrderRequest {
-    fn validate(self) -> Result<PlaceOrder, ApiError> {
-        if self.items.is_empty() || self.items.len() > MAX_LINES {
+/// Checks an order's lines: 1 to 50, each SKU once, 1 to 1,000 units
+/// each; answers them sorted by SKU (the order every saga reserves in).
+pub(crate) fn order_lines(
+    lines: impl ExactSizeIterator<Item = (i64, i64)>,
+) -> Result<Vec<(SkuId, Quantity)>, ApiError> {
+    if lines.len() == 0 || lines.len() > MAX_LINES {
+        return Err(ApiError::Validation(format!(
+            "items: must hold 1 to {MAX_LINES} lines"
+        )));
+    }
+    let mut items = Vec::with_capacity(lines.len());
+    for (sku, quantity) in lines {
+        if quantity > MAX_LINE_QUANTITY {
             return Err(ApiError::Validation(format!(
-                "items: must hold 1 to {MAX_LINES} lines"
+                "quantity: at most {MAX_LINE_QUANTITY} per line"
             )));
         }
-        let mut items = Vec::with_capacity(self.items.len());
-        for item in &self.items {
-            if item.quantity > MAX_LINE_QUANTITY {
-                return Err(ApiError::Validation(format!(
-                    "quantity: at most {MAX_LINE_QUANTITY} per line"
-                )));
-            }
-            items.push((SkuId::new(item.sku_id), Quantity::new(item.quantity)?));
-        }
-        items.sort_by_key(|(sku, _)| *sku);
-        if items.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err(ApiError::Validation(
-                "items: each sku_id may appear once".into(),
-            ));
-        }
-        if let Some(p) = &self.payment {
-            text::bounded("payment.method", &p.method, 32)?;
-        }
+        items.push((SkuId::new(sku), Quantity::new(quantity)?));
+    }
+    items.sort_by_key(|(sku, _)| *sku);
+    if items.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(ApiError::Validation(
+            "items: each sku_id may appear once".into(),
+        ));
+    }
+    Ok(items)
+}
+
+impl PlaceOrderRequest {
+    async fn validate(self, state: &AppState, buyer: UserId) -> Result<PlaceOrder, ApiError> {
+        let items = order_lines(self.items.iter().map(|i| (i.sku_id, i.quantity)))?;
+        let shipping = order_fields::shipping(
+            state,
+            buyer,
+            self.shipping_address.as_deref(),
+            self.shipping.as_ref(),
+            self.shipping_address_id,
+        )
+        .await?;
+        let (pay_now, payment_method) =
+            order_fields::payment(state, buyer, self.payment.as_ref()).await?;
         Ok(PlaceOrder {
             items,
-            shipping_address: text::bounded("shipping_address", &self.shipping_address, 500)?,
-            pay_now: self.payment.is_some(),
+            shipping_address: shipping.text,
+            shipping: shipping.address,
+            pay_now,
+            payment_method,
         })
     }
 }
@@ -104,7 +123,7 @@ impl From<OrderError> for ApiError {
     }
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     let missing = || {
         ApiError::Validation(
             "Idempotency-Key: required header of 1 to 255 visible ASCII characters".into(),
@@ -130,13 +149,13 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "Client-chosen key, 1 to 255 visible ASCII characters, unique per intended order")),
     responses(
         (status = 201, body = OrderView, description = "Reserved; `AWAITING_PAYMENT` until paid or `payment_due_at`"),
-        (status = 400, description = "`VALIDATION_FAILED` (missing Idempotency-Key, bad items)", body = Problem),
+        (status = 400, description = "`VALIDATION_FAILED` (missing Idempotency-Key, bad items, bad address, not exactly one address form)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
-        (status = 404, description = "`NOT_FOUND`: unknown SKU", body = Problem),
+        (status = 404, description = "`NOT_FOUND`: unknown SKU, saved address or saved payment method", body = Problem),
         (status = 409, description = "`OUT_OF_STOCK`, `NOT_ON_SALE` (outside the sale window, or the seller has left), `PURCHASE_LIMIT_EXCEEDED`", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
-        (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`", body = Problem),
+        (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`, `CARD_EXPIRED` (the saved method)", body = Problem),
         (status = 429, description = "`RATE_LIMITED`", body = Problem),
         (status = 503, description = "`UNAVAILABLE`: still processing, retry with the same key", body = Problem),
     )
@@ -149,7 +168,7 @@ pub async fn place(
     body: web::Json<PlaceOrderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let order = body.into_inner().validate()?;
+    let order = body.into_inner().validate(&state, buyer.id()).await?;
     // The first answer, the same for every retry with this key. A refusal
     // is an answer, not a failure of the request: it is rendered here
     // rather than returned as an error, which the request log would report
@@ -165,20 +184,32 @@ pub(crate) fn order_path(id: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(id).map_err(|_| ApiError::NotFound("no such order".into()))
 }
 
+/// Which saved payment method pays (`/payment-methods`); `{}`, `null` or
+/// no body pays as before, without one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    pub method_id: Option<i64>,
+}
+
 /// Pays an `AWAITING_PAYMENT` order and answers when the payment went
 /// through (`PAID`) or failed (402, the order is then cancelled and its
-/// stock released).
+/// stock released). The body is optional: `{method_id}` pays with one of
+/// the caller's saved methods.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
+    request_body(content = Option<PayRequest>, description = "Optional: a saved method to pay with"),
     responses(
         (status = 200, body = OrderView),
+        (status = 400, description = "`VALIDATION_FAILED`: a body that is not `{}` or `{method_id}`", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
         (status = 402, description = "`PAYMENT_DECLINED`, `PAYMENT_TIMED_OUT`, `PAYMENT_EXPIRED`: the order is cancelled", body = Problem),
         (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
-        (status = 404, description = "`NOT_FOUND`", body = Problem),
+        (status = 404, description = "`NOT_FOUND`: no such order or saved method", body = Problem),
         (status = 409, description = "`CONFLICT`: not awaiting payment", body = Problem),
+        (status = 422, description = "`CARD_EXPIRED`: the saved method has expired", body = Problem),
         (status = 429, description = "`RATE_LIMITED`", body = Problem),
         (status = 503, description = "`UNAVAILABLE`: still processing", body = Problem),
     )
@@ -188,8 +219,25 @@ pub async fn pay(
     state: web::Data<AppState>,
     buyer: Customer,
     id: web::Path<String>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let order = state.orders.pay(buyer.id(), order_path(&id)?).await?;
+    let order_id = order_path(&id)?;
+    let method_id = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<Option<PayRequest>>(&body)
+            .map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))?
+            .and_then(|p| p.method_id)
+    };
+    let token = match method_id {
+        Some(id) => Some(
+            order_fields::saved_method(&state, buyer.id(), id)
+                .await?
+                .token,
+        ),
+        None => None,
+    };
+    let order = state.orders.pay(buyer.id(), order_id, token).await?;
     if order.status == OrderStatus::Cancelled {
         return Err(match order.reason {
             Some(Reason::Cancelled(c)) if c.is_payment_failure() => ApiError::PaymentFailed(c),

@@ -25,7 +25,7 @@ use crate::domain::reason::{FirstAnswer, Reason};
 use crate::domain::time::Timestamp;
 
 const ORDER_COLUMNS: &str = "id, buyer_id, request_hash, status, step, reason, total, currency, \
-     shipping_address, pay_on_place, payment_due_at, tracking, attempts, first_answer, \
+     shipping_address, shipping_json, payment_token, pay_on_place, payment_due_at, tracking, attempts, first_answer, \
      created_at, updated_at, \
      (SELECT MAX(seq) FROM order_events e WHERE e.order_id = orders.id) AS last_seq";
 
@@ -207,6 +207,14 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("total of order {id}")))?,
             currency: Currency::parse(&row.try_get::<String, _>("currency")?).map_err(corrupt)?,
             shipping_address: row.try_get("shipping_address")?,
+            shipping: row
+                .try_get::<Option<String>, _>("shipping_json")?
+                .map(|json| {
+                    serde_json::from_str(&json)
+                        .map_err(|e| StoreError::Corrupt(format!("shipping of order {id}: {e}")))
+                })
+                .transpose()?,
+            payment_token: row.try_get("payment_token")?,
             pay_on_place: row.try_get::<i64, _>("pay_on_place")? != 0,
             payment_due_at: Timestamp::from_millis(row.try_get("payment_due_at")?),
             tracking: row.try_get("tracking")?,

@@ -2,6 +2,7 @@
 //! placement, the record read back, its lines, the writes the order writer
 //! group-commits, and the events of its log.
 
+use crate::domain::address::Address;
 use crate::domain::events::DomainEvent;
 use crate::domain::ids::{OrderId, ProductId, SkuId, UserId};
 use crate::domain::money::{Amount, Currency, Price};
@@ -41,6 +42,10 @@ pub struct NewOrder {
     pub total: Amount,
     pub currency: Currency,
     pub shipping_address: String,
+    /// The structured address, copied: the address book may change later.
+    pub shipping: Option<Address>,
+    /// The saved payment method's provider token, when paid with one.
+    pub payment_token: Option<String>,
     pub pay_on_place: bool,
     pub payment_due_at: Timestamp,
     pub lines: Vec<OrderLine>,
@@ -73,6 +78,10 @@ pub struct OrderRecord {
     pub total: Amount,
     pub currency: Currency,
     pub shipping_address: String,
+    /// The structured address the order was placed with, if any.
+    pub shipping: Option<Address>,
+    /// The saved payment method's provider token, when paid with one.
+    pub payment_token: Option<String>,
     pub pay_on_place: bool,
     pub payment_due_at: Timestamp,
     pub tracking: Option<String>,
@@ -107,6 +116,8 @@ impl OrderRecord {
             total: order.total,
             currency: order.currency,
             shipping_address: order.shipping_address,
+            shipping: order.shipping,
+            payment_token: order.payment_token,
             pay_on_place: order.pay_on_place,
             payment_due_at: order.payment_due_at,
             tracking: None,

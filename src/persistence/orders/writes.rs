@@ -132,7 +132,7 @@ impl Store {
     }
 }
 
-/// Orders per multi-row INSERT: 16 values a row stays far below the
+/// Orders per multi-row INSERT: 18 values a row stays far below the
 /// 32,766 bound values SQLite allows (and MySQL's 65,535).
 const INSERT_CHUNK: usize = 500;
 
@@ -150,9 +150,9 @@ async fn insert_orders(
 ) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, reason, \
-         total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \
-         first_answer, created_at, updated_at) VALUES {}",
-        placeholders(16, orders.len())
+         total, currency, shipping_address, shipping_json, payment_token, pay_on_place, \
+         payment_due_at, attempts, first_answer, created_at, updated_at) VALUES {}",
+        placeholders(18, orders.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for o in orders {
@@ -168,6 +168,12 @@ async fn insert_orders(
             .bind(o.total.minor_units())
             .bind(o.currency.as_str().to_owned())
             .bind(o.shipping_address.clone())
+            .bind(
+                o.shipping
+                    .as_ref()
+                    .and_then(|a| serde_json::to_string(a).ok()),
+            )
+            .bind(o.payment_token.clone())
             .bind(i64::from(o.pay_on_place))
             .bind(o.payment_due_at.millis())
             .bind(0_i64)

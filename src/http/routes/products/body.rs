@@ -14,6 +14,7 @@ use crate::domain::ids::{ProductId, SkuId, UserId};
 use crate::domain::image::ProductImage;
 use crate::domain::money::{Currency, Price};
 use crate::domain::quantity::Quantity;
+use crate::domain::review::Rating;
 use crate::domain::rules::SaleRules;
 use crate::domain::time::Timestamp;
 
@@ -199,6 +200,8 @@ pub struct ProductView {
     pub skus: Vec<SkuView>,
     /// Cover first, each in three sizes with their URLs.
     pub images: Vec<ProductImage>,
+    /// Average and count of the product's reviews.
+    pub rating: Rating,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -322,5 +322,6 @@ async fn with_availability(state: &AppState, product: &Product) -> Result<Produc
             })
             .collect(),
         images: product.images.clone(),
+        rating: product.rating,
     })
 }
