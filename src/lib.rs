@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod mail;
 pub mod persistence;
 pub mod prometheus;
 pub mod providers;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod ledger;
+pub mod mail;
 pub mod money;
 pub mod order;
 pub mod owner;
@@ -20,5 +21,6 @@ pub mod rules;
 pub mod saga;
 pub mod text;
 pub mod time;
+pub mod verification;
 
 pub use error::ValidationError;

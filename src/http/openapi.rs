@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::routes::{
-    admin, admin_events, auth, console, health, metrics, orders, orders_seller, products, skus,
-    users, wishlist,
+    admin, admin_events, admin_mail, auth, console, health, metrics, orders, orders_seller,
+    products, skus, users, verification, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -59,6 +59,7 @@ pub struct ApiDoc;
         admin::saga,
         admin_events::outbox,
         admin_events::feed,
+        admin_mail::mail,
         console::live_feed
     ),
     nest((path = "/auth", api = AuthApi), (path = "/orders", api = OrdersApi)),
@@ -79,7 +80,16 @@ struct OrdersApi;
 
 /// The auth scope, rate-limited per client IP as a whole.
 #[derive(OpenApi)]
-#[openapi(paths(auth::signup, auth::login, auth::refresh, auth::logout))]
+#[openapi(paths(
+    auth::signup,
+    auth::login,
+    auth::refresh,
+    auth::logout,
+    auth::logout_all,
+    verification::verify_email,
+    verification::verify_link,
+    verification::resend
+))]
 struct AuthApi;
 
 struct BearerAuth;

@@ -10,6 +10,8 @@ use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
+use crate::http::verification::Verifier;
+use crate::mail::Mail;
 use crate::persistence::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
@@ -38,4 +40,10 @@ pub struct AppState {
     pub events: Events,
     /// The control room's feed and the request window behind its chart.
     pub live: Live,
+    /// Refuse purchases until the buyer's email is verified.
+    pub require_verified_email: bool,
+    /// Verification codes and their resend budgets.
+    pub verifier: Verifier,
+    /// The mail queue's sender (woken when a request queues a mail).
+    pub mail: Mail,
 }

@@ -14,6 +14,7 @@
 mod catalog;
 pub mod guarded_cache;
 mod inventory;
+mod mail_queue;
 mod missing_skus;
 mod offer_cache;
 mod orders;
@@ -25,11 +26,13 @@ pub mod revocations;
 mod sessions;
 mod simulated;
 mod users;
+mod verification;
 mod wishlist;
 mod write_set;
 
 pub use catalog::{PatchOutcome, ProductPage};
 pub use inventory::StoredSku;
+pub use mail_queue::{MailCounts, MailFailure, NewMail, QueuedMail};
 pub use orders::{
     NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SellerLine,
     SellerOrder, SkuOffer, Transition,
@@ -40,6 +43,7 @@ pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
 pub use simulated::{SimLedger, SimRecord};
 pub use users::UserRecord;
+pub use verification::{CodeCheck, NewCode};
 pub use wishlist::{WishlistAdd, WishlistEntry};
 pub use write_set::WriteSet;
 

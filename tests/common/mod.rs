@@ -7,6 +7,7 @@ pub mod books;
 pub mod nats;
 pub mod private_mariadb;
 pub mod process;
+pub mod smtp;
 
 use sqlx::Row;
 use stampede::config::{AckMode, InventorySettings};
@@ -26,6 +27,8 @@ const MAX_DB_NAME: usize = 64;
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// Where the app's mails go as files (no SMTP relay configured).
+    pub mail_dir: tempfile::TempDir,
 }
 
 impl TestDb {
@@ -35,6 +38,7 @@ impl TestDb {
         Self {
             url,
             _dir: Some(dir),
+            mail_dir: tempfile::tempdir().expect("mail dir"),
         }
     }
 
@@ -76,6 +80,7 @@ impl TestDb {
         Self {
             url: format!("{base}/{db}"),
             _dir: None,
+            mail_dir: tempfile::tempdir().expect("mail dir"),
         }
     }
 
@@ -191,6 +196,9 @@ pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
     // Tests run many apps at once on a few cores: a signup waiting its turn
     // to hash must not be answered 503 (the tests of that set their own).
     s.rate_limit.hash_wait_ms = 30_000;
+    // Buying needs no verified email unless a test turns it on (tests/mail.rs).
+    s.require_verified_email = false;
+    s.mail.dir = db.mail_dir.path().display().to_string();
     s
 }
 

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod admin_events;
+pub mod admin_mail;
 pub mod auth;
 pub mod console;
 pub mod health;
@@ -11,4 +12,5 @@ pub mod orders_seller;
 pub mod products;
 pub mod skus;
 pub mod users;
+pub mod verification;
 pub mod wishlist;

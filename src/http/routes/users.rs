@@ -21,6 +21,8 @@ pub struct Profile {
     pub name: String,
     pub role: Role,
     pub created_at: Timestamp,
+    /// Whether the email was verified (buying may require it).
+    pub email_verified: bool,
 }
 
 impl From<UserRecord> for Profile {
@@ -31,6 +33,7 @@ impl From<UserRecord> for Profile {
             name: u.name,
             role: u.role,
             created_at: u.created_at,
+            email_verified: u.email_verified,
         }
     }
 }
