@@ -18,6 +18,9 @@
 #   STAMPEDE_TEST_CHROMIUM   default /usr/bin/chromium (the control-room
 #                            browser test; Debian's chromium is installed
 #                            when that default is missing)
+#   STAMPEDE_TEST_PYTHON     a python3 with aiosmtpd, for the SMTP server the
+#                            mail tests start (default: a pinned venv under
+#                            the cargo target dir, made when missing)
 # When a URL points at a non-local host, this script does not install or start
 # that service; it is assumed to be managed elsewhere.
 #
@@ -532,6 +535,8 @@ start_server() {
     STAMPEDE_RATE_LIMIT_PUBLIC_BURST=100000 \
     STAMPEDE_RATE_LIMIT_ACCOUNT_PER_MINUTE=100000 \
     STAMPEDE_RATE_LIMIT_ACCOUNT_BURST=100000 \
+    STAMPEDE_REQUIRE_VERIFIED_EMAIL=false \
+    STAMPEDE_MAIL_DIR="$SERVER_DIR/mail" \
     RUST_LOG="${RUST_LOG:-warn}" \
     "$(cargo_target_dir)/debug/stampede" >"$SERVER_DIR/server.log" 2>&1 &
   SERVER_PID=$!
@@ -662,7 +667,37 @@ ensure_chromium() {
   [[ -x "$STAMPEDE_TEST_CHROMIUM" ]] || die "chromium installed, but $STAMPEDE_TEST_CHROMIUM is missing"
 }
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# ------------------------------------------------------------------- smtp --
+# The mail tests (tests/mail.rs) run a real SMTP server process of their
+# own: tests/support/smtp_sink.py on aiosmtpd, from a pinned venv.
+AIOSMTPD_VERSION=1.4.6
+
+ensure_smtp_python() {
+  if [[ -n ${STAMPEDE_TEST_PYTHON:-} ]]; then
+    "$STAMPEDE_TEST_PYTHON" -c 'import aiosmtpd' 2>/dev/null \
+      || die "STAMPEDE_TEST_PYTHON=$STAMPEDE_TEST_PYTHON cannot import aiosmtpd"
+    return 0
+  fi
+  local venv
+  mkdir -p "$(cargo_target_dir)"
+  venv="$(cd "$(cargo_target_dir)" && pwd)/smtp-venv"
+  export STAMPEDE_TEST_PYTHON="$venv/bin/python"
+  if "$STAMPEDE_TEST_PYTHON" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  header "aiosmtpd $AIOSMTPD_VERSION (venv $venv, for the mail tests)"
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1 || [[ ! -x $venv/bin/pip ]]; then
+    rm -rf "$venv"
+    apt_install python3-venv python3-pip
+    quiet python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+  fi
+  quiet "$venv/bin/pip" install --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" \
+    || die "pip install aiosmtpd==$AIOSMTPD_VERSION failed"
+}
+
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 ensure_services() {
   export STAMPEDE_TEST_MYSQL_URL="${STAMPEDE_TEST_MYSQL_URL:-$DEFAULT_MYSQL_URL}"
@@ -672,6 +707,7 @@ ensure_services() {
   ensure_redis
   ensure_nats
   ensure_chromium
+  ensure_smtp_python
 }
 
 main() {

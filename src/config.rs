@@ -68,6 +68,12 @@ pub struct Settings {
     pub nats: NatsSettings,
     pub outbox: OutboxSettings,
     pub media: MediaSettings,
+    /// Refuse purchases (`403 EMAIL_NOT_VERIFIED`) until the buyer has
+    /// verified their email (`STAMPEDE_REQUIRE_VERIFIED_EMAIL`). Off, signup
+    /// sends no code (one can still be asked for) and anyone may buy.
+    pub require_verified_email: bool,
+    pub verification: VerificationSettings,
+    pub mail: MailSettings,
 }
 
 impl Default for Settings {
@@ -96,7 +102,116 @@ impl Default for Settings {
             nats: NatsSettings::default(),
             outbox: OutboxSettings::default(),
             media: MediaSettings::default(),
+            require_verified_email: true,
+            verification: VerificationSettings::default(),
+            mail: MailSettings::default(),
         }
+    }
+}
+
+/// Email verification codes (`STAMPEDE_VERIFICATION_*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerificationSettings {
+    /// How long a code (and its link) is good for.
+    pub code_ttl_secs: u64,
+    /// Wrong codes tried before the code is burnt (a new one must be asked for).
+    pub max_attempts: u32,
+    /// Codes one account may ask to be sent again per hour (and at once).
+    pub resend_per_account_per_hour: u32,
+    /// Resend requests one client IP may make per hour (and at once).
+    pub resend_per_ip_per_hour: u32,
+    /// Where the link in the mail points, e.g. `https://shop.example`; unset,
+    /// `http://<bind>`.
+    pub public_url: Option<String>,
+}
+
+impl Default for VerificationSettings {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 15 * 60,
+            max_attempts: 5,
+            resend_per_account_per_hour: 3,
+            resend_per_ip_per_hour: 30,
+            public_url: None,
+        }
+    }
+}
+
+impl VerificationSettings {
+    pub fn code_ttl(&self) -> Duration {
+        Duration::from_secs(self.code_ttl_secs.max(1))
+    }
+}
+
+/// Mail out (`STAMPEDE_MAIL_*`, and `STAMPEDE_SMTP_URL`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// The relay, e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@host`
+    /// (`STAMPEDE_SMTP_URL`). Unset, mails are written as `.eml` files to `dir`.
+    pub smtp_url: Option<String>,
+    /// The `From:` of every mail.
+    pub from: String,
+    /// Where mails go as `.eml` files when no relay is configured.
+    pub dir: String,
+    /// Mail buyers about their account and orders (welcome, paid, shipped,
+    /// delivered, cancelled). Verification codes go out regardless.
+    pub notifications: bool,
+    /// How often the sender and the notifier look for work when not woken.
+    pub poll_ms: u64,
+    /// Send attempts of one mail before it is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles per attempt up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long one SMTP send may take before it counts as failed.
+    pub send_timeout_ms: u64,
+    /// A gap in the outbox (a transaction that took its number but has not
+    /// committed yet) is waited for this long before the notifier reads past it.
+    pub gap_wait_ms: u64,
+    /// Sent mails are deleted from the queue this long after sending.
+    pub keep_hours: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "stampede <no-reply@stampede.local>".into(),
+            dir: "./stampede-mail".into(),
+            notifications: true,
+            poll_ms: 500,
+            max_attempts: 8,
+            retry_base_ms: 1_000,
+            retry_max_ms: 5 * 60 * 1000,
+            send_timeout_ms: 10_000,
+            gap_wait_ms: 5_000,
+            keep_hours: 7 * 24,
+        }
+    }
+}
+
+impl MailSettings {
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms.max(10))
+    }
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_millis(self.send_timeout_ms.max(1))
+    }
+    pub fn gap_wait(&self) -> Duration {
+        Duration::from_millis(self.gap_wait_ms)
+    }
+    pub fn keep(&self) -> Duration {
+        Duration::from_secs(self.keep_hours.saturating_mul(3600))
+    }
+    /// Delay before retry number `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let ms = self
+            .retry_base_ms
+            .max(1)
+            .saturating_mul(1 << attempt.saturating_sub(1).min(20));
+        Duration::from_millis(ms.min(self.retry_max_ms.max(1)))
     }
 }
 
@@ -679,6 +794,10 @@ impl Settings {
 /// `inventory_batch_max` -> `inventory.batch_max`, likewise for every
 /// nested section; other keys stay as they are.
 fn nest_section(key: &str) -> String {
+    // The relay's URL is named like `DATABASE_URL`, not by its section.
+    if key == "smtp_url" {
+        return "mail.smtp_url".into();
+    }
     for section in [
         "inventory",
         "rate_limit",
@@ -690,6 +809,8 @@ fn nest_section(key: &str) -> String {
         "nats",
         "outbox",
         "media",
+        "verification",
+        "mail",
     ] {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
@@ -777,6 +898,38 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn mail_settings_from_env() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert!(s.require_verified_email);
+            assert_eq!(s.mail.smtp_url, None);
+            jail.set_env("STAMPEDE_REQUIRE_VERIFIED_EMAIL", "false");
+            jail.set_env("STAMPEDE_SMTP_URL", "smtp://127.0.0.1:2525");
+            jail.set_env("STAMPEDE_MAIL_FROM", "shop <shop@x.test>");
+            jail.set_env("STAMPEDE_MAIL_DIR", "/tmp/m");
+            jail.set_env("STAMPEDE_VERIFICATION_CODE_TTL_SECS", "60");
+            let s: Settings = Settings::figment(Toml::file("none.toml")).extract()?;
+            assert!(!s.require_verified_email);
+            assert_eq!(s.mail.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+            assert_eq!(s.mail.from, "shop <shop@x.test>");
+            assert_eq!(s.mail.dir, "/tmp/m");
+            assert_eq!(s.verification.code_ttl_secs, 60);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mail_backoff_doubles_up_to_the_cap() {
+        let m = MailSettings {
+            retry_base_ms: 100,
+            retry_max_ms: 350,
+            ..MailSettings::default()
+        };
+        let ms: Vec<u128> = (1..=4).map(|a| m.backoff(a).as_millis()).collect();
+        assert_eq!(ms, vec![100, 200, 350, 350]);
     }
 
     #[test]

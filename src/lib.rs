@@ -11,6 +11,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod media;
+pub mod mail;
 pub mod persistence;
 pub mod prometheus;
 pub mod providers;

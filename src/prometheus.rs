@@ -49,6 +49,13 @@ pub const OUTBOX_PUBLISHED: &str = "stampede_outbox_published_total";
 /// Publish attempts that failed (broker down, slow or refusing).
 pub const OUTBOX_FAILURES: &str = "stampede_outbox_publish_failures_total";
 
+/// Mails in the queue by `status` (`queued`, `failed`); sampled by the sender.
+pub const MAIL_QUEUE: &str = "stampede_mail_queue";
+/// Mails handed to the relay (or written to the mail directory).
+pub const MAIL_SENT: &str = "stampede_mail_sent_total";
+/// Send attempts that failed, by `final` ("true" when the mail was given up).
+pub const MAIL_FAILURES: &str = "stampede_mail_send_failures_total";
+
 /// Seconds: sub-millisecond in-memory answers up to stuck database calls.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -126,6 +133,21 @@ fn describe() {
         "Requests or writes waiting, by actor kind (sku, persister, order_writer)."
     );
     describe_gauge!(ACTORS, Unit::Count, "Live actors by kind (sku, saga).");
+    describe_gauge!(
+        MAIL_QUEUE,
+        Unit::Count,
+        "Mails in the queue by status (queued: waiting or retrying; failed: given up)."
+    );
+    describe_counter!(
+        MAIL_SENT,
+        Unit::Count,
+        "Mails handed to the SMTP relay or written to the mail directory."
+    );
+    describe_counter!(
+        MAIL_FAILURES,
+        Unit::Count,
+        "Mail send attempts that failed; final=true when the mail was given up."
+    );
     describe_gauge!(
         OUTBOX_PENDING,
         Unit::Count,

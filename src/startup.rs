@@ -24,8 +24,10 @@ use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
+use crate::http::verification::Verifier;
 use crate::http::{self, AppState};
 use crate::media::Media;
+use crate::mail::Mail;
 use crate::persistence::owner::{Claimant, Process};
 use crate::persistence::{Backend, RevocationCache, Store, StoreError};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
@@ -62,6 +64,7 @@ pub enum StartupError {
     Config(String),
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
+    Mail(#[from] crate::mail::TransportError),
 }
 
 pub struct Application {
@@ -76,6 +79,8 @@ pub struct Application {
     table_pruner: tokio::task::JoinHandle<()>,
     /// The outbox relay and sale clock; stopped after the last drain.
     events: Events,
+    /// The mail notifier and sender; stopped after the events.
+    mail: Mail,
     /// Renews this process's lease on the store until shutdown ends.
     lease_keeper: tokio::task::JoinHandle<()>,
     /// The control room's feed; closed first at shutdown so that open
@@ -189,6 +194,12 @@ impl Application {
             &secrets.access,
             Duration::from_secs(settings.access_token_ttl_secs),
         );
+        // Tokens issued before a recent logout everywhere may still be alive.
+        let recent = crate::domain::time::Timestamp::now().minus(tokens.ttl());
+        for (user, at) in store.access_revocations_since(recent).await? {
+            tokens.revocations().revoke(user, at);
+        }
+        let verifier = Verifier::new(&secrets.access, &settings.verification, &settings.bind);
         check_rate_limit_settings(&settings)?;
         let metrics_token = settings
             .metrics_token
@@ -221,6 +232,7 @@ impl Application {
         .await?;
         // Before the listener exists: no purchase of ours is in flight.
         orders.release_orphaned_holds().await?;
+        let mail = Mail::start(store.clone(), &settings.mail)?;
         let events = Events::start(store.clone(), &settings.nats, &settings.outbox);
         let live = Live::start(live::Sources {
             inventory: inventory.clone(),
@@ -245,6 +257,9 @@ impl Application {
             events: events.clone(),
             live: live.clone(),
             media,
+            require_verified_email: settings.require_verified_email,
+            verifier,
+            mail: mail.clone(),
         });
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.clone()));
@@ -297,6 +312,7 @@ impl Application {
             pruner,
             table_pruner,
             events,
+            mail,
             lease_keeper,
             live,
             signals,
@@ -348,6 +364,8 @@ impl Application {
         }
         // After every drain: what they appended goes out now if it can.
         self.events.shutdown().await;
+        // Then the mails of what they appended are queued, and what is due sent.
+        self.mail.shutdown().await;
         // Held through the drains above; the next process need not wait.
         self.lease_keeper.abort();
         self.store.release_lease().await;
@@ -492,6 +510,8 @@ async fn prune_rate_limits(state: web::Data<AppState>) {
         every.tick().await;
         state.limits.prune();
         state.accounts.prune();
+        state.verifier.prune();
+        state.tokens.revocations().prune(state.tokens.ttl());
     }
 }
 

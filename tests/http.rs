@@ -81,13 +81,17 @@ async fn admin_views_need_an_admin(db: TestDb) {
         common::JWT_SECRET.as_bytes(),
         Duration::from_secs(60),
     )
-    .issue(UserId::new(42), stampede::domain::role::Role::Customer)
+    .issue(
+        UserId::new(42),
+        stampede::domain::role::Role::Customer,
+        true,
+    )
     .expect("token");
     let res = app.get(&path, Some(&customer)).await;
     assert_problem(res, 403, "FORBIDDEN").await;
     // A token signed with another secret is refused.
     let other = stampede::http::auth::TokenKeys::new(b"another-secret", Duration::from_secs(60))
-        .issue(UserId::new(1), stampede::domain::role::Role::Admin)
+        .issue(UserId::new(1), stampede::domain::role::Role::Admin, true)
         .expect("token");
     let res = app.get(&path, Some(&other)).await;
     assert_problem(res, 401, "UNAUTHORIZED").await;
@@ -227,6 +231,10 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/auth/login", "post"),
         ("/api/v1/auth/refresh", "post"),
         ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/logout-all", "post"),
+        ("/api/v1/auth/verify-email", "post"),
+        ("/api/v1/auth/verify-email", "get"),
+        ("/api/v1/auth/resend-verification", "post"),
         ("/api/v1/users/me", "get"),
         ("/api/v1/users/me", "patch"),
         ("/api/v1/users/me", "delete"),
@@ -277,6 +285,7 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/admin/actors/skus/{id}", "get"),
         ("/api/v1/admin/outbox", "get"),
         ("/api/v1/admin/events", "get"),
+        ("/api/v1/admin/mail", "get"),
         ("/api/v1/admin/live", "get"),
         ("/", "get"),
         ("/admin", "get"),

@@ -111,6 +111,10 @@ pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<R
     settings.rate_limit.auth_burst = u32::try_from(cfg.buyers * 2 + 100).unwrap_or(u32::MAX);
     settings.rate_limit.purchase_burst =
         u32::try_from(cfg.requests_per_buyer * 2).unwrap_or(u32::MAX);
+    // Buyers here never read mail: they buy unverified, and no notification
+    // is written while the drop is measured.
+    settings.require_verified_email = false;
+    settings.mail.notifications = false;
     let app = Application::build_with_stock(settings, stock).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.server_handle();

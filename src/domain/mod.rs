@@ -12,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod image;
 pub mod ledger;
+pub mod mail;
 pub mod money;
 pub mod order;
 pub mod owner;
@@ -25,5 +26,6 @@ pub mod rules;
 pub mod saga;
 pub mod text;
 pub mod time;
+pub mod verification;
 
 pub use error::ValidationError;

@@ -2,6 +2,12 @@
 //! [`tokens`](super::tokens)) and the extractors handlers use to say who may
 //! call them. `AuthUser` is any signed-in account; `Admin`
 //! additionally requires the admin role.
+//!
+//! Whether the caller's email is verified travels in the access token
+//! (`ev`), set at login and refresh: the purchase path checks a claim it has
+//! already decoded instead of reading the account (a refresh after verifying
+//! brings the new claim). Tokens are refused after their account logged out
+//! everywhere through [`AccessRevocations`], an in-memory map: no read either.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, http::header, web};
@@ -9,15 +15,29 @@ use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 use std::time::Duration;
 
+use super::access_revocations::AccessRevocations;
 use super::tokens::{Signer, TokenClaims};
 use super::{ApiError, AppState};
 use crate::domain::ids::UserId;
 use crate::domain::role::Role;
+use crate::domain::time::Timestamp;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct AccessClaims {
     sub: String,
     role: Role,
+    /// The email was verified when the token was issued. Tokens from before
+    /// verification existed lack it: their accounts count as verified.
+    #[serde(default = "verified_by_default")]
+    ev: bool,
+    /// Issue instant in milliseconds (`iat` has only seconds), compared with
+    /// the account's last logout everywhere.
+    #[serde(default)]
+    ms: i64,
+}
+
+fn verified_by_default() -> bool {
+    true
 }
 
 impl TokenClaims for AccessClaims {
@@ -27,23 +47,32 @@ impl TokenClaims for AccessClaims {
 /// Signs and checks access tokens.
 pub struct TokenKeys {
     signer: Signer<AccessClaims>,
+    revoked: AccessRevocations,
 }
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         Self {
             signer: Signer::new(secret, ttl),
+            revoked: AccessRevocations::default(),
         }
+    }
+
+    /// Accounts whose earlier access tokens are refused.
+    pub fn revocations(&self) -> &AccessRevocations {
+        &self.revoked
     }
 
     pub fn ttl(&self) -> Duration {
         self.signer.ttl()
     }
 
-    pub fn issue(&self, user: UserId, role: Role) -> Result<String, ApiError> {
+    pub fn issue(&self, user: UserId, role: Role, verified: bool) -> Result<String, ApiError> {
         let claims = AccessClaims {
             sub: user.get().to_string(),
             role,
+            ev: verified,
+            ms: Timestamp::now().millis(),
         };
         self.signer
             .sign(claims)
@@ -59,9 +88,16 @@ impl TokenKeys {
             .sub
             .parse()
             .map_err(|_| ApiError::Unauthorized("invalid access token subject"))?;
+        let id = UserId::new(id);
+        if self.revoked.refuses(id, claims.ms) {
+            return Err(ApiError::Unauthorized(
+                "this access token was revoked: log in again",
+            ));
+        }
         Ok(AuthUser {
-            id: UserId::new(id),
+            id,
             role: claims.role,
+            email_verified: claims.ev,
         })
     }
 }
@@ -71,6 +107,19 @@ impl TokenKeys {
 pub struct AuthUser {
     pub id: UserId,
     pub role: Role,
+    /// As of the token's issue (see the module comment).
+    pub email_verified: bool,
+}
+
+impl AuthUser {
+    /// Refuses `403 EMAIL_NOT_VERIFIED` when the shop requires a verified
+    /// email to buy and this caller's token says it is not.
+    pub fn require_verified(&self, state: &AppState) -> Result<(), ApiError> {
+        if state.require_verified_email && !self.email_verified {
+            return Err(ApiError::EmailNotVerified);
+        }
+        Ok(())
+    }
 }
 
 impl FromRequest for AuthUser {

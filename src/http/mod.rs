@@ -2,6 +2,7 @@
 //! actor or the store, and await the reply; every error leaves as
 //! `application/problem+json` with a stable `code`.
 
+pub mod access_revocations;
 pub mod account_budget;
 pub mod auth;
 pub mod catalog_cache;
@@ -20,6 +21,7 @@ pub mod stamp;
 pub mod state;
 pub mod tokens;
 pub mod upload;
+pub mod verification;
 
 use actix_web::{middleware, web};
 
@@ -50,7 +52,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .service(routes::auth::signup)
                         .service(routes::auth::login)
                         .service(routes::auth::refresh)
-                        .service(routes::auth::logout),
+                        .service(routes::auth::logout)
+                        .service(routes::auth::logout_all)
+                        .service(routes::verification::verify_email)
+                        .service(routes::verification::verify_link)
+                        .service(routes::verification::resend),
                 )
                 .service(routes::users::me)
                 .service(routes::users::update_me)
@@ -109,6 +115,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::admin::saga)
                 .service(routes::admin_events::outbox)
                 .service(routes::admin_events::feed)
+                .service(routes::admin_mail::mail)
                 .service(routes::console::live_feed),
         )
         .default_service(web::to(fallback::no_route));

@@ -9,8 +9,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::routes::{
-    addresses, admin, admin_events, auth, cart, categories, console, health, media, metrics,
-    orders, orders_seller, payment_methods, picture, products, reviews, skus, users, wishlist,
+    addresses, admin, admin_events, admin_mail, auth, cart, categories, console, health, media,
+    metrics, orders, orders_seller, payment_methods, picture, products, reviews, skus, users,
+    verification, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -78,6 +79,7 @@ pub struct ApiDoc;
         admin::saga,
         admin_events::outbox,
         admin_events::feed,
+        admin_mail::mail,
         console::live_feed
     ),
     nest(
@@ -113,7 +115,16 @@ struct OrdersApi;
 
 /// The auth scope, rate-limited per client IP as a whole.
 #[derive(OpenApi)]
-#[openapi(paths(auth::signup, auth::login, auth::refresh, auth::logout))]
+#[openapi(paths(
+    auth::signup,
+    auth::login,
+    auth::refresh,
+    auth::logout,
+    auth::logout_all,
+    verification::verify_email,
+    verification::verify_link,
+    verification::resend
+))]
 struct AuthApi;
 
 struct BearerAuth;

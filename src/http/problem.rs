@@ -47,6 +47,15 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Buying needs a verified email; the token says it is not (yet).
+    #[error("verify your email address first (then refresh your access token)")]
+    EmailNotVerified,
+    /// A wrong verification code; the detail says how many tries remain.
+    #[error("{0}")]
+    InvalidCode(String),
+    /// No live verification code: expired, used, burnt or never sent.
+    #[error("this verification code is no longer valid: ask for a new one")]
+    CodeExpired,
     #[error("{0}")]
     NotFound(String),
     /// The route exists with other methods; they are listed in `Allow`.
@@ -115,6 +124,9 @@ impl ApiError {
             }
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::EmailNotVerified => (StatusCode::FORBIDDEN, "EMAIL_NOT_VERIFIED"),
+            ApiError::InvalidCode(_) => (StatusCode::BAD_REQUEST, "INVALID_CODE"),
+            ApiError::CodeExpired => (StatusCode::GONE, "CODE_EXPIRED"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),

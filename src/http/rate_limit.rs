@@ -57,7 +57,7 @@ impl RateLimits {
 
     /// The bucket key of the request's client; none without a peer
     /// address (only in-process test requests lack one).
-    fn client(&self, req: &HttpRequest) -> Option<ClientKey> {
+    pub(crate) fn client(&self, req: &HttpRequest) -> Option<ClientKey> {
         let peer = req.peer_addr()?.ip();
         Some(ClientKey::of(self.clients.of(peer, req.headers())))
     }

@@ -11,6 +11,8 @@ use crate::http::passwords::Passwords;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::media::Media;
+use crate::http::verification::Verifier;
+use crate::mail::Mail;
 use crate::persistence::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
@@ -41,4 +43,10 @@ pub struct AppState {
     pub live: Live,
     /// Product images and profile pictures: processing and their store.
     pub media: Media,
+    /// Refuse purchases until the buyer's email is verified.
+    pub require_verified_email: bool,
+    /// Verification codes and their resend budgets.
+    pub verifier: Verifier,
+    /// The mail queue's sender (woken when a request queues a mail).
+    pub mail: Mail,
 }

@@ -18,6 +18,7 @@ mod categories;
 pub mod guarded_cache;
 mod images;
 mod inventory;
+mod mail_queue;
 mod missing_skus;
 mod offer_cache;
 mod orders;
@@ -31,6 +32,7 @@ pub mod revocations;
 mod sessions;
 mod simulated;
 mod users;
+mod verification;
 mod wishlist;
 mod write_set;
 
@@ -40,6 +42,7 @@ pub use catalog::{PatchOutcome, ProductPage};
 pub use categories::{CategoryDelete, CategoryWrite};
 pub use images::ImageAdd;
 pub use inventory::StoredSku;
+pub use mail_queue::{MailCounts, MailFailure, NewMail, QueuedMail};
 pub use orders::{
     NewOrder, OrderEventRecord, OrderLine, OrderRecord, OrderWrite, Outcome, SellerLine,
     SellerOrder, SkuOffer, Transition,
@@ -52,6 +55,7 @@ pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};
 pub use simulated::{SimLedger, SimRecord};
 pub use users::UserRecord;
+pub use verification::{CodeCheck, NewCode};
 pub use wishlist::{WishlistAdd, WishlistEntry};
 pub use write_set::WriteSet;
 

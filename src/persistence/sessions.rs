@@ -33,6 +33,8 @@ pub enum RevokeReason {
     Withdrawn,
     /// An admin no longer named in configuration became a customer.
     Demoted,
+    /// The user logged out of every device.
+    LogoutAll,
 }
 
 impl RevokeReason {
@@ -43,6 +45,7 @@ impl RevokeReason {
             RevokeReason::PasswordChanged => "password_changed",
             RevokeReason::Withdrawn => "withdrawn",
             RevokeReason::Demoted => "demoted",
+            RevokeReason::LogoutAll => "logout_all",
         }
     }
 }

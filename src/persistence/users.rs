@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::outbox::append;
+use super::verification::{NewCode, put_code};
 use super::{Store, StoreError};
 use crate::domain::email::Email;
 use crate::domain::events::{DomainEvent, EventKind};
@@ -19,6 +20,9 @@ pub struct UserRecord {
     pub role: Role,
     pub created_at: Timestamp,
     pub deleted: bool,
+    /// Verified their email (accounts older than verification count as
+    /// verified, and so does the bootstrapped admin).
+    pub email_verified: bool,
 }
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, StoreError> {
@@ -31,6 +35,9 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, StoreError> {
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("user role {role}")))?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+        email_verified: row
+            .try_get::<Option<i64>, _>("email_verified_at")?
+            .is_some(),
     })
 }
 
@@ -40,8 +47,8 @@ impl Store {
         email: &Email,
     ) -> Result<Option<UserRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, name, role, created_at, deleted_at \
-             FROM users WHERE email = ?",
+            "SELECT id, email, password_hash, name, role, created_at, deleted_at, \
+             email_verified_at FROM users WHERE email = ?",
         )
         .bind(email.as_str().to_owned())
         .fetch_optional(&self.pool)
@@ -51,8 +58,8 @@ impl Store {
 
     pub async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, name, role, created_at, deleted_at \
-             FROM users WHERE id = ?",
+            "SELECT id, email, password_hash, name, role, created_at, deleted_at, \
+             email_verified_at FROM users WHERE id = ?",
         )
         .bind(id.get())
         .fetch_optional(&self.pool)
@@ -110,14 +117,29 @@ impl Store {
         Ok(withdrawn)
     }
 
-    /// Creates an account of `role` (signup allows customer or seller only);
-    /// a taken email is `Duplicate`.
+    /// Creates an account of `role` (signup allows customer or seller only),
+    /// its email not verified; a taken email is `Duplicate`.
     pub async fn create_user(
         &self,
         email: &Email,
         password_hash: &str,
         name: &str,
         role: Role,
+    ) -> Result<UserId, StoreError> {
+        self.create_user_with_code(email, password_hash, name, role, |_| None)
+            .await
+    }
+
+    /// `create_user`, and when `code` makes one for the new id, in the same
+    /// transaction its first verification code with the mail that carries
+    /// it: an account is never left waiting for a code nobody sends.
+    pub async fn create_user_with_code(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        name: &str,
+        role: Role,
+        code: impl FnOnce(UserId) -> Option<NewCode>,
     ) -> Result<UserId, StoreError> {
         let now = Timestamp::now();
         let insert = sqlx::query(
@@ -139,6 +161,9 @@ impl Store {
             })?;
         let signed_up = account_event(EventKind::AccountSignedUp, id, Some((email, role)), now);
         append(&mut tx, &[signed_up]).await?;
+        if let Some(code) = code(id) {
+            put_code(&mut tx, self.backend, id, &code).await?;
+        }
         tx.commit().await?;
         self.events_appended();
         Ok(id)
@@ -151,8 +176,11 @@ impl Store {
         email: &Email,
         password_hash: &str,
     ) -> Result<UserId, StoreError> {
-        self.create_user(email, password_hash, "Administrator", Role::Admin)
-            .await
+        let id = self
+            .create_user(email, password_hash, "Administrator", Role::Admin)
+            .await?;
+        self.mark_email_verified(id).await?;
+        Ok(id)
     }
 
     /// Sets the password of an admin account (and makes it live again).

@@ -7,6 +7,7 @@ pub mod books;
 pub mod nats;
 pub mod private_mariadb;
 pub mod process;
+pub mod smtp;
 
 use sqlx::Row;
 use stampede::config::{AckMode, InventorySettings};
@@ -28,6 +29,8 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
     /// The app's media directory (images), kept as long as the database.
     pub media: tempfile::TempDir,
+    /// Where the app's mails go as files (no SMTP relay configured).
+    pub mail_dir: tempfile::TempDir,
 }
 
 impl TestDb {
@@ -38,6 +41,7 @@ impl TestDb {
             url,
             _dir: Some(dir),
             media: tempfile::tempdir().expect("media dir"),
+            mail_dir: tempfile::tempdir().expect("mail dir"),
         }
     }
 
@@ -80,6 +84,7 @@ impl TestDb {
             url: format!("{base}/{db}"),
             _dir: None,
             media: tempfile::tempdir().expect("media dir"),
+            mail_dir: tempfile::tempdir().expect("mail dir"),
         }
     }
 
@@ -196,6 +201,9 @@ pub fn app_settings(db: &TestDb) -> stampede::config::Settings {
     // Tests run many apps at once on a few cores: a signup waiting its turn
     // to hash must not be answered 503 (the tests of that set their own).
     s.rate_limit.hash_wait_ms = 30_000;
+    // Buying needs no verified email unless a test turns it on (tests/mail.rs).
+    s.require_verified_email = false;
+    s.mail.dir = db.mail_dir.path().display().to_string();
     s
 }
 

@@ -68,6 +68,12 @@ fn command(database_url: &str, port: u16, env: &[(&str, &str)]) -> Command {
             "STAMPEDE_MEDIA_DIR",
             std::env::temp_dir().join("stampede-test-media"),
         )
+        // These tests buy without reading mail; their mails go to /tmp.
+        .env("STAMPEDE_REQUIRE_VERIFIED_EMAIL", "false")
+        .env(
+            "STAMPEDE_MAIL_DIR",
+            std::env::temp_dir().join("stampede-test-mail"),
+        )
         .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);

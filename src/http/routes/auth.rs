@@ -1,4 +1,5 @@
-//! Accounts from the outside: signup, login, token refresh and logout.
+//! Accounts from the outside: signup, login, token refresh and logout
+//! (of one session, or of every device).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, post, web};
@@ -10,9 +11,11 @@ use crate::domain::ids::UserId;
 use crate::domain::password::Password;
 use crate::domain::role::Role;
 use crate::domain::text;
+use crate::domain::time::Timestamp;
 use crate::http::auth::AuthUser;
 use crate::http::problem::Problem;
 use crate::http::{ApiError, AppState};
+use crate::persistence::{RevokeReason, UserRecord};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,9 +33,13 @@ pub struct SignupResponse {
     pub id: UserId,
     pub email: Email,
     pub role: Role,
+    /// False: when the shop requires it, a code is on its way by mail
+    /// (`POST /auth/verify-email`).
+    pub email_verified: bool,
 }
 
-/// Opens a customer or seller account.
+/// Opens a customer or seller account. When the shop requires a verified
+/// email to buy, the account is mailed a one-time code and a link.
 #[utoipa::path(
     tag = "auth",
     request_body = SignupRequest,
@@ -65,8 +72,22 @@ pub async fn signup(
         ));
     }
     let hash = state.passwords.hash(password.expose().to_owned()).await?;
-    let id = state.store.create_user(&email, &hash, &name, role).await?;
-    Ok(HttpResponse::Created().json(SignupResponse { id, email, role }))
+    let require = state.require_verified_email;
+    let id = state
+        .store
+        .create_user_with_code(&email, &hash, &name, role, |id| {
+            require.then(|| state.verifier.issue(id, &email))
+        })
+        .await?;
+    if require {
+        state.mail.wake();
+    }
+    Ok(HttpResponse::Created().json(SignupResponse {
+        id,
+        email,
+        role,
+        email_verified: false,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -135,7 +156,7 @@ pub async fn login(
         _ => return Err(ApiError::Unauthorized("email or password is wrong")),
     };
     let refresh_token = state.sessions.open(user.id).await?;
-    token_pair(&state, user.id, user.role, refresh_token)
+    token_pair(&state, &user, refresh_token)
 }
 
 /// Rotates a refresh token: answers a new pair and retires the old token.
@@ -164,7 +185,7 @@ pub async fn refresh(
         .filter(|u| !u.deleted)
         .ok_or(ApiError::Unauthorized("this account no longer exists"))?;
     let next = state.sessions.rotate(&token).await?;
-    token_pair(&state, user.id, user.role, next)
+    token_pair(&state, &user, next)
 }
 
 /// Ends the session of the given refresh token. Access tokens already
@@ -193,17 +214,46 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Ends every session of the caller (every device's refresh token) and
+/// refuses every access token issued to them so far, this one included.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session is revoked and every access token issued so far refused: log in again"),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`", body = Problem),
+        (status = 503, description = "`UNAVAILABLE`: the database did not answer; nothing may have been revoked, try again", body = Problem),
+    )
+)]
+#[post("/logout-all")]
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let now = Timestamp::now();
+    // Stored first: a restart reloads it, so the tokens stay refused.
+    state.store.revoke_access_tokens(caller.id, now).await?;
+    state.tokens.revocations().revoke(caller.id, now);
+    state
+        .sessions
+        .close_all(caller.id, RevokeReason::LogoutAll)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 fn token_pair(
     state: &AppState,
-    user: UserId,
-    role: Role,
+    user: &UserRecord,
     refresh_token: String,
 ) -> Result<HttpResponse, ApiError> {
     // Tokens must not be kept by any cache on the way.
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TokenResponse {
-            access_token: state.tokens.issue(user, role)?,
+            access_token: state
+                .tokens
+                .issue(user.id, user.role, user.email_verified)?,
             refresh_token,
             token_type: "Bearer",
             expires_in: state.tokens.ttl().as_secs(),

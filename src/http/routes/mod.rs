@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod admin;
 pub mod admin_events;
+pub mod admin_mail;
 pub mod auth;
 pub mod categories;
 pub mod cart;
@@ -19,4 +20,5 @@ pub mod products;
 pub mod reviews;
 pub mod skus;
 pub mod users;
+pub mod verification;
 pub mod wishlist;

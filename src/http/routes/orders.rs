@@ -151,7 +151,7 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         (status = 201, body = OrderView, description = "Reserved; `AWAITING_PAYMENT` until paid or `payment_due_at`"),
         (status = 400, description = "`VALIDATION_FAILED` (missing Idempotency-Key, bad items, bad address, not exactly one address form)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
-        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only; `EMAIL_NOT_VERIFIED`: the shop requires a verified email (verify, then refresh the access token)", body = Problem),
         (status = 404, description = "`NOT_FOUND`: unknown SKU, saved address or saved payment method", body = Problem),
         (status = 409, description = "`OUT_OF_STOCK`, `NOT_ON_SALE` (outside the sale window, or the seller has left), `PURCHASE_LIMIT_EXCEEDED`", body = Problem),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
@@ -167,6 +167,8 @@ pub async fn place(
     req: HttpRequest,
     body: web::Json<PlaceOrderRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // From the token's claim: no read on the purchase path (see `auth`).
+    buyer.0.require_verified(&state)?;
     let key = idempotency_key(&req)?;
     let order = body.into_inner().validate(&state, buyer.id()).await?;
     // The first answer, the same for every retry with this key. A refusal

@@ -26,6 +26,8 @@ pub struct Profile {
     pub picture_url: Option<String>,
     /// The picture in its three sizes.
     pub picture: Option<ImageSet>,
+    /// Whether the email was verified (buying may require it).
+    pub email_verified: bool,
 }
 
 impl From<UserRecord> for Profile {
@@ -36,6 +38,7 @@ impl From<UserRecord> for Profile {
             name: u.name,
             role: u.role,
             created_at: u.created_at,
+            email_verified: u.email_verified,
             picture_url: None,
             picture: None,
         }

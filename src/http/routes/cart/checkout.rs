@@ -72,7 +72,7 @@ pub struct CheckoutProblem {
         (status = 201, body = OrderView, description = "Placed; the lines it bought left the cart"),
         (status = 400, description = "`VALIDATION_FAILED` (missing Idempotency-Key, bad address, not exactly one address form)", body = Problem),
         (status = 401, description = "`UNAUTHORIZED`", body = Problem),
-        (status = 403, description = "`FORBIDDEN`: customers only", body = Problem),
+        (status = 403, description = "`FORBIDDEN`: customers only; `EMAIL_NOT_VERIFIED`: the shop requires a verified email (verify, then refresh the access token)", body = Problem),
         (status = 404, description = "`NOT_FOUND`: unknown saved address or payment method", body = Problem),
         (status = 409, description = "`OUT_OF_STOCK`, `NOT_ON_SALE`, `PURCHASE_LIMIT_EXCEEDED` with the refused `lines`; `CONFLICT`: the cart is empty", body = CheckoutProblem, content_type = "application/problem+json"),
         (status = 415, description = "`VALIDATION_FAILED`: not JSON", body = Problem),
@@ -88,6 +88,8 @@ pub async fn checkout(
     req: HttpRequest,
     body: web::Json<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // From the token's claim, as `POST /orders` does.
+    customer.0.require_verified(&state)?;
     let buyer = customer.id();
     let key = idempotency_key(&req)?;
     if let Some(existing) = state.store.order_by_key(buyer, &key).await? {
