@@ -26,8 +26,8 @@ use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::verification::Verifier;
 use crate::http::{self, AppState};
-use crate::media::Media;
 use crate::mail::Mail;
+use crate::media::Media;
 use crate::persistence::owner::{Claimant, Process};
 use crate::persistence::{Backend, RevocationCache, Store, StoreError};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
@@ -64,6 +64,7 @@ pub enum StartupError {
     Config(String),
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
+    #[error(transparent)]
     Mail(#[from] crate::mail::TransportError),
 }
 
