@@ -58,7 +58,7 @@ impl Store {
         max: usize,
     ) -> Result<Option<SavedAddress>, StoreError> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A write first, so that on SQLite the transaction holds the write
         // lock before it reads (a read turned write fails on a busy file).
         sqlx::query("UPDATE addresses SET updated_at = updated_at WHERE user_id = ?")
@@ -115,7 +115,7 @@ impl Store {
         make_default: bool,
     ) -> Result<Option<SavedAddress>, StoreError> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE addresses SET recipient = ?, phone = ?, postal_code = ?, line1 = ?, \
              line2 = ?, city = ?, country = ?, updated_at = ? WHERE id = ? AND user_id = ?",
@@ -152,7 +152,7 @@ impl Store {
     /// Deletes one of `user`'s addresses; answers whether it existed. Past
     /// orders keep their own copy, so nothing else changes.
     pub async fn delete_address(&self, user: UserId, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM addresses WHERE id = ? AND user_id = ?")
             .bind(id)
             .bind(user.get())

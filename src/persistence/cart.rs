@@ -133,7 +133,7 @@ impl Store {
         user: UserId,
         lines: &[CartLine],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for line in lines {
             sqlx::query(
                 "DELETE FROM cart_items WHERE user_id = ? AND sku_id = ? AND quantity = ? \
@@ -161,7 +161,7 @@ impl Store {
         lines: &[(SkuId, Quantity)],
         placed_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (sku, quantity) in lines {
             sqlx::query(
                 "DELETE FROM cart_items WHERE user_id = ? AND sku_id = ? AND quantity = ? \

@@ -76,7 +76,7 @@ impl Store {
         parent: Option<CategoryId>,
     ) -> Result<CategoryWrite, StoreError> {
         let now = Timestamp::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let parent_path = match parent {
             None => None,
             Some(p) => match self.locked(&mut tx, p).await? {
@@ -126,7 +126,7 @@ impl Store {
         parent: Option<Option<CategoryId>>,
     ) -> Result<CategoryWrite, StoreError> {
         let now = Timestamp::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some((mut category, path)) = self.locked(&mut tx, id).await? else {
             return Ok(CategoryWrite::Missing);
         };
@@ -219,7 +219,7 @@ impl Store {
     /// catalog. Products out of the catalog (deleted, or their seller
     /// withdrew) that still name it lose their category instead.
     pub async fn delete_category(&self, id: CategoryId) -> Result<CategoryDelete, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.locked(&mut tx, id).await?.is_none() {
             return Ok(CategoryDelete::Missing);
         }

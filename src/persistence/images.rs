@@ -77,7 +77,7 @@ impl Store {
         max: u32,
     ) -> Result<ImageAdd, StoreError> {
         let now = Timestamp::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT COUNT(*), COALESCE(MAX(position), 0) FROM product_images WHERE product_id = ?",
         )
@@ -126,7 +126,7 @@ impl Store {
         product: ProductId,
         image: i64,
     ) -> Result<Option<ImageSet>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT id, product_id, position, created_at, content_type, bytes, \
              original_key, original_width, original_height, display_key, display_width, \
@@ -158,7 +158,7 @@ impl Store {
         product: ProductId,
         ids: &[i64],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut current: Vec<i64> =
             sqlx::query_scalar("SELECT id FROM product_images WHERE product_id = ?")
                 .bind(product.get())
@@ -188,7 +188,7 @@ impl Store {
         &self,
         product: ProductId,
     ) -> Result<Vec<ImageSet>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
             "SELECT id, product_id, position, created_at, content_type, bytes, \
              original_key, original_width, original_height, display_key, display_width, \
@@ -229,7 +229,7 @@ impl Store {
         user: UserId,
         set: &ImageSet,
     ) -> Result<Option<Option<ImageSet>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The account row serialises two changes of one picture on MySQL.
         let lock = match self.backend {
             Backend::Sqlite => "SELECT id FROM users WHERE id = ? AND deleted_at IS NULL",
@@ -271,7 +271,7 @@ impl Store {
 
     /// Removes the account's picture; answers it, or `None` if it had none.
     pub async fn remove_user_picture(&self, user: UserId) -> Result<Option<ImageSet>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let old = sqlx::query(
             "SELECT content_type, bytes, original_key, original_width, original_height, \
              display_key, display_width, display_height, thumbnail_key, thumbnail_width, \

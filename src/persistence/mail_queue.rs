@@ -213,7 +213,7 @@ impl Store {
         to: i64,
         mails: &[NewMail],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let moved = sqlx::query("UPDATE mail_cursor SET seq = ? WHERE name = ? AND seq = ?")
             .bind(to)
             .bind(NOTIFICATIONS)

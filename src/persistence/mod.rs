@@ -249,6 +249,17 @@ impl Store {
         self.backend
     }
 
+    /// Begins a transaction that reads, then writes. On SQLite it takes the
+    /// write lock up front (`BEGIN IMMEDIATE`): a deferred transaction whose
+    /// read snapshot is overtaken by another writer (the mail queue, the
+    /// persister) fails with `SQLITE_BUSY_SNAPSHOT` instead of waiting.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::MySql => self.pool.begin().await,
+        }
+    }
+
     /// The pool itself, for tests and benchmarks that inspect rows directly.
     pub fn pool(&self) -> &AnyPool {
         &self.pool

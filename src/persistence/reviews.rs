@@ -73,7 +73,7 @@ impl Store {
             return Ok(ReviewAdd::NotDelivered);
         }
         let now = Timestamp::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let insert = sqlx::query(
             "INSERT INTO reviews (product_id, user_id, rating, body, created_at) \
              VALUES (?, ?, ?, ?, ?)",

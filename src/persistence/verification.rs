@@ -64,7 +64,7 @@ pub(crate) async fn put_code(
 impl Store {
     /// Sends `user` a new code, retiring the one before.
     pub async fn replace_code(&self, user: UserId, code: &NewCode) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         put_code(&mut tx, self.backend, user, code).await?;
         tx.commit().await?;
         Ok(())
@@ -77,7 +77,7 @@ impl Store {
         code_hash: &str,
         now: Timestamp,
     ) -> Result<CodeCheck, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Lock the row before reading it (see the module comment).
         sqlx::query(
             "UPDATE email_verifications SET attempts_left = attempts_left WHERE user_id = ?",
@@ -132,7 +132,7 @@ impl Store {
         link_hash: &str,
         now: Timestamp,
     ) -> Result<Option<UserId>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Write first (a lock, as in `check_code`), then read.
         sqlx::query(
             "UPDATE email_verifications SET attempts_left = attempts_left WHERE link_hash = ?",
@@ -169,7 +169,7 @@ impl Store {
 
     /// Marks `user`'s email verified (the bootstrapped admin's at creation).
     pub async fn mark_email_verified(&self, user: UserId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         verify_on(&mut tx, user, Timestamp::now()).await?;
         tx.commit().await?;
         Ok(())
