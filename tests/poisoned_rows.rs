@@ -78,7 +78,13 @@ async fn held_parts(app: &TestApp, admin: &str) -> Vec<Value> {
         .clone()
 }
 
+/// The metrics recorder is one per process and both stores' variants run
+/// in this binary at once: one's cure would zero the other's held-parts
+/// gauge between its hold and its read. The variants take turns.
+static METRICS_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn one_poisoned_sku_does_not_stop_the_others(db: TestDb) {
+    let _turn = METRICS_TURN.lock().await;
     let app = spawn_app(db).await;
     let admin = app.admin_token().await;
     let (_, seller) = app.user("seller").await;
