@@ -608,9 +608,38 @@ async fn profile_picture_is_set_replaced_and_deleted(db: TestDb) {
     app.stop().await;
 }
 
+/// Uploads racing for a product's last places: each counts the images and
+/// inserts in one turn, so exactly `images_per_product` are kept, the rest
+/// are refused, and a refused upload leaves no object behind.
+async fn racing_uploads_stop_at_the_cap(db: TestDb) {
+    let mut s = settings(&db);
+    s.media.queue_wait_ms = 30_000;
+    let app = spawn_app_with(db, s).await;
+    let (_, token) = app.user("seller").await;
+    let product = create_product(&app, &token).await;
+    let png = encoded(40, 30, ImageFormat::Png);
+    let answers = futures::future::join_all(
+        (0..12).map(|_| async { upload(&app, product, Some(&token), &png).await.status() }),
+    )
+    .await;
+    let placed = answers.iter().filter(|s| s.as_u16() == 201).count();
+    let refused = answers.iter().filter(|s| s.as_u16() == 409).count();
+    assert_eq!((placed, refused), (3, 9), "{answers:?}");
+    let detail = app
+        .get_json(&format!("/api/v1/products/{product}"), None)
+        .await;
+    let images = detail["images"].as_array().expect("images");
+    assert_eq!(images.len(), 3, "{detail}");
+    let mut kept: Vec<String> = images.iter().flat_map(names_of).collect();
+    kept.sort();
+    assert_eq!(objects(&app), kept, "a refused upload left its objects");
+    app.stop().await;
+}
+
 on_both_stores!(
     seller_uploads_and_the_shop_serves,
     uploads_are_checked_from_their_bytes,
     only_the_seller_manages_images,
     profile_picture_is_set_replaced_and_deleted,
+    racing_uploads_stop_at_the_cap,
 );

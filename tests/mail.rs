@@ -523,6 +523,99 @@ async fn logout_all_ends_every_session(db: TestDb) {
     app.stop().await;
 }
 
+async fn a_mail_is_given_up_after_its_attempts(db: TestDb) {
+    let mut smtp = SmtpSink::start().await;
+    smtp.stop().await;
+    let mut s = mail_settings(&db, &smtp);
+    s.mail.max_attempts = 2;
+    let app = spawn_app_with(db, s).await;
+    let admin = app.admin_token().await;
+    let lee = email("lee");
+    signup(&app, &lee).await;
+    // Two failed attempts each: the code and the welcome mail are given
+    // up on, and admins see them so.
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    let view = loop {
+        let view = app.get_json(ADMIN_MAIL, Some(&admin)).await;
+        let given_up = view["last_errors"]
+            .as_array()
+            .expect("last_errors")
+            .iter()
+            .filter(|e| e["recipient"] == lee.as_str() && e["status"] == "failed")
+            .count();
+        if given_up == 2 {
+            break view;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never given up: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(view["failed"], 2, "{view}");
+    let lees = view["last_errors"].as_array().expect("last_errors");
+    for failure in lees.iter().filter(|e| e["recipient"] == lee.as_str()) {
+        assert_eq!(failure["attempts"], 2, "{failure}");
+        assert!(failure["next_attempt_at"].is_null(), "{failure}");
+        assert!(failure["given_up_at"].is_string(), "{failure}");
+    }
+    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    assert!(
+        metrics.contains("stampede_mail_queue{status=\"failed\"}"),
+        "{metrics}"
+    );
+    // The server is back: a given-up mail stays given up (sent mail would
+    // show as `sent`), and a resend makes a new mail that does go out.
+    smtp.run().await;
+    let res = app.post_json(RESEND, None, json!({"email": lee})).await;
+    assert_eq!(res.status(), 202);
+    let mail = smtp.wait_for(&lee, CODE_SUBJECT, ARRIVES).await;
+    assert_eq!(verify(&app, &lee, &code_of(&mail)).await.status(), 200);
+    let to_lee: Vec<String> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.contains(lee.as_str()))
+        .collect();
+    assert_eq!(
+        to_lee.len(),
+        1,
+        "a given-up mail was sent after all: {to_lee:#?}"
+    );
+    let view = app.get_json(ADMIN_MAIL, Some(&admin)).await;
+    assert_eq!(view["failed"], 2, "{view}");
+    app.stop().await;
+}
+
+async fn sent_mail_is_pruned_after_its_retention(db: TestDb) {
+    let smtp = SmtpSink::start().await;
+    let s = mail_settings(&db, &smtp);
+    let app = spawn_app_with(db, s).await;
+    let admin = app.admin_token().await;
+    let ann = email("ann");
+    signup(&app, &ann).await;
+    smtp.wait_for(&ann, CODE_SUBJECT, ARRIVES).await;
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    let sent = loop {
+        let sent = app.get_json(ADMIN_MAIL, Some(&admin)).await["sent"]
+            .as_u64()
+            .expect("sent");
+        if sent >= 1 {
+            break sent;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // A cutoff before the send keeps it; one after deletes every sent mail
+    // and nothing else.
+    let before = stampede::domain::time::Timestamp::now().minus(Duration::from_secs(3600));
+    assert_eq!(app.store.prune_sent_mail(before).await.expect("prune"), 0);
+    let after = stampede::domain::time::Timestamp::now().plus(Duration::from_secs(1));
+    assert_eq!(app.store.prune_sent_mail(after).await.expect("prune"), sent);
+    let view = app.get_json(ADMIN_MAIL, Some(&admin)).await;
+    assert_eq!(view["sent"], 0, "{view}");
+    app.stop().await;
+}
+
 on_both_stores!(
     purchase_waits_for_a_verified_email,
     wrong_codes_burn_the_code,
@@ -531,5 +624,7 @@ on_both_stores!(
     resends_are_budgeted,
     notifications_arrive_by_smtp,
     a_failed_send_is_retried_and_shown,
+    a_mail_is_given_up_after_its_attempts,
+    sent_mail_is_pruned_after_its_retention,
     logout_all_ends_every_session,
 );

@@ -78,6 +78,16 @@ impl Store {
     ) -> Result<ImageAdd, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
+        // Concurrent uploads to one product take turns from the count to
+        // the insert, or each would count below `max` and all would insert:
+        // SQLite's write transaction is exclusive already; on MariaDB the
+        // product's row lock does it (an upload, never the purchase path).
+        if self.backend == Backend::MySql {
+            sqlx::query("SELECT id FROM products WHERE id = ? FOR UPDATE")
+                .bind(product.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(
             "SELECT COUNT(*), COALESCE(MAX(position), 0) FROM product_images WHERE product_id = ?",
         )

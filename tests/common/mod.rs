@@ -7,6 +7,8 @@ pub mod books;
 pub mod nats;
 pub mod private_mariadb;
 pub mod process;
+pub mod python;
+pub mod s3;
 pub mod smtp;
 
 use sqlx::Row;

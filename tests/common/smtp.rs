@@ -1,7 +1,6 @@
 //! A real SMTP server process for the mail tests: `tests/support/smtp_sink.py`
-//! (Python's aiosmtpd) saving every message it accepts as a file. Its
-//! python is `STAMPEDE_TEST_PYTHON`, by default the venv `scripts/test.sh`
-//! makes (`target/smtp-venv`); without aiosmtpd the tests fail, never skip.
+//! (Python's aiosmtpd) saving every message it accepts as a file, run by
+//! [`python`]; without aiosmtpd the tests fail, never skip.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -10,17 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-fn python() -> String {
-    if let Ok(p) = std::env::var("STAMPEDE_TEST_PYTHON") {
-        return p;
-    }
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/smtp-venv/bin/python");
-    if std::path::Path::new(venv).exists() {
-        venv.to_string()
-    } else {
-        "python3".to_string()
-    }
-}
+use super::python::python;
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py")

@@ -32,11 +32,13 @@ pub struct MailErrorView {
     /// `verification`, `welcome`, `order_paid`, …
     pub kind: String,
     pub recipient: String,
-    /// `queued` (will be retried at `next_attempt_at`) or `failed`.
+    /// `queued` (will be retried at `next_attempt_at`) or `failed` (given
+    /// up on at `given_up_at`; never retried).
     pub status: String,
     pub attempts: i64,
     pub error: String,
-    pub next_attempt_at: Timestamp,
+    pub next_attempt_at: Option<Timestamp>,
+    pub given_up_at: Option<Timestamp>,
 }
 
 /// The mail queue.
@@ -61,14 +63,20 @@ pub async fn mail(_admin: Admin, state: web::Data<AppState>) -> Result<HttpRespo
         failed: counts.failed,
         last_errors: failures
             .into_iter()
-            .map(|f| MailErrorView {
-                id: f.id,
-                kind: f.kind,
-                recipient: f.recipient,
-                status: f.status,
-                attempts: f.attempts,
-                error: f.last_error,
-                next_attempt_at: f.next_attempt_at,
+            .map(|f| {
+                // A given-up mail's row keeps the time it was given up in
+                // `next_attempt_at`; shown as such, never as a retry time.
+                let given_up = f.status == "failed";
+                MailErrorView {
+                    next_attempt_at: (!given_up).then_some(f.next_attempt_at),
+                    given_up_at: given_up.then_some(f.next_attempt_at),
+                    id: f.id,
+                    kind: f.kind,
+                    recipient: f.recipient,
+                    status: f.status,
+                    attempts: f.attempts,
+                    error: f.last_error,
+                }
             })
             .collect(),
     }))
