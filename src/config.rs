@@ -59,6 +59,7 @@ pub struct Settings {
     /// can reach the listener.
     pub metrics_token: Option<String>,
     pub inventory: InventorySettings,
+    pub counters: CounterSettings,
     pub rate_limit: RateLimitSettings,
     pub orders: OrderSettings,
     pub payments: PaymentSimSettings,
@@ -93,6 +94,7 @@ impl Default for Settings {
             http_workers: None,
             metrics_token: None,
             inventory: InventorySettings::default(),
+            counters: CounterSettings::default(),
             rate_limit: RateLimitSettings::default(),
             orders: OrderSettings::default(),
             payments: PaymentSimSettings::default(),
@@ -754,6 +756,60 @@ impl InventorySettings {
     }
 }
 
+/// Tuning of the community's hot counters (likes, follows): one actor per
+/// target, group-committed like stock (`STAMPEDE_COUNTERS_*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CounterSettings {
+    /// MySQL connections of the counters' own (loads and batches), apart
+    /// from the shared pool. SQLite shares its pool.
+    pub connections: u32,
+    /// Longest a decision waits before its batch is written.
+    pub flush_interval_ms: u64,
+    /// A batch is written at once when it holds this many changes.
+    pub batch_max: usize,
+    /// Changes waiting for the database before new ones get `OVERLOADED`.
+    pub queue_max: usize,
+    /// Requests waiting in one counter's mailbox before `OVERLOADED`.
+    pub mailbox_max: usize,
+    /// How long a caller waits for an answer before `UNAVAILABLE`.
+    pub call_timeout_ms: u64,
+    /// An idle counter actor leaves memory after this long.
+    pub idle_passivate_ms: u64,
+    /// How often counter actors check for idleness.
+    pub housekeeping_ms: u64,
+}
+
+impl Default for CounterSettings {
+    fn default() -> Self {
+        Self {
+            connections: 2,
+            flush_interval_ms: 2,
+            batch_max: 4096,
+            queue_max: 200_000,
+            mailbox_max: 100_000,
+            call_timeout_ms: 3_000,
+            idle_passivate_ms: 5 * 60 * 1000,
+            housekeeping_ms: 1_000,
+        }
+    }
+}
+
+impl CounterSettings {
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_interval_ms.max(1))
+    }
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+    pub fn idle_passivate(&self) -> Duration {
+        Duration::from_millis(self.idle_passivate_ms)
+    }
+    pub fn housekeeping(&self) -> Duration {
+        Duration::from_millis(self.housekeeping_ms.max(10))
+    }
+}
+
 impl Settings {
     /// Whether this is a development run: as `dev_mode` says when set;
     /// otherwise only when nothing is configured, that is no token secret,
@@ -800,6 +856,7 @@ fn nest_section(key: &str) -> String {
     }
     for section in [
         "inventory",
+        "counters",
         "rate_limit",
         "orders",
         "payments",

@@ -12,7 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::actors::orders::saga::SagaDeps;
 use crate::actors::orders::writer::OrderWriter;
-use crate::actors::{Inventory, Orders, StockPort};
+use crate::actors::{Counters, Inventory, Orders, StockPort};
 use crate::admin_bootstrap::{AdminBootstrapError, bootstrap_admin};
 use crate::config::Settings;
 use crate::events::Events;
@@ -45,6 +45,8 @@ pub enum StartupError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Counters(#[from] crate::actors::counters::handle::StartError),
+    #[error(transparent)]
     Orders(#[from] crate::actors::orders::handle::OrdersStartError),
     #[error("could not give back orphaned holds: {0}")]
     Orphans(#[from] crate::actors::OrderError),
@@ -74,6 +76,8 @@ pub struct Application {
     orders: Orders,
     writer: OrderWriter,
     inventory: Inventory,
+    /// The community's hot counters; drained after the inventory.
+    counters: Counters,
     store: Store,
     passwords: Passwords,
     pruner: tokio::task::JoinHandle<()>,
@@ -191,6 +195,22 @@ impl Application {
             Backend::Sqlite => store.clone(),
         };
         let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
+        // The counters' batches and loads likewise get connections of their
+        // own on MySQL: a like storm must not starve checkout, nor the
+        // other way round.
+        let counters_store = match store.backend() {
+            Backend::MySql => {
+                let own = store
+                    .with_own_pool(&settings.database_url, settings.counters.connections)
+                    .await?;
+                match store.lease() {
+                    Some(lease) => own.with_lease(lease),
+                    None => own,
+                }
+            }
+            Backend::Sqlite => store.clone(),
+        };
+        let counters = Counters::start(counters_store, settings.counters.clone()).await?;
         let tokens = TokenKeys::new(
             &secrets.access,
             Duration::from_secs(settings.access_token_ttl_secs),
@@ -246,6 +266,7 @@ impl Application {
             inventory: inventory.clone(),
             stock,
             orders: orders.clone(),
+            counters: counters.clone(),
             store: store.clone(),
             tokens,
             sessions,
@@ -308,6 +329,7 @@ impl Application {
             orders,
             writer,
             inventory,
+            counters,
             store,
             passwords,
             pruner,
@@ -362,6 +384,9 @@ impl Application {
         tracing::info!("HTTP server stopped; flushing pending decisions");
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
+        }
+        if let Err(e) = self.counters.shutdown().await {
+            tracing::error!(error = %e, "counters shutdown flush incomplete");
         }
         // After every drain: what they appended goes out now if it can.
         self.events.shutdown().await;

@@ -9,6 +9,9 @@
 //!   starts and restarts sagas; placing reserves stock before any write.
 //!   Reached through the [`Orders`] handle.
 //!
+//! - [`counters`]: the community's hot counters (likes, followers), one
+//!   actor per post, comment or account, on the same pattern as stock.
+//!
 //! Both supervisors have one shape, [`supervision::Supervisor`]; what
 //! differs (how a child starts, what its restarts keep) is a
 //! [`supervision::Children`] implementation in each subsystem.
@@ -25,11 +28,13 @@
 //! release, snapshot), so the flash-sale tool can swap the stock decision
 //! and nothing else. Stock never calls into orders.
 
+pub mod counters;
 pub mod group_commit;
 pub mod incidents;
 pub mod orders;
 pub mod stock;
 pub mod supervision;
 
+pub use counters::{CounterError, Counters};
 pub use orders::{OrderError, Orders};
 pub use stock::{Inventory, InventoryError, SkuSnapshot, StockPort};

@@ -29,6 +29,20 @@ pub struct UserId(i64);
 #[serde(transparent)]
 pub struct ProductId(i64);
 
+/// A community post.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(transparent)]
+pub struct PostId(i64);
+
+/// A comment on a community post.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(transparent)]
+pub struct CommentId(i64);
+
 macro_rules! integer_id {
     ($($name:ident),*) => {$(
         impl $name {
@@ -44,7 +58,19 @@ macro_rules! integer_id {
     )*};
 }
 
-integer_id!(SkuId, UserId, ProductId);
+integer_id!(SkuId, UserId, ProductId, PostId, CommentId);
+
+impl fmt::Display for PostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for CommentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 impl fmt::Display for ProductId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

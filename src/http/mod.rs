@@ -22,6 +22,7 @@ pub mod state;
 pub mod tokens;
 pub mod upload;
 pub mod verification;
+pub mod viewer;
 
 use actix_web::{middleware, web};
 
@@ -98,6 +99,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::payment_methods::remove)
                 .service(routes::reviews::add)
                 .service(routes::reviews::list)
+                .service(routes::likes::like_post)
+                .service(routes::likes::unlike_post)
+                .service(routes::likes::like_comment)
+                .service(routes::likes::unlike_comment)
+                .service(routes::follows::follow)
+                .service(routes::follows::unfollow)
+                .service(routes::follows::social)
+                .service(routes::follows::followers)
+                .service(routes::follows::following)
+                .service(routes::posts::create)
+                .service(routes::posts::detail)
+                .service(routes::posts::edit)
+                .service(routes::posts::remove)
+                .service(routes::posts::by_author)
+                .service(routes::comments::add)
+                .service(routes::comments::list)
+                .service(routes::comments::edit)
+                .service(routes::comments::remove)
+                .service(routes::feed::feed)
+                .service(routes::activities::list)
+                .service(routes::activities::unread_count)
+                .service(routes::activities::mark_read)
+                .service(routes::blocks::block)
+                .service(routes::blocks::unblock)
+                .service(routes::blocks::list)
+                .service(routes::reports::report)
+                .service(routes::reports::open)
+                .service(routes::reports::resolve)
                 .service(
                     web::scope("/orders")
                         .wrap(middleware::from_fn(rate_limit::per_user))
@@ -110,6 +139,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(routes::orders_seller::seller_orders)
                 .service(routes::admin::actors)
+                .service(routes::admin::counter_actors)
                 .service(routes::admin::sku_actor)
                 .service(routes::admin::sagas)
                 .service(routes::admin::saga)

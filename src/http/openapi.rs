@@ -8,10 +8,11 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::routes::{activities, blocks, comments, feed, posts, reports};
 use super::routes::{
-    addresses, admin, admin_events, admin_mail, auth, cart, categories, console, health, media,
-    metrics, orders, orders_seller, payment_methods, picture, products, reviews, skus, users,
-    verification, wishlist,
+    addresses, admin, admin_events, admin_mail, auth, cart, categories, console, follows, health,
+    likes, media, metrics, orders, orders_seller, payment_methods, picture, products, reviews,
+    skus, users, verification, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -72,8 +73,37 @@ pub struct ApiDoc;
         payment_methods::remove,
         reviews::add,
         reviews::list,
+        likes::like_post,
+        likes::unlike_post,
+        likes::like_comment,
+        likes::unlike_comment,
+        follows::follow,
+        follows::unfollow,
+        follows::social,
+        follows::followers,
+        follows::following,
+        posts::create,
+        posts::detail,
+        posts::edit,
+        posts::remove,
+        posts::by_author,
+        comments::add,
+        comments::list,
+        comments::edit,
+        comments::remove,
+        feed::feed,
+        activities::list,
+        activities::unread_count,
+        activities::mark_read,
+        blocks::block,
+        blocks::unblock,
+        blocks::list,
+        reports::report,
+        reports::open,
+        reports::resolve,
         orders_seller::seller_orders,
         admin::actors,
+        admin::counter_actors,
         admin::sku_actor,
         admin::sagas,
         admin::saga,

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError, error, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::actors::InventoryError;
+use crate::actors::{CounterError, InventoryError};
 use crate::domain::ValidationError;
 use crate::domain::ledger::LedgerError;
 use crate::domain::reason::{CancelReason, RejectReason};
@@ -85,6 +85,9 @@ pub enum ApiError {
     /// Only a buyer whose order line of the product was delivered may review it.
     #[error("{0}")]
     ReviewNotAllowed(String),
+    /// A member tried to block themselves.
+    #[error("you cannot block yourself")]
+    SelfBlock,
     #[error("too many requests; retry in {} s", .0.as_secs())]
     RateLimited(std::time::Duration),
     /// Every password hashing slot is taken; nothing was checked or changed.
@@ -101,6 +104,8 @@ pub enum ApiError {
     Unavailable(&'static str),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Counter(#[from] CounterError),
     #[error("the database is unavailable, retry shortly")]
     Store(#[from] StoreError),
     /// A failure of ours; details go to the log, not the client.
@@ -142,6 +147,7 @@ impl ApiError {
             }
             ApiError::CardExpired(_) => (StatusCode::UNPROCESSABLE_ENTITY, "CARD_EXPIRED"),
             ApiError::ReviewNotAllowed(_) => (StatusCode::FORBIDDEN, "REVIEW_NOT_ALLOWED"),
+            ApiError::SelfBlock => (StatusCode::UNPROCESSABLE_ENTITY, "SELF_BLOCK"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Busy | ApiError::Overloaded(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED")
@@ -151,6 +157,14 @@ impl ApiError {
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::Store(StoreError::Duplicate(_)) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            ApiError::Counter(e) => match e {
+                CounterError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "SELF_FOLLOW"),
+                CounterError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+                CounterError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED"),
+                CounterError::Unavailable | CounterError::Retired | CounterError::Store(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+                }
+            },
             ApiError::Inventory(e) => match e {
                 I::Rejected(r) => match RejectReason::from_rejection(r) {
                     Some(reason) => (StatusCode::CONFLICT, reason.code()),
@@ -185,10 +199,11 @@ impl ResponseError for ApiError {
                 "an internal error occurred".to_string()
             }
             ApiError::Store(e @ (StoreError::Duplicate(_) | StoreError::Fenced(_)))
-            | ApiError::Inventory(InventoryError::Store(e @ StoreError::Fenced(_))) => {
-                e.to_string()
-            }
-            ApiError::Store(e) | ApiError::Inventory(InventoryError::Store(e)) => {
+            | ApiError::Inventory(InventoryError::Store(e @ StoreError::Fenced(_)))
+            | ApiError::Counter(CounterError::Store(e @ StoreError::Fenced(_))) => e.to_string(),
+            ApiError::Store(e)
+            | ApiError::Inventory(InventoryError::Store(e))
+            | ApiError::Counter(CounterError::Store(e)) => {
                 tracing::error!(error = %e, "store error");
                 "the database is unavailable, retry shortly".to_string()
             }

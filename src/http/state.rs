@@ -1,6 +1,6 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
-use crate::actors::{Inventory, Orders, StockPort};
+use crate::actors::{Counters, Inventory, Orders, StockPort};
 use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
@@ -23,6 +23,8 @@ pub struct AppState {
     /// Where orders and buyers' availability reads get their stock answers.
     pub stock: Arc<dyn StockPort>,
     pub orders: Orders,
+    /// The community's hot counters: likes and follows.
+    pub counters: Counters,
     pub store: Store,
     pub tokens: TokenKeys,
     pub sessions: Sessions,

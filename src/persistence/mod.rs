@@ -11,10 +11,16 @@
 //! [`guarded_cache`], which the HTTP catalog cache uses too, so that a read
 //! racing a write never puts the old rows back.
 
+mod activities;
 mod addresses;
+mod blocks;
 mod cart;
 mod catalog;
 mod categories;
+mod comments;
+mod counters;
+mod feed;
+mod follows;
 pub mod guarded_cache;
 mod images;
 mod inventory;
@@ -25,8 +31,10 @@ mod orders;
 mod outbox;
 pub mod owner;
 mod payment_methods;
+mod posts;
 mod pruning;
 pub mod redacted_url;
+mod reports;
 mod reviews;
 pub mod revocations;
 mod sessions;
@@ -36,10 +44,16 @@ mod verification;
 mod wishlist;
 mod write_set;
 
+pub use activities::ActivityRecord;
 pub use addresses::SavedAddress;
+pub use blocks::BlockRecord;
 pub use cart::{CartLine, CartSet};
 pub use catalog::{PatchOutcome, ProductPage};
 pub use categories::{CategoryDelete, CategoryWrite};
+pub use comments::{CommentChange, CommentRecord};
+pub use counters::{CounterRow, Membership};
+pub use feed::FeedPage;
+pub use follows::{FollowEntry, FollowSide, SocialCounts};
 pub use images::ImageAdd;
 pub use inventory::StoredSku;
 pub use mail_queue::{MailCounts, MailFailure, NewMail, QueuedMail};
@@ -49,7 +63,9 @@ pub use orders::{
 };
 pub use outbox::{Backlog, OutboxRow};
 pub use payment_methods::SavedCard;
+pub use posts::{PostChange, PostRecord};
 pub use pruning::Pruned;
+pub use reports::{ReportAdd, ReportRecord, ReportResolve};
 pub use reviews::{ReviewAdd, ReviewRecord};
 pub use revocations::RevocationCache;
 pub use sessions::{RevokeReason, Rotation};

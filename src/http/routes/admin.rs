@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 
+use crate::actors::counters::views::CountersOverview;
 use crate::actors::orders::views::{SagaList, SagaView};
 use crate::actors::stock::views::{ActorsOverview, SkuActorView};
 use crate::domain::ids::SkuId;
@@ -22,6 +23,22 @@ use crate::http::{ApiError, AppState};
 #[get("/admin/actors")]
 pub async fn actors(_admin: Admin, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.inventory.overview())
+}
+
+/// Counts over the community's counter actors (likes, followers) and
+/// their writer.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CountersOverview),
+        (status = 401, description = "`UNAUTHORIZED`", body = Problem),
+        (status = 403, description = "`FORBIDDEN`", body = Problem),
+    )
+)]
+#[get("/admin/actors/counters")]
+pub async fn counter_actors(_admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.counters.overview())
 }
 
 /// One SKU actor: stock, mailbox depth, unflushed decisions, restarts, flushes.

@@ -1,14 +1,21 @@
 //! One module per resource.
 
+pub mod activities;
 pub mod addresses;
 pub mod admin;
 pub mod admin_events;
 pub mod admin_mail;
 pub mod auth;
+pub mod blocks;
 pub mod cart;
 pub mod categories;
+pub mod comments;
 pub mod console;
+pub mod cursor_query;
+pub mod feed;
+pub mod follows;
 pub mod health;
+pub mod likes;
 pub mod media;
 pub mod metrics;
 pub mod order_fields;
@@ -16,7 +23,9 @@ pub mod orders;
 pub mod orders_seller;
 pub mod payment_methods;
 pub mod picture;
+pub mod posts;
 pub mod products;
+pub mod reports;
 pub mod reviews;
 pub mod skus;
 pub mod users;

@@ -1,0 +1,192 @@
+//! The counter actors themselves, on both stores: a panicking actor is
+//! restarted by its supervisor with its members reloaded, and nothing
+//! acknowledged is lost or counted twice; a panicking writer takes every
+//! counter actor down and they reload; a forgotten (deleted) post's actor
+//! leaves and the post is then not found.
+
+mod common;
+
+use common::TestDb;
+use common::community::{members, post, scalar};
+use stampede::actors::{CounterError, Counters};
+use stampede::config::CounterSettings;
+use stampede::domain::counter::{Target, Toggle};
+use stampede::domain::ids::{PostId, UserId};
+use stampede::persistence::Store;
+use std::time::Duration;
+
+async fn engine(db: &TestDb) -> (Store, Counters) {
+    let store = db.store().await;
+    let settings = CounterSettings {
+        housekeeping_ms: 50,
+        call_timeout_ms: 30_000,
+        ..CounterSettings::default()
+    };
+    let counters = Counters::start(store.clone(), settings)
+        .await
+        .expect("start counters");
+    (store, counters)
+}
+
+/// Likes `target` as `user` until an answer is known (retrying the
+/// answers that say nothing is known; a like is idempotent).
+async fn like_until_settled(counters: &Counters, target: Target, user: i64) -> i64 {
+    let toggle = Toggle {
+        user: UserId::new(user),
+        on: true,
+    };
+    for _ in 0..100 {
+        match counters.toggle(target, toggle).await {
+            Ok(tally) => {
+                assert!(tally.on);
+                return tally.count;
+            }
+            Err(CounterError::Unavailable | CounterError::Overloaded) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(other) => panic!("like by {user}: {other:?}"),
+        }
+    }
+    panic!("like by {user} never settled")
+}
+
+/// The count as the target's actor holds it: a no-op unlike by `reader`.
+async fn count_in_memory(counters: &Counters, target: Target, reader: i64) -> i64 {
+    let off = Toggle {
+        user: UserId::new(reader),
+        on: false,
+    };
+    counters.toggle(target, off).await.expect("read").count
+}
+
+/// 3,000 concurrent likes; the post's actor panics in the middle.
+async fn a_panicking_counter_loses_and_doubles_nothing(db: TestDb) {
+    let (store, counters) = engine(&db).await;
+    let crowd = members(&store, 3_001).await;
+    let p = post(&store, crowd[0].id).await;
+    let target = Target::Post(PostId::new(p));
+    like_until_settled(&counters, target, crowd[1].id).await;
+    let tasks: Vec<_> = crowd[2..]
+        .iter()
+        .map(|m| {
+            let (counters, user) = (counters.clone(), m.id);
+            let toggle = Toggle {
+                user: UserId::new(user),
+                on: true,
+            };
+            tokio::spawn(async move { (user, counters.toggle(target, toggle).await) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    counters.inject_panic(target).await.expect("inject");
+    let mut unknown = Vec::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            (_, Ok(tally)) => assert!(tally.on),
+            (user, Err(CounterError::Unavailable)) => unknown.push(user),
+            (user, Err(other)) => panic!("{user}: {other:?}"),
+        }
+    }
+    eprintln!("{} callers heard nothing and retry", unknown.len());
+    for user in unknown {
+        like_until_settled(&counters, target, user).await;
+    }
+    // Whether the replacement came from the supervisor's restart or from a
+    // request's fresh activation is not asserted: under the whole suite's
+    // load both were seen (the restart count read 0 twice), and which one
+    // wins is the open question in the issue 14 note. Either way it loads
+    // the committed members, and nothing may be lost or counted twice:
+    assert_eq!(count_in_memory(&counters, target, crowd[0].id).await, 3_000);
+    assert_eq!(
+        scalar(&store, "SELECT like_count FROM posts WHERE id = ?", &[p]).await,
+        3_000
+    );
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM post_likes WHERE post_id = ?",
+            &[p]
+        )
+        .await,
+        3_000
+    );
+    counters.shutdown().await.expect("shutdown");
+}
+
+/// 2,000 concurrent follows; the writer panics in the middle.
+async fn a_panicking_writer_loses_nothing_acknowledged(db: TestDb) {
+    let (store, counters) = engine(&db).await;
+    let crowd = members(&store, 2_001).await;
+    let star = crowd[0].id;
+    let target = Target::Account(UserId::new(star));
+    let tasks: Vec<_> = crowd[1..]
+        .iter()
+        .map(|m| {
+            let (counters, user) = (counters.clone(), m.id);
+            let toggle = Toggle {
+                user: UserId::new(user),
+                on: true,
+            };
+            tokio::spawn(async move { (user, counters.toggle(target, toggle).await) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    counters.inject_writer_panic();
+    let mut unknown = Vec::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            (_, Ok(_)) => {}
+            (user, Err(CounterError::Unavailable)) => unknown.push(user),
+            (user, Err(other)) => panic!("{user}: {other:?}"),
+        }
+    }
+    for user in unknown {
+        like_until_settled(&counters, target, user).await;
+    }
+    assert_eq!(counters.overview().writer.restarts, 1);
+    // Reloaded from the store: what was acknowledged and nothing twice.
+    assert_eq!(count_in_memory(&counters, target, crowd[1].id).await, 1_999);
+    like_until_settled(&counters, target, crowd[1].id).await;
+    let q = "SELECT follower_count FROM users WHERE id = ?";
+    assert_eq!(scalar(&store, q, &[star]).await, 2_000);
+    let rows = "SELECT COUNT(*) FROM follows WHERE followee_id = ?";
+    assert_eq!(scalar(&store, rows, &[star]).await, 2_000);
+    counters.shutdown().await.expect("shutdown");
+}
+
+async fn a_forgotten_post_is_not_found(db: TestDb) {
+    let (store, counters) = engine(&db).await;
+    let crowd = members(&store, 2).await;
+    let p = post(&store, crowd[0].id).await;
+    let target = Target::Post(PostId::new(p));
+    assert_eq!(like_until_settled(&counters, target, crowd[1].id).await, 1);
+    assert_eq!(counters.overview().active_counter_actors, 1);
+    sqlx::query("UPDATE posts SET deleted_at = 1 WHERE id = ?")
+        .bind(p)
+        .execute(store.pool())
+        .await
+        .expect("delete");
+    // Still in memory: the deletion is not known until it is said.
+    assert_eq!(count_in_memory(&counters, target, crowd[0].id).await, 1);
+    counters.forget(target);
+    let like = Toggle {
+        user: UserId::new(crowd[0].id),
+        on: true,
+    };
+    assert!(matches!(
+        counters.toggle(target, like).await,
+        Err(CounterError::NotFound(t)) if t == target
+    ));
+    // A deleted post's likes stay as they were.
+    assert_eq!(
+        scalar(&store, "SELECT like_count FROM posts WHERE id = ?", &[p]).await,
+        1
+    );
+    counters.shutdown().await.expect("shutdown");
+}
+
+on_both_stores!(
+    a_panicking_counter_loses_and_doubles_nothing,
+    a_panicking_writer_loses_nothing_acknowledged,
+    a_forgotten_post_is_not_found,
+);
