@@ -627,6 +627,7 @@ run_extra_checks() {
   stop_server
   run_flash_sale_smoke
   run_kill_loop_smoke
+  run_community_feed_smoke
 }
 
 # A small drop through the load tool, every variant: proves the tool, the
@@ -655,6 +656,19 @@ run_kill_loop_smoke() {
     --mysql-url "$STAMPEDE_TEST_MYSQL_URL" --out target/kill-loop-smoke
   cargo run --quiet --example flash-sale -- --kill-loop 1 --kill mariadb --down-ms 2000 \
     "${drop[@]}" --out target/kill-loop-smoke
+}
+
+# The feed load tool on a small seeded community (the long form, 10,000
+# users and 100,000 posts at 1,000 reads/s, is in docs/community.md): proves
+# the seed, the sign-ins and both feeds; it exits non-zero when a read
+# failed or a following page came back empty.
+run_community_feed_smoke() {
+  local db="${STAMPEDE_TEST_MYSQL_URL%/*}/community_feed_smoke"
+  header "community feed smoke (500 users, 5,000 posts, 20 follows each)"
+  cargo run --quiet --example community-feed -- seed --database "$db" \
+    --users 500 --posts 5000 --follows 20
+  cargo run --quiet --example community-feed -- read --database "$db" \
+    --rate 50 --warmup 1 --seconds 3 --readers 20 --check
 }
 
 # ------------------------------------------------------------------- main --

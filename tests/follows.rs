@@ -176,6 +176,13 @@ async fn lists_page_by_cursor(db: TestDb) {
     assert!(rest["next_cursor"].is_null());
     let following = read_all(&app, &format!("/api/v1/users/{}/following", star.id), 1).await;
     assert_eq!(following, vec![fans[1].id, fans[0].id]);
+    // A withdrawn account leaves both lists (its rows stay, for the counts).
+    mark(s, "users", "deleted_at", fans[0].id).await;
+    let following = read_all(&app, &format!("/api/v1/users/{}/following", star.id), 1).await;
+    assert_eq!(following, vec![fans[1].id]);
+    let followers = read_all(&app, &path, 100).await;
+    assert!(!followers.contains(&fans[0].id), "{followers:?}");
+    assert_eq!(followers.len(), 23);
     app.stop().await;
 }
 

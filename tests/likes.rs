@@ -213,6 +213,15 @@ async fn removed_through_the_api_stops_taking_likes(db: TestDb) {
     assert_eq!(res.status(), 201);
     let comment: Value = res.json().await.expect("comment");
     let comment = comment["id"].as_i64().expect("comment id");
+    // A comment left standing: the post's delete takes it down too.
+    let kept_like = format!(
+        "/api/v1/comments/{}/like",
+        comment_on(&app, &author.token, post).await
+    );
+    assert_eq!(
+        like(&app, Method::PUT, &kept_like, &fan.token).await["like_count"],
+        1
+    );
     let post_like = format!("/api/v1/posts/{post}/like");
     let comment_like = format!("/api/v1/comments/{comment}/like");
     assert_eq!(
@@ -250,6 +259,10 @@ async fn removed_through_the_api_stops_taking_likes(db: TestDb) {
         .send(Method::PUT, &post_like, Some(&author.token), None)
         .await;
     assert_problem(res, 404, "NOT_FOUND").await;
+    let res = app
+        .send(Method::PUT, &kept_like, Some(&author.token), None)
+        .await;
+    assert_problem(res, 404, "NOT_FOUND").await;
     assert_eq!(
         scalar(
             &app.store,
@@ -277,6 +290,14 @@ async fn removed_through_the_api_stops_taking_likes(db: TestDb) {
         like(&app, Method::PUT, &reported_like, &fan.token).await["like_count"],
         1
     );
+    let under_reported = format!(
+        "/api/v1/comments/{}/like",
+        comment_on(&app, &author.token, reported).await
+    );
+    assert_eq!(
+        like(&app, Method::PUT, &under_reported, &fan.token).await["like_count"],
+        1
+    );
     let res = app
         .post_json(
             &format!("/api/v1/posts/{reported}/reports"),
@@ -299,7 +320,25 @@ async fn removed_through_the_api_stops_taking_likes(db: TestDb) {
         .send(Method::DELETE, &reported_like, Some(&fan.token), None)
         .await;
     assert_problem(res, 404, "NOT_FOUND").await;
+    let res = app
+        .send(Method::DELETE, &under_reported, Some(&fan.token), None)
+        .await;
+    assert_problem(res, 404, "NOT_FOUND").await;
     app.stop().await;
+}
+
+/// A new comment by `token` on `post`; its id.
+async fn comment_on(app: &TestApp, token: &str, post: i64) -> i64 {
+    let res = app
+        .post_json(
+            &format!("/api/v1/posts/{post}/comments"),
+            Some(token),
+            json!({"body": "See you there"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let comment: Value = res.json().await.expect("comment");
+    comment["id"].as_i64().expect("comment id")
 }
 
 on_both_stores!(

@@ -59,6 +59,10 @@ enum Command {
         /// Posts per page.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Exit non-zero when a read failed or a `following` first page
+        /// was empty (the CI smoke run; a measurement reports them instead).
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -88,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
             warmup,
             readers,
             limit,
+            check,
         } => {
             let (address, server) = match target {
                 Some(t) => (t, None),
@@ -105,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
                 warmup,
                 readers,
                 limit,
+                check,
             };
             let result = read::run(&address, &database, &load).await;
             if let Some((handle, stopped)) = server {

@@ -20,6 +20,8 @@ pub struct Load {
     pub warmup: u64,
     pub readers: usize,
     pub limit: u32,
+    /// Fail on a failed read or an empty `following` page.
+    pub check: bool,
 }
 
 struct Measured {
@@ -78,6 +80,19 @@ pub async fn run(address: &str, database: &str, load: &Load) -> anyhow::Result<(
             p50(following) / p50(all).max(1.0),
             p99(following) / p99(all).max(1.0)
         );
+        if load.check {
+            anyhow::ensure!(
+                all.failed + following.failed == 0,
+                "{} reads failed",
+                all.failed + following.failed
+            );
+            // Every seeded member follows someone who has posted.
+            anyhow::ensure!(
+                following.empty == 0,
+                "{} following pages were empty",
+                following.empty
+            );
+        }
     }
     Ok(())
 }

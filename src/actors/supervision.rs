@@ -1,6 +1,7 @@
-//! The one supervisor shape both subsystems use: a [`Supervisor`] actor
-//! that starts keyed children on demand (one SKU actor per SKU, one saga
-//! per order), remembers which child holds which key, and restarts a child
+//! The one supervisor shape the keyed subsystems use: a [`Supervisor`]
+//! actor that starts keyed children on demand (one SKU actor per SKU, one
+//! saga per order, one counter actor per liked post or followed account),
+//! remembers which child holds which key, and restarts a child
 //! that failed, handing the replacement what the failed one's restarts must
 //! keep (counters, a restart count).
 //!
@@ -10,7 +11,10 @@
 //! multi-thread runtime rather than on one actix worker. What differs
 //! between SKUs and sagas (how a child starts, where it is registered,
 //! whether a failure is worth a restart) is a [`Children`] implementation.
+//! [`ActivationGate`] lets a crowd of first requests share one start.
 
+use dashmap::DashMap;
+use ractor::rpc::CallResult;
 use ractor::{
     Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, Message, RpcReplyPort,
     SupervisionEvent,
@@ -20,6 +24,9 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
 
 /// What a kind of supervised child needs from its supervisor.
 pub trait Children: Send + Sync + Sized + 'static {
@@ -192,5 +199,41 @@ impl<C: Children> State<C> {
             .await?;
         self.started.insert(actor.get_id(), (key, memory));
         Ok(actor)
+    }
+}
+
+/// Activations in progress, one per key: the ten thousand first requests
+/// for a cold key (a SKU at its opening, a post gone viral) share one
+/// supervisor round trip instead of queueing behind it.
+pub struct ActivationGate<C: Children> {
+    supervisor: ActorRef<SupervisorMsg<C>>,
+    activating: DashMap<C::Key, Arc<OnceCell<bool>>>,
+}
+
+impl<C: Children> ActivationGate<C> {
+    pub fn new(supervisor: ActorRef<SupervisorMsg<C>>) -> Self {
+        Self {
+            supervisor,
+            activating: DashMap::new(),
+        }
+    }
+
+    /// Asks the supervisor for `key`'s child (joining an ask already under
+    /// way); says whether it was started. The caller then finds it in its
+    /// registry: absent after a start means it already retired.
+    pub async fn activate(&self, key: C::Key, timeout: Duration) -> bool {
+        let gate = Arc::clone(self.activating.entry(key).or_default().value());
+        let started = *gate
+            .get_or_init(|| async {
+                let answer = self
+                    .supervisor
+                    .call(|r| SupervisorMsg::Get(key, None, r), Some(timeout))
+                    .await;
+                matches!(answer, Ok(CallResult::Success(Ok(_))))
+            })
+            .await;
+        self.activating
+            .remove_if(&key, |_, g| Arc::ptr_eq(g, &gate));
+        started
     }
 }

@@ -70,13 +70,13 @@ impl Store {
             FollowSide::Followers => {
                 "SELECT f.follower_id, u.name, f.created_at FROM follows f \
                  JOIN users u ON u.id = f.follower_id \
-                 WHERE f.followee_id = ? AND f.follower_id < ? \
+                 WHERE f.followee_id = ? AND f.follower_id < ? AND u.deleted_at IS NULL \
                  ORDER BY f.follower_id DESC LIMIT ?"
             }
             FollowSide::Following => {
                 "SELECT f.followee_id, u.name, f.created_at FROM follows f \
                  JOIN users u ON u.id = f.followee_id \
-                 WHERE f.follower_id = ? AND f.followee_id < ? \
+                 WHERE f.follower_id = ? AND f.followee_id < ? AND u.deleted_at IS NULL \
                  ORDER BY f.followee_id DESC LIMIT ?"
             }
         };

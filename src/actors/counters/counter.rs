@@ -40,6 +40,9 @@ pub enum CounterMsg {
     /// The target was deleted or hidden: leave, so the next request loads
     /// it afresh (and finds it gone).
     Retire,
+    /// The post was deleted or hidden: a comment on it leaves as `Retire`
+    /// does (its comments take no more likes); others ignore it.
+    RetireIfOn(PostId),
     /// Passivate when idle.
     Housekeeping,
     /// Sent to itself after retiring.
@@ -144,6 +147,11 @@ impl Actor for CounterActor {
                 st.serve(&myself, toggle, reply);
             }
             CounterMsg::Retire => st.retire(&myself),
+            CounterMsg::RetireIfOn(post) => {
+                if st.loaded.as_ref().is_some_and(|l| l.post == Some(post)) {
+                    st.retire(&myself);
+                }
+            }
             CounterMsg::Housekeeping => st.housekeeping(&myself),
             CounterMsg::Stop => myself.stop(Some("passivated".into())),
             CounterMsg::InjectPanic => panic!("fault injected into counter {}", st.args.target),

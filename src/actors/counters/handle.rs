@@ -2,13 +2,11 @@
 //! reach the counter actors. It finds (or activates) a target's actor,
 //! applies backpressure, sends the toggle and awaits the durable answer.
 
-use dashmap::DashMap;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 use super::counter::CounterMsg;
 use super::error::CounterError;
@@ -16,8 +14,10 @@ use super::registry::{CounterEntry, Registry};
 use super::supervisor::{CounterActors, CounterSupervisor, SupervisorMsg};
 use super::views::{CounterWriterView, CountersOverview};
 use super::writer::{self, Writer};
+use crate::actors::supervision::ActivationGate;
 use crate::config::CounterSettings;
 use crate::domain::counter::{Tally, Target, Toggle};
+use crate::domain::ids::PostId;
 use crate::persistence::Store;
 
 /// Attempts when an actor retires between lookup and delivery.
@@ -33,9 +33,7 @@ pub struct Counters {
 struct Inner {
     store: Store,
     registry: Registry,
-    /// Activations in progress: ten thousand first likes of a cold post
-    /// share one supervisor round trip instead of queueing behind it.
-    activating: DashMap<Target, Arc<OnceCell<bool>>>,
+    activation: ActivationGate<CounterActors>,
     supervisor: ActorRef<SupervisorMsg>,
     writer: Writer,
     settings: Arc<CounterSettings>,
@@ -68,7 +66,7 @@ impl Counters {
             inner: Arc::new(Inner {
                 store,
                 registry,
-                activating: DashMap::new(),
+                activation: ActivationGate::new(supervisor.clone()),
                 supervisor,
                 writer,
                 settings,
@@ -127,6 +125,15 @@ impl Counters {
     pub fn forget(&self, target: Target) {
         if let Some(entry) = self.inner.registry.remove(target) {
             let _ = entry.actor.send_message(CounterMsg::Retire);
+        }
+    }
+
+    /// The post was deleted or hidden: its actor and those of its comments
+    /// leave memory, so a like on either activates afresh and finds it gone.
+    pub fn forget_post(&self, post: PostId) {
+        self.forget(Target::Post(post));
+        for actor in self.inner.registry.comment_actors() {
+            let _ = actor.send_message(CounterMsg::RetireIfOn(post));
         }
     }
 
@@ -211,25 +218,12 @@ impl Counters {
         if let Some(entry) = self.inner.registry.get(target) {
             return Ok(entry);
         }
-        let gate = Arc::clone(self.inner.activating.entry(target).or_default().value());
-        let spawned = *gate.get_or_init(|| self.ask_supervisor(target)).await;
-        self.inner
-            .activating
-            .remove_if(&target, |_, g| Arc::ptr_eq(g, &gate));
+        let timeout = self.inner.settings.call_timeout();
+        let spawned = self.inner.activation.activate(target, timeout).await;
         match self.inner.registry.get(target) {
             Some(entry) => Ok(entry),
             None if spawned => Err(CounterError::Retired),
             None => Err(CounterError::Unavailable),
         }
-    }
-
-    async fn ask_supervisor(&self, target: Target) -> bool {
-        let timeout = Some(self.inner.settings.call_timeout());
-        let answer = self
-            .inner
-            .supervisor
-            .call(|r| SupervisorMsg::Get(target, None, r), timeout)
-            .await;
-        matches!(answer, Ok(CallResult::Success(Ok(_))))
     }
 }

@@ -61,6 +61,15 @@ impl Registry {
         self.actors.clear();
     }
 
+    /// The live actors of comments (a deleted post's comments must go).
+    pub fn comment_actors(&self) -> Vec<ActorRef<CounterMsg>> {
+        self.actors
+            .iter()
+            .filter(|e| matches!(e.key(), Target::Comment(_)))
+            .map(|e| e.value().actor.clone())
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.actors.len()
     }

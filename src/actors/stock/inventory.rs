@@ -2,13 +2,11 @@
 //! benchmarks reach the SKU actors. It finds (or activates) the actor,
 //! applies backpressure, sends the message and awaits the reply.
 
-use dashmap::DashMap;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 use super::error::InventoryError;
 use super::live::{Purchase, SkuLiveReading};
@@ -17,6 +15,7 @@ use super::registry::{Registry, SkuEntry};
 use super::sku::{Held, Reply, SkuMsg, SkuSnapshot};
 use super::supervisor::{SkuActors, SkuSupervisor, SupervisorMsg};
 use super::views::{ActivationsView, ActorsOverview, PersisterView, SkuActorView, instant};
+use crate::actors::supervision::ActivationGate;
 use crate::config::InventorySettings;
 use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::ledger::{Levels, Reservation, ReserveRequest};
@@ -37,9 +36,7 @@ pub struct Inventory {
 struct Inner {
     store: Store,
     registry: Registry,
-    /// Activations in progress: concurrent first requests for a cold SKU
-    /// share one supervisor round trip instead of queueing thousands.
-    activating: DashMap<SkuId, Arc<OnceCell<bool>>>,
+    activation: ActivationGate<SkuActors>,
     supervisor: ActorRef<SupervisorMsg>,
     persister: PersisterHandle,
     settings: Arc<InventorySettings>,
@@ -80,7 +77,7 @@ impl Inventory {
             inner: Arc::new(Inner {
                 store,
                 registry,
-                activating: DashMap::new(),
+                activation: ActivationGate::new(supervisor.clone()),
                 supervisor,
                 persister,
                 settings,
@@ -298,26 +295,13 @@ impl Inventory {
         if let Some(entry) = self.inner.registry.get(sku) {
             return Ok(entry);
         }
-        let gate = Arc::clone(self.inner.activating.entry(sku).or_default().value());
-        let spawned = *gate.get_or_init(|| self.ask_supervisor(sku)).await;
-        self.inner
-            .activating
-            .remove_if(&sku, |_, g| Arc::ptr_eq(g, &gate));
+        let timeout = self.inner.settings.call_timeout();
+        let spawned = self.inner.activation.activate(sku, timeout).await;
         match self.inner.registry.get(sku) {
             Some(entry) => Ok(entry),
             None if spawned => Err(InventoryError::Retired),
             None => Err(InventoryError::Unavailable),
         }
-    }
-
-    async fn ask_supervisor(&self, sku: SkuId) -> bool {
-        let timeout = Some(self.inner.settings.call_timeout());
-        let answer = self
-            .inner
-            .supervisor
-            .call(|r| SupervisorMsg::Get(sku, None, r), timeout)
-            .await;
-        matches!(answer, Ok(CallResult::Success(Ok(_))))
     }
 
     /// Sends a request to the SKU's actor and awaits its answer. Only

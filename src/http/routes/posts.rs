@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::cursor_query::{CursorQuery, next_cursor};
-use crate::domain::counter::Target;
 use crate::domain::ids::{PostId, UserId};
 use crate::domain::post::PostBody;
 use crate::domain::role::Role;
@@ -186,9 +185,10 @@ pub async fn remove(
         .await?
     {
         PostChange::Done(_) => {
-            // Its like actor stops now, not when it goes idle: a like
-            // after the delete activates afresh, finds no post and is 404.
-            state.counters.forget(Target::Post(PostId::new(id)));
+            // Its like actors (the post's, its comments') stop now, not
+            // when idle: a like after the delete activates afresh, finds
+            // no post and is 404.
+            state.counters.forget_post(PostId::new(id));
             Ok(HttpResponse::NoContent().finish())
         }
         PostChange::NotFound => Err(no_post(id)),

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use super::cursor_query::{CursorQuery, next_cursor};
 use super::posts::no_post;
-use crate::domain::counter::Target;
 use crate::domain::ids::{PostId, UserId};
 use crate::domain::moderation::{ReportAction, ReportReason};
 use crate::domain::time::Timestamp;
@@ -165,9 +164,9 @@ pub async fn resolve(
     match state.store.resolve_report(id, body.action).await? {
         ReportResolve::Resolved { post } => {
             if body.action == ReportAction::Hide {
-                // A hidden post takes no more likes: its live actor stops,
-                // and a new one finds the post hidden (404).
-                state.counters.forget(Target::Post(PostId::new(post)));
+                // A hidden post takes no more likes, nor do its comments:
+                // their live actors stop, new ones find the post hidden.
+                state.counters.forget_post(PostId::new(post));
             }
             Ok(HttpResponse::Ok().json(Resolved {
                 id,
