@@ -29,15 +29,12 @@ fn ids(page: &Value) -> Vec<i64> {
         .collect()
 }
 
-/// Follows are written by the counters' batches (helper B's branch); until
-/// those merge, the graph is inserted here by SQL.
-async fn follow(app: &TestApp, follower: i64, followee: i64) {
-    sqlx::query("INSERT INTO follows (follower_id, followee_id, created_at) VALUES (?, ?, 0)")
-        .bind(follower)
-        .bind(followee)
-        .execute(app.store.pool())
-        .await
-        .expect("follow");
+/// `token`'s account follows `followee`, through the API (the counters'
+/// batch commits it and drops the reader's cached followees).
+async fn follow(app: &TestApp, token: &str, followee: i64) {
+    let path = format!("/api/v1/users/{followee}/follow");
+    let res = app.send(Method::PUT, &path, Some(token), None).await;
+    assert_eq!(res.status(), 200, "PUT {path}");
 }
 
 /// Likes are counted by the counters' batches (helper B's branch); here
@@ -98,8 +95,8 @@ async fn feed_pages_neither_repeat_nor_skip(db: TestDb) {
     for _ in 0..3 {
         authors.push(app.user("customer").await);
     }
-    follow(&app, reader_id, authors[0].0).await;
-    follow(&app, reader_id, authors[1].0).await;
+    follow(&app, &reader, authors[0].0).await;
+    follow(&app, &reader, authors[1].0).await;
     for n in 0..24 {
         let id = post(&app, &authors[n % 3].1, &format!("post {n}")).await;
         set_likes(&app, id, (n as i64 * 7) % 5).await;
@@ -226,8 +223,8 @@ async fn blocked_members_vanish_from_what_the_blocker_reads(db: TestDb) {
     let (reader_id, reader) = app.user("customer").await;
     let (pest_id, pest) = app.user("customer").await;
     let (friend_id, friend) = app.user("customer").await;
-    follow(&app, reader_id, pest_id).await;
-    follow(&app, reader_id, friend_id).await;
+    follow(&app, &reader, pest_id).await;
+    follow(&app, &reader, friend_id).await;
     let pests = post(&app, &pest, "buy my stuff").await;
     let friends = post(&app, &friend, "hello").await;
     let res = app
@@ -522,8 +519,139 @@ async fn reports_reach_admins_who_hide_or_dismiss(db: TestDb) {
     app.stop().await;
 }
 
+const FOLLOWING: &str = "/api/v1/feed?scope=following&limit=50";
+
+/// The `following` page ids come from memory once read (persistence/
+/// feed_index.rs): every write that changes them must show on the next
+/// read, the cache warm each time.
+async fn following_feed_keeps_up_with_what_changes_it(db: TestDb) {
+    let app = spawn_app(db).await;
+    let admin = app.admin_token().await;
+    let (_, reader) = app.user("customer").await;
+    let (a_id, a) = app.user("customer").await;
+    let (b_id, b) = app.user("customer").await;
+    let (_, c) = app.user("customer").await;
+    follow(&app, &reader, a_id).await;
+    let a1 = post(&app, &a, "a1").await;
+    let b1 = post(&app, &b, "b1").await;
+    let read = || async { ids(&app.get_json(FOLLOWING, Some(&reader)).await) };
+    assert_eq!(read().await, vec![a1]);
+    let a2 = post(&app, &a, "a2").await;
+    assert_eq!(read().await, vec![a2, a1], "a new post of a followee");
+    follow(&app, &reader, b_id).await;
+    assert_eq!(
+        read().await,
+        vec![a2, b1, a1],
+        "a new followee's older posts"
+    );
+    // The same page read by someone else does not fill it for the reader.
+    follow(&app, &c, a_id).await;
+    assert_eq!(ids(&app.get_json(FOLLOWING, Some(&c)).await), vec![a2, a1]);
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/posts/{a2}"),
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(read().await, vec![b1, a1], "a deleted post");
+    let res = app
+        .post_json(
+            &format!("/api/v1/posts/{a1}/reports"),
+            Some(&reader),
+            json!({"reason": "spam"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let report: Value = res.json().await.expect("report");
+    let res = app
+        .post_json(
+            &format!("/api/v1/admin/reports/{}/resolve", report["id"]),
+            Some(&admin),
+            json!({"action": "hide"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(read().await, vec![b1], "a hidden post");
+    let a3 = post(&app, &a, "a3").await;
+    assert_eq!(read().await, vec![a3, b1]);
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/users/{a_id}/follow"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(read().await, vec![b1], "an unfollowed account");
+    let res = app
+        .send(
+            Method::DELETE,
+            "/api/v1/users/me",
+            Some(&b),
+            Some(json!({"current_password": common::USER_PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(read().await, Vec::<i64>::new(), "a withdrawn account");
+    app.stop().await;
+}
+
+/// A prolific followee: memory holds an author's newest 200 post ids, and
+/// pages past them are read from SQL; neither repeats nor skips.
+async fn a_prolific_followee_pages_past_what_memory_holds(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (_, reader) = app.user("customer").await;
+    let (author_id, author) = app.user("customer").await;
+    let (quiet_id, quiet) = app.user("customer").await;
+    follow(&app, &reader, author_id).await;
+    follow(&app, &reader, quiet_id).await;
+    let q1 = post(&app, &quiet, "the only post").await;
+    // Written before any feed read, by SQL: 250 posts in one statement.
+    let mut insert = sqlx::QueryBuilder::<sqlx::Any>::new(
+        "INSERT INTO posts (author_id, body, created_at, updated_at) ",
+    );
+    insert.push_values(0..250, |mut row, n| {
+        row.push_bind(author_id)
+            .push_bind(format!("post {n}"))
+            .push_bind(1_i64)
+            .push_bind(1_i64);
+    });
+    insert
+        .build()
+        .execute(app.store.pool())
+        .await
+        .expect("posts");
+    let mut expected: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM posts WHERE author_id = ? ORDER BY id DESC")
+            .bind(author_id)
+            .fetch_all(app.store.pool())
+            .await
+            .expect("ids");
+    let _ = author;
+    expected.push(q1);
+    expected.sort_unstable_by(|x, y| y.cmp(x));
+    let mut seen = Vec::new();
+    let mut url = "/api/v1/feed?scope=following&limit=60".to_string();
+    loop {
+        let page = app.get_json(&url, Some(&reader)).await;
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/api/v1/feed?scope=following&limit=60&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    app.stop().await;
+}
+
 on_both_stores!(
     feed_pages_neither_repeat_nor_skip,
     blocked_members_vanish_from_what_the_blocker_reads,
     reports_reach_admins_who_hide_or_dismiss,
+    following_feed_keeps_up_with_what_changes_it,
+    a_prolific_followee_pages_past_what_memory_holds,
 );

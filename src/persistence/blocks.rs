@@ -34,6 +34,7 @@ impl Store {
             .bind(Timestamp::now().millis())
             .execute(&self.pool)
             .await?;
+        self.feed_followees_changed(blocker);
         Ok(())
     }
 
@@ -44,6 +45,7 @@ impl Store {
             .bind(blocked.get())
             .execute(&self.pool)
             .await?;
+        self.feed_followees_changed(blocker);
         Ok(())
     }
 

@@ -203,6 +203,9 @@ impl Store {
         }
         self.check_owner(&mut tx).await?;
         tx.commit().await?;
+        for follower in &collapsed.followers {
+            self.feed_followees_changed(UserId::new(*follower));
+        }
         Ok(())
     }
 }

@@ -37,6 +37,15 @@ impl Store {
         at: &FeedPosition,
         limit: u32,
     ) -> Result<FeedPage, StoreError> {
+        if let (FeedScope::Following, Some(reader), FeedPosition::ByDate { before }) =
+            (scope, viewer, at)
+        {
+            let before = before.unwrap_or(i64::MAX);
+            let take = limit as usize + 1;
+            if let Some(ids) = self.following_page_ids(reader, before, take).await? {
+                return self.page_of(&ids, limit).await;
+            }
+        }
         let viewer = viewer.map_or(0, UserId::get);
         // The ids of the page first (from indexes alone where it can: see
         // migration 0014), then their rows: sorting candidates with their
@@ -99,5 +108,37 @@ impl Store {
         let more = posts.len() > limit as usize;
         posts.truncate(limit as usize);
         Ok(FeedPage { posts, more, bound })
+    }
+
+    /// The rows of a date-ordered page whose ids (up to `limit` + 1, newest
+    /// first) the feed index chose. A post deleted or hidden since is left
+    /// out (its author's ids are dropped from the index at that commit).
+    async fn page_of(&self, ids: &[i64], limit: u32) -> Result<FeedPage, StoreError> {
+        let more = ids.len() > limit as usize;
+        let ids = &ids[..ids.len().min(limit as usize)];
+        if ids.is_empty() {
+            return Ok(FeedPage {
+                posts: Vec::new(),
+                more,
+                bound: 0,
+            });
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM posts p JOIN users u ON u.id = p.author_id \
+             WHERE p.id IN ({marks}) AND p.deleted_at IS NULL AND p.hidden_at IS NULL \
+             ORDER BY p.id DESC"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let posts = rows.iter().map(post_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(FeedPage {
+            posts,
+            more,
+            bound: 0,
+        })
     }
 }

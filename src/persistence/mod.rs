@@ -20,6 +20,7 @@ mod categories;
 mod comments;
 mod counters;
 mod feed;
+mod feed_index;
 mod follows;
 pub mod guarded_cache;
 mod images;
@@ -175,6 +176,7 @@ pub struct Store {
     missing_skus: Arc<MissingSkus>,
     /// Rung after a commit that appended events: wakes the outbox relay.
     outbox_signal: Arc<tokio::sync::Notify>,
+    feed_index: Arc<feed_index::FeedIndex>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -223,6 +225,7 @@ impl Store {
             lease: None,
             missing_skus: Arc::default(),
             outbox_signal: Arc::default(),
+            feed_index: Arc::default(),
         })
     }
 
@@ -235,6 +238,7 @@ impl Store {
             offers: Arc::clone(&self.offers),
             missing_skus: Arc::clone(&self.missing_skus),
             outbox_signal: Arc::clone(&self.outbox_signal),
+            feed_index: Arc::clone(&self.feed_index),
             ..own
         })
     }

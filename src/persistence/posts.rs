@@ -79,6 +79,7 @@ impl Store {
                 .bind(now.millis()),
             )
             .await?;
+        self.feed_posts_changed(author);
         self.post(id, false)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("post {id} vanished after its insert")))
@@ -153,6 +154,7 @@ impl Store {
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+        self.feed_posts_changed(post.author_id);
         Ok(if changed == 0 {
             PostChange::NotFound
         } else {

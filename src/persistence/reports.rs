@@ -108,15 +108,19 @@ impl Store {
     ) -> Result<ReportResolve, StoreError> {
         let now = Timestamp::now().millis();
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT post_id, resolved_at FROM post_reports WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT r.post_id, r.resolved_at, p.author_id \
+             FROM post_reports r JOIN posts p ON p.id = r.post_id WHERE r.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = row else {
             return Ok(ReportResolve::NotFound);
         };
         let post: i64 = row.try_get(0)?;
         let resolved: Option<i64> = row.try_get(1)?;
+        let author = UserId::new(row.try_get(2)?);
         if resolved.is_some() {
             return Ok(ReportResolve::AlreadyResolved);
         }
@@ -154,6 +158,9 @@ impl Store {
             return Ok(ReportResolve::AlreadyResolved);
         }
         tx.commit().await?;
+        if action == ReportAction::Hide {
+            self.feed_posts_changed(author);
+        }
         Ok(ReportResolve::Resolved { post })
     }
 }

@@ -113,6 +113,7 @@ impl Store {
         self.offers.invalidate();
         if withdrawn {
             self.events_appended();
+            self.feed_account_withdrawn(id);
         }
         Ok(withdrawn)
     }
