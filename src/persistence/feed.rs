@@ -1,7 +1,8 @@
-//! The newsfeed, fanned out on read: `following` reads the reader's
-//! follows and each followee's posts through `posts_by_author
-//! (author_id, id)` at read time; nothing is copied per follower on write
-//! (see docs/community.md for why).
+//! The newsfeed, fanned out on read: nothing is copied per follower on
+//! write (see docs/community.md for why). A `following` page by date takes
+//! its ids from the feed index in memory (`feed_index.rs`) and reads their
+//! rows by primary key; every other page (and one reaching past what the
+//! index holds) is chosen in SQL over the `posts_feed` index.
 
 use super::posts::{NOT_BLOCKED, POST_COLUMNS, PostRecord, post_from};
 use super::{Store, StoreError};
