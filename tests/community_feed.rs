@@ -605,7 +605,7 @@ async fn following_feed_keeps_up_with_what_changes_it(db: TestDb) {
 async fn a_prolific_followee_pages_past_what_memory_holds(db: TestDb) {
     let app = spawn_app(db).await;
     let (_, reader) = app.user("customer").await;
-    let (author_id, author) = app.user("customer").await;
+    let (author_id, _) = app.user("customer").await;
     let (quiet_id, quiet) = app.user("customer").await;
     follow(&app, &reader, author_id).await;
     follow(&app, &reader, quiet_id).await;
@@ -631,19 +631,11 @@ async fn a_prolific_followee_pages_past_what_memory_holds(db: TestDb) {
             .fetch_all(app.store.pool())
             .await
             .expect("ids");
-    let _ = author;
     expected.push(q1);
     expected.sort_unstable_by(|x, y| y.cmp(x));
-    let mut seen = Vec::new();
-    let mut url = "/api/v1/feed?scope=following&limit=60".to_string();
-    loop {
-        let page = app.get_json(&url, Some(&reader)).await;
-        seen.extend(ids(&page));
-        match page["next_cursor"].as_str() {
-            Some(c) => url = format!("/api/v1/feed?scope=following&limit=60&cursor={c}"),
-            None => break,
-        }
-    }
+    let seen = page_through(&app, "scope=following&limit=60", Some(&reader), |_| async {
+    })
+    .await;
     assert_eq!(seen, expected);
     app.stop().await;
 }
