@@ -626,6 +626,7 @@ run_extra_checks() {
   note "schemathesis took $((SECONDS - started)) s"
   stop_server
   run_flash_sale_smoke
+  run_flash_sale_scale_smoke
   run_kill_loop_smoke
   run_community_feed_smoke
 }
@@ -640,6 +641,21 @@ run_flash_sale_smoke() {
     --variants stampede,stampede-sqlite,row-lock,redis-lua \
     --mysql-url "$STAMPEDE_TEST_MYSQL_URL" --redis-url "$STAMPEDE_TEST_REDIS_URL" \
     --out target/flash-sale-smoke
+}
+
+# The scale measurements of the load tool in short (the long form, bursts of
+# 10,000 to 100,000 on both stores, is docs/flash-sale/scale/bursts.md): two
+# bursts on one server, a drop over 100 SKUs at once, catalog reads beside
+# each drop and the whoami ceiling before it. It proves the tool and the
+# books at every size (exits non-zero when a check fails); the linear-drain
+# tolerance is loose because a debug build's timings mean nothing.
+run_flash_sale_scale_smoke() {
+  header "flash-sale scale smoke (bursts of 2,000 and 4,000, 100 hot SKUs, reads, ceiling)"
+  cargo run --quiet --example flash-sale -- \
+    --variants stampede --bursts 2000,4000 --hot-skus 100 --browse-rate 100 --ceiling \
+    --buyers 100 --connections 200 --lead-ms 2000 --linear-tolerance 3 \
+    --mysql-url "$STAMPEDE_TEST_MYSQL_URL" --redis-url "$STAMPEDE_TEST_REDIS_URL" \
+    --out target/flash-sale-scale-smoke
 }
 
 # A short kill loop (the long form is scripts/kill-loop.sh): the debug

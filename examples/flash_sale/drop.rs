@@ -1,6 +1,8 @@
 //! Prepares a drop through the public API only, the way a shop would: a
 //! seller signs up and lists a product whose single SKU holds the stock and
-//! opens for sale at a set instant; buyers sign up and log in for tokens.
+//! opens for sale at a set instant (or, for `--hot-skus`, products whose
+//! many SKUs share the stock and all open at the same instant); buyers sign
+//! up and log in for tokens.
 
 use anyhow::{Context, bail};
 use futures::{StreamExt, stream};
@@ -10,14 +12,30 @@ use std::time::Duration;
 const PASSWORD: &str = "preorder-drop-2026";
 /// Signups and logins in flight at once (argon2 is CPU-bound anyway).
 const PREPARE_CONCURRENCY: usize = 16;
+/// SKUs one product may list (`catalog::SKUS_MAX` of the API).
+const SKUS_PER_PRODUCT: usize = 100;
 
 /// A drop ready to fire.
 pub struct Drop {
+    /// The products listed for it (one, unless its SKUs outnumber what one
+    /// product may hold).
+    pub products: Vec<i64>,
+    /// Every SKU on sale, with its stock; purchase `i` buys `skus[i % len]`.
+    pub skus: Vec<Lot>,
+    /// The first SKU (the only one of a single-SKU drop).
     pub sku_id: i64,
+    /// Units on sale over all SKUs.
     pub stock: i64,
     /// Units one buyer may hold, when the sale sets a limit.
     pub per_user_limit: Option<i64>,
     pub buyers: Buyers,
+}
+
+/// One SKU of a drop and the units it holds.
+#[derive(Clone, Copy, Debug)]
+pub struct Lot {
+    pub sku_id: i64,
+    pub stock: i64,
 }
 
 /// The signed-up buyers: access tokens and account ids, by buyer index.
@@ -99,13 +117,88 @@ pub async fn list_product(
         201,
     )
     .await?;
+    let product_id = product["id"].as_i64().context("product answer lacks id")?;
     let sku_id = product["skus"][0]["id"]
         .as_i64()
         .context("product answer lacks skus[0].id")?;
     Ok(Drop {
+        products: vec![product_id],
+        skus: vec![Lot { sku_id, stock }],
         sku_id,
         stock,
         per_user_limit,
+        buyers,
+    })
+}
+
+/// Lists `skus` SKUs sharing `stock` units (as evenly as whole units go,
+/// at least one each), as many products as the API's limit of SKUs per
+/// product needs; every SKU opens at `opens_at`, without a per-buyer limit.
+pub async fn list_hot_skus(
+    client: &reqwest::Client,
+    base: &str,
+    seller_token: &str,
+    buyers: Buyers,
+    skus: usize,
+    stock: i64,
+    opens_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Drop> {
+    let count = i64::try_from(skus)?;
+    anyhow::ensure!(
+        skus > 0 && stock >= count,
+        "{stock} units cannot give each of {skus} SKUs one"
+    );
+    let (each, extra) = (stock / count, stock % count);
+    let units = |i: usize| each + i64::from(i64::try_from(i).is_ok_and(|i| i < extra));
+    let sale = json!({"opens_at": opens_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
+    let (mut products, mut lots) = (Vec::new(), Vec::with_capacity(skus));
+    for (p, first) in (0..skus).step_by(SKUS_PER_PRODUCT).enumerate() {
+        let last = (first + SKUS_PER_PRODUCT).min(skus);
+        let listed: Vec<Value> = (first..last)
+            .map(|i| {
+                json!({"sku_code": format!("HOT-{i}"), "option": format!("variant {i}"),
+                       "price": 129_000, "stock": units(i)})
+            })
+            .collect();
+        let body = json!({
+            "name": format!("Preorder drop, part {}", p + 1),
+            "category": "drops",
+            "skus": listed,
+            "sale": sale,
+        });
+        let product = post(
+            client,
+            base,
+            "/api/v1/products",
+            Some(seller_token),
+            &body,
+            201,
+        )
+        .await?;
+        products.push(product["id"].as_i64().context("product answer lacks id")?);
+        let listed = product["skus"]
+            .as_array()
+            .context("product answer lacks skus")?;
+        for i in first..last {
+            let code = format!("HOT-{i}");
+            let sku_id = listed
+                .iter()
+                .find(|s| s["sku_code"] == code.as_str())
+                .and_then(|s| s["id"].as_i64())
+                .with_context(|| format!("product answer lacks SKU {code}"))?;
+            lots.push(Lot {
+                sku_id,
+                stock: units(i),
+            });
+        }
+    }
+    let sku_id = lots.first().context("no SKU listed")?.sku_id;
+    Ok(Drop {
+        products,
+        sku_id,
+        skus: lots,
+        stock,
+        per_user_limit: None,
         buyers,
     })
 }

@@ -9,6 +9,9 @@
 //! side in the queue so the copies travel concurrently), and a persistent
 //! client retries a purchase that got no answer, a 5xx or a 429 with the same
 //! key until a final answer, as a real shop front does after a crash.
+//!
+//! The same burst can carry an authenticated GET instead of purchases
+//! ([`fire_get`]): the ceiling the HTTP stack alone allows (`ceiling.rs`).
 
 use futures::future::join_all;
 use serde_json::json;
@@ -17,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::drop::Drop;
+use crate::drop::{Buyers, Drop};
 
 /// What one request (one copy of a purchase) got in the end.
 pub struct Answer {
@@ -85,6 +88,15 @@ pub struct Persist {
     pub attempt_timeout: Duration,
 }
 
+/// What every request of a burst asks.
+enum Ask {
+    /// `POST` a one-unit order; purchase `i` carries `bodies[i % len]`
+    /// (one body per SKU of the drop).
+    Purchase { url: String, bodies: Vec<Vec<u8>> },
+    /// `GET` with the buyer's token, no body, no Idempotency-Key.
+    Get { url: String },
+}
+
 /// One request in the queue.
 struct Request {
     purchase: usize,
@@ -103,14 +115,59 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// Presses `shape.purchases` purchases of the drop at `open`, spread over
+/// its SKUs in turn.
 pub async fn fire(base: &str, drop: &Drop, shape: &Shape, open: Instant) -> anyhow::Result<Burst> {
-    let client = client()?;
+    let bodies = drop
+        .skus
+        .iter()
+        .map(|lot| serde_json::to_vec(&purchase_body(lot.sku_id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    anyhow::ensure!(!bodies.is_empty(), "a drop without SKUs");
     let url = format!("{base}/api/v1/orders");
-    let body = serde_json::to_vec(&json!({
-        "items": [{"sku_id": drop.sku_id, "quantity": 1}],
+    burst(
+        base,
+        &drop.buyers,
+        Ask::Purchase { url, bodies },
+        shape,
+        open,
+    )
+    .await
+}
+
+/// The order a purchase of the drop sends: one unit of `sku_id`.
+pub fn purchase_body(sku_id: i64) -> serde_json::Value {
+    json!({
+        "items": [{"sku_id": sku_id, "quantity": 1}],
         "shipping_address": "1 Drop Street, Seoul",
-    }))?;
-    let buyers = drop.buyers.len().max(1);
+    })
+}
+
+/// Sends `shape.purchases` authenticated `GET {path}`s at `open`, in the
+/// same shape as a drop's burst: the same connections opened before, the
+/// same buyers' tokens in turn.
+pub async fn fire_get(
+    base: &str,
+    buyers: &Buyers,
+    path: &str,
+    shape: &Shape,
+    open: Instant,
+) -> anyhow::Result<Burst> {
+    let url = format!("{base}{path}");
+    burst(base, buyers, Ask::Get { url }, shape, open).await
+}
+
+async fn burst(
+    base: &str,
+    buyers: &Buyers,
+    ask: Ask,
+    shape: &Shape,
+    open: Instant,
+) -> anyhow::Result<Burst> {
+    let client = client()?;
+    let ask = Arc::new(ask);
+    let tokens = Arc::clone(&buyers.tokens);
+    let buyers = buyers.len().max(1);
     let mut requests = Vec::with_capacity(shape.purchases);
     for purchase in 0..shape.purchases {
         let buyer = purchase % buyers;
@@ -135,15 +192,14 @@ pub async fn fire(base: &str, drop: &Drop, shape: &Shape, open: Instant) -> anyh
     let workers = shape.connections.clamp(1, total.max(1));
     let warm = Arc::new(AtomicUsize::new(0));
     let tasks = (0..workers).map(|_| {
-        let (client, url, body, queue, next, warm) = (
+        let (client, ask, queue, next, warm) = (
             client.clone(),
-            url.clone(),
-            body.clone(),
+            Arc::clone(&ask),
             Arc::clone(&queue),
             Arc::clone(&next),
             Arc::clone(&warm),
         );
-        let tokens = Arc::clone(&drop.buyers.tokens);
+        let tokens = Arc::clone(&tokens);
         let progress = Arc::clone(&shape.progress);
         let persist = shape.persist;
         let health = format!("{base}/health/live");
@@ -162,12 +218,15 @@ pub async fn fire(base: &str, drop: &Drop, shape: &Shape, open: Instant) -> anyh
                 let mut attempts = 0;
                 let answer = loop {
                     attempts += 1;
-                    let mut request = client
-                        .post(&url)
-                        .bearer_auth(&tokens[r.buyer])
-                        .header("Idempotency-Key", &*r.key)
-                        .header("Content-Type", "application/json")
-                        .body(body.clone());
+                    let mut request = match &*ask {
+                        Ask::Purchase { url, bodies } => client
+                            .post(url)
+                            .header("Idempotency-Key", &*r.key)
+                            .header("Content-Type", "application/json")
+                            .body(bodies[r.purchase % bodies.len()].clone()),
+                        Ask::Get { url } => client.get(url),
+                    }
+                    .bearer_auth(&tokens[r.buyer]);
                     if let Some(p) = persist {
                         request = request.timeout(p.attempt_timeout);
                     }
@@ -236,7 +295,7 @@ async fn answer_of(
     }
 }
 
-fn transport_error(e: &reqwest::Error) -> String {
+pub fn transport_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "client timeout".into()
     } else if e.is_connect() {

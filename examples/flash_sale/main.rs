@@ -14,7 +14,16 @@
 //! N drops against the real binary, each cut by a SIGKILL (`kill/`);
 //! `--watchers N` compares each drop with and without N open control-room
 //! feeds (`watch.rs`).
+//!
+//! `--bursts`, `--hot-skus`, `--browse-rate` and `--ceiling` measure how the
+//! drop scales instead (`scale.rs`): bursts of growing size on one server,
+//! a drop over many SKUs at once, catalog reads beside each drop
+//! (`browse.rs`) and the HTTP stack's own ceiling (`ceiling.rs`), with the
+//! process's peak memory (`rss.rs`); results go to `bursts.md`,
+//! `bursts.json` and `bursts.svg`.
 
+mod browse;
+mod ceiling;
 mod chart;
 mod drop;
 mod fire;
@@ -23,6 +32,8 @@ mod paired;
 mod ports;
 mod report;
 mod retry;
+mod rss;
+mod scale;
 mod server;
 mod watch;
 
@@ -117,6 +128,34 @@ struct Args {
     admin_email: String,
     #[arg(long, default_value = server::ADMIN_PASSWORD)]
     admin_password: String,
+    /// Bursts of growing size, e.g. `10000,50000,100000`: on one server per
+    /// variant (buyers prepared once), a fresh product with stock N/10 and
+    /// N purchases at its opening, for each N; reports drain, percentiles,
+    /// errors and peak RSS per size, and checks the drain grows at most
+    /// linearly. Writes bursts.md, bursts.json and bursts.svg.
+    #[arg(long, value_delimiter = ',')]
+    bursts: Vec<usize>,
+    /// Also fire a drop of the largest burst size (or `--purchases`) over
+    /// this many SKUs opening at once, stock N/10 spread over them and the
+    /// purchases spread uniformly.
+    #[arg(long)]
+    hot_skus: Option<usize>,
+    /// Catalog reads per second (listing, product detail, SKU availability
+    /// in rotation) over connections of their own, from 1 s before each
+    /// opening until the burst drains.
+    #[arg(long, default_value_t = 0.0)]
+    browse_rate: f64,
+    /// Connections carrying the `--browse-rate` reads.
+    #[arg(long, default_value_t = 64)]
+    browse_connections: usize,
+    /// Before each drop, fire the same burst at `GET /api/v1/auth/whoami`
+    /// (token check only): the ceiling the HTTP stack allows.
+    #[arg(long)]
+    ceiling: bool,
+    /// The `--bursts` check that the drain grows at most linearly passes
+    /// when drain(N)/N <= this x drain(smallest)/smallest.
+    #[arg(long, default_value_t = scale::LINEAR_TOLERANCE)]
+    linear_tolerance: f64,
 }
 
 #[tokio::main]
@@ -134,6 +173,9 @@ async fn main() -> anyhow::Result<()> {
     let client = fire::client()?;
     if let Some(kills) = args.kill_loop {
         return kill_loop(&client, &args, kills).await;
+    }
+    if scale::asked(&args) {
+        return scale::run(&client, &args).await;
     }
     anyhow::ensure!(
         (0.0..=1.0).contains(&args.retry_share),
@@ -175,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
                 db_connections: args.db_connections,
                 buyers: args.buyers,
                 requests_per_buyer: per_buyer,
+                public_reads_per_second: 0,
             };
             for variant in &args.variants {
                 let running = server::start(*variant, &cfg).await?;

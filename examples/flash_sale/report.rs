@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::drop::Drop;
+use crate::drop::{Drop, Lot};
 use crate::fire::{Answer, Burst};
 
 #[derive(Debug, Serialize)]
@@ -55,7 +55,13 @@ pub struct Outcome {
     pub stock: i64,
     /// Distinct orders answered 201.
     pub created: usize,
-    /// Read back from `GET /skus/{id}/availability`.
+    /// SKUs the stock was spread over (1 but for `--hot-skus`).
+    #[serde(skip_serializing_if = "is_one")]
+    pub skus: usize,
+    /// SKUs whose reserved + sold went past their own stock.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skus_oversold: usize,
+    /// Read back from `GET /skus/{id}/availability` (summed over the SKUs).
     pub reserved: i64,
     pub sold: i64,
     pub available: i64,
@@ -91,6 +97,15 @@ impl Outcome {
                 self.orders_found == self.created,
             ),
         ];
+        if self.skus > 1 {
+            checks.push((
+                format!(
+                    "no SKU oversold ({} of {} over their stock)",
+                    self.skus_oversold, self.skus
+                ),
+                self.skus_oversold == 0,
+            ));
+        }
         if self.retried > 0 {
             checks.push((
                 format!(
@@ -105,7 +120,15 @@ impl Outcome {
     }
 }
 
-fn latency(samples: impl Iterator<Item = Duration>) -> anyhow::Result<Latency> {
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+pub fn latency(samples: impl Iterator<Item = Duration>) -> anyhow::Result<Latency> {
     let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     for d in samples {
         h.saturating_record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
@@ -144,7 +167,7 @@ pub fn agree(copies: &[&Answer]) -> bool {
     })
 }
 
-/// Reads the SKU's levels and every 201 order back through the API.
+/// Reads the SKUs' levels and every 201 order back through the API.
 pub async fn outcome(
     client: &reqwest::Client,
     base: &str,
@@ -179,15 +202,30 @@ pub async fn outcome(
         let id = a.order_id.as_deref().unwrap_or("201 without order_id");
         created.insert(id, a.buyer);
     }
-    let level: serde_json::Value = client
-        .get(format!("{base}/api/v1/skus/{}/availability", drop.sku_id))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let field = |k: &str| level[k].as_i64().unwrap_or(-1);
-    let (reserved, sold) = (field("reserved"), field("sold"));
+    let levels: Vec<anyhow::Result<(Lot, serde_json::Value)>> = stream::iter(drop.skus.iter())
+        .map(|lot| async move {
+            let level: serde_json::Value = client
+                .get(format!("{base}/api/v1/skus/{}/availability", lot.sku_id))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            anyhow::Ok((*lot, level))
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let (mut reserved, mut sold, mut available, mut skus_oversold) = (0, 0, 0, 0);
+    for level in levels {
+        let (lot, level) = level?;
+        let field = |k: &str| level[k].as_i64().unwrap_or(-1);
+        let (r, s) = (field("reserved"), field("sold"));
+        reserved += r;
+        sold += s;
+        available += field("available");
+        skus_oversold += usize::from(r + s > lot.stock || r < 0);
+    }
     let found: Vec<bool> = stream::iter(created.iter())
         .map(|(id, buyer)| async move {
             client
@@ -225,11 +263,13 @@ pub async fn outcome(
         disagreements,
         stock: drop.stock,
         created: created.len(),
+        skus: drop.skus.len(),
+        skus_oversold,
         reserved,
         sold,
-        available: field("available"),
+        available,
         orders_found: found.into_iter().filter(|f| *f).count(),
-        oversold: reserved + sold > drop.stock || reserved < 0,
+        oversold: reserved + sold > drop.stock || reserved < 0 || skus_oversold > 0,
     })
 }
 

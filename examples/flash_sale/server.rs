@@ -72,6 +72,10 @@ pub struct ServerConfig<'a> {
     pub buyers: usize,
     /// Purchase requests one buyer sends over the server's life.
     pub requests_per_buyer: usize,
+    /// Public reads per second the tool sends from its one address
+    /// (`--browse-rate`); the budget is raised above it when the service's
+    /// own would refuse some.
+    pub public_reads_per_second: u32,
 }
 
 pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<Running> {
@@ -111,6 +115,11 @@ pub async fn start(variant: Variant, cfg: &ServerConfig<'_>) -> anyhow::Result<R
     settings.rate_limit.auth_burst = u32::try_from(cfg.buyers * 2 + 100).unwrap_or(u32::MAX);
     settings.rate_limit.purchase_burst =
         u32::try_from(cfg.requests_per_buyer * 2).unwrap_or(u32::MAX);
+    // All the browsing shoppers read from one address too.
+    let reads = cfg.public_reads_per_second.saturating_mul(2);
+    let limits = &mut settings.rate_limit;
+    limits.public_per_second = limits.public_per_second.max(reads);
+    limits.public_burst = limits.public_burst.max(reads.saturating_mul(10));
     // Buyers here never read mail: they buy unverified, and no notification
     // is written while the drop is measured.
     settings.require_verified_email = false;
