@@ -20,6 +20,8 @@ pub const MAILBOX_DEPTH: &str = "stampede_mailbox_depth";
 pub const ACTORS: &str = "stampede_actors";
 /// Reserve decisions taken by SKU actors, by `outcome`.
 pub const RESERVES: &str = "stampede_reserves_total";
+/// Reserves a SKU actor decided in one turn (taken from its intake).
+pub const INTAKE_BATCH: &str = "stampede_reserve_intake_batch";
 /// Writes per committed group-commit batch, by `writer`.
 pub const BATCH_SIZE: &str = "stampede_batch_size";
 /// Time to commit one batch, by `writer`.
@@ -94,6 +96,8 @@ fn build() -> Result<PrometheusHandle, RecorderError> {
         .set_buckets_for_metric(Matcher::Full(FLUSH_DURATION.into()), LATENCY_BUCKETS)
         .map_err(buckets)?
         .set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), BATCH_BUCKETS)
+        .map_err(buckets)?
+        .set_buckets_for_metric(Matcher::Full(INTAKE_BATCH.into()), BATCH_BUCKETS)
         .map_err(buckets)?
         .build_recorder();
     let handle = recorder.handle();
@@ -172,6 +176,11 @@ fn describe() {
         RESERVES,
         Unit::Count,
         "Reserve decisions taken by SKU actors, by outcome."
+    );
+    describe_histogram!(
+        INTAKE_BATCH,
+        Unit::Count,
+        "Reserves a SKU actor decided in one turn, taken from its intake at once."
     );
     describe_histogram!(
         BATCH_SIZE,

@@ -18,6 +18,7 @@ const LOGIN: &str = "/api/v1/auth/login";
 const REFRESH: &str = "/api/v1/auth/refresh";
 const LOGOUT: &str = "/api/v1/auth/logout";
 const ME: &str = "/api/v1/users/me";
+const WHOAMI: &str = "/api/v1/auth/whoami";
 
 fn signup_body(email: &str, password: &str, role: &str) -> Value {
     json!({"email": email, "password": password, "name": "Kim Minsu", "role": role})
@@ -127,6 +128,19 @@ async fn profile_reads_and_edits(db: TestDb) {
     }
     assert_problem(app.get(ME, None).await, 401, "UNAUTHORIZED").await;
     assert_problem(app.get(ME, Some("not.a.jwt")).await, 401, "UNAUTHORIZED").await;
+
+    // Who the token speaks for, without a profile read.
+    let session = app.get_json(WHOAMI, Some(&token)).await;
+    assert_eq!(session["user_id"], id);
+    assert_eq!(session["role"], "seller");
+    assert!(session["email_verified"].is_boolean(), "{session}");
+    assert_problem(app.get(WHOAMI, None).await, 401, "UNAUTHORIZED").await;
+    assert_problem(
+        app.get(WHOAMI, Some("not.a.jwt")).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
     app.stop().await;
 }
 
@@ -417,6 +431,8 @@ async fn auth_is_rate_limited_per_ip(db: TestDb) {
     // The budget covers the auth scope only.
     assert_eq!(app.get("/health/live", None).await.status(), 200);
     assert_eq!(app.get(ME, None).await.status(), 401);
+    // A token check hashes no password: it is not in the auth scope's budget.
+    assert_eq!(app.get(WHOAMI, None).await.status(), 401);
     app.stop().await;
 }
 

@@ -458,6 +458,61 @@ async fn idle_actors_passivate_and_come_back(db: TestDb) {
     inv.shutdown().await.expect("shutdown");
 }
 
+/// Many hot SKUs whose changes share batches: the counters are set for all
+/// of them in a few statements (more SKUs than one statement carries), and
+/// each SKU's row must get its own levels and rules, none another's.
+async fn hot_skus_share_batches_and_keep_their_own_rows(db: TestDb) {
+    let (store, inv) = engine(&db, settings(AckMode::Durable)).await;
+    let opens = Timestamp::now().minus(Duration::from_secs(60));
+    let closes = Timestamp::now().plus(Duration::from_secs(3_600));
+    let mut skus = Vec::new();
+    for n in 0..250i64 {
+        // Every third SKU has a window and a limit, the rest none (NULLs).
+        let rules = if n % 3 == 0 {
+            SaleRules::new(Some(opens), Some(closes), Some(40)).expect("rules")
+        } else {
+            SaleRules::default()
+        };
+        skus.push(inv.create_sku(qty(50 + n), rules).await.expect("sku"));
+    }
+    // SKU k gets k % 7 + 1 buyers, all at once across SKUs.
+    let tasks: Vec<_> = skus
+        .iter()
+        .enumerate()
+        .flat_map(|(k, &sku)| (0..(k as i64 % 7 + 1)).map(move |b| (k, sku, b)))
+        .map(|(k, sku, b)| {
+            let inv = inv.clone();
+            tokio::spawn(async move {
+                inv.reserve(sku, id(format!("s{k}-b{b}")), UserId::new(b), qty(1))
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("reserve");
+    }
+    inv.sync().await.expect("sync");
+    for (k, &sku) in skus.iter().enumerate() {
+        let snap = inv.snapshot(sku).await.expect("snapshot");
+        let wanted = (50 + k as i64, k as i64 % 7 + 1, 0);
+        assert_eq!((snap.on_hand, snap.reserved, snap.sold), wanted, "SKU {k}");
+        assert_eq!(db_levels(&store, sku).await, wanted, "SKU {k} in the store");
+    }
+    inv.shutdown().await.expect("shutdown");
+    let inv = Inventory::start(store.clone(), settings(AckMode::Durable))
+        .await
+        .expect("restart");
+    for (k, &sku) in skus.iter().enumerate() {
+        let snap = inv.snapshot(sku).await.expect("snapshot");
+        let limited = k % 3 == 0;
+        assert_eq!(snap.per_user_limit, limited.then_some(40), "SKU {k}");
+        assert_eq!(snap.opens_at.is_some(), limited, "SKU {k}");
+        assert_eq!(snap.closes_at.is_some(), limited, "SKU {k}");
+        assert_eq!(snap.reserved, k as i64 % 7 + 1, "SKU {k}");
+    }
+    inv.shutdown().await.expect("shutdown");
+}
+
 on_both_stores!(
     ten_thousand_buyers_durable,
     ten_thousand_buyers_memory,
@@ -470,4 +525,5 @@ on_both_stores!(
     persister_panic_loses_nothing_acknowledged,
     idle_actors_passivate_and_come_back,
     database_refuses_an_oversold_row,
+    hot_skus_share_batches_and_keep_their_own_rows,
 );

@@ -134,6 +134,7 @@ async fn every_family_is_scraped(db: TestDb) {
         ("stampede_actors", "gauge"),
         ("stampede_reserves_total", "counter"),
         ("stampede_batch_size", "histogram"),
+        ("stampede_reserve_intake_batch", "histogram"),
         ("stampede_flush_duration_seconds", "histogram"),
         ("stampede_saga_transitions_total", "counter"),
     ] {
@@ -195,6 +196,20 @@ async fn every_family_is_scraped(db: TestDb) {
         let label = format!("outcome=\"{outcome}\"");
         grew(&before, &after, "stampede_reserves_total", &[&label], by);
     }
+
+    // Every reserve reached its SKU actor through an intake batch.
+    has(
+        &after,
+        "stampede_reserve_intake_batch_bucket",
+        &[r#"le="1""#],
+    );
+    grew(
+        &before,
+        &after,
+        "stampede_reserve_intake_batch_sum",
+        &[],
+        4.0,
+    );
 
     // Group commits of both writers, with their count buckets.
     for writer in [r#"writer="inventory""#, r#"writer="orders""#] {

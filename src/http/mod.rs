@@ -29,24 +29,30 @@ use actix_web::{middleware, web};
 pub use problem::ApiError;
 pub use state::AppState;
 
-/// Mounts every route: ops endpoints at the root, the API under `/api/v1`.
+/// Mounts every route: the API under `/api/v1` (first, since the router
+/// tries services in order), ops endpoints at the root.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(problem::json_config())
         .app_data(problem::path_config())
         .app_data(problem::query_config())
-        .service(routes::console::landing)
-        .service(routes::console::control_room)
-        .service(routes::console::control_room_asset)
-        .service(routes::console::explorer_redirect)
-        .service(routes::console::explorer)
-        .service(routes::console::explorer_asset)
-        .service(routes::health::live)
-        .service(routes::health::ready)
-        .service(routes::metrics::scrape)
-        .service(routes::media::object)
-        .service(openapi::document)
         .service(
             web::scope("/api/v1")
+                // First: the router tries services in order, matching each
+                // path pattern (a regex for those with parameters), and the
+                // purchase is the route a drop hammers.
+                .service(
+                    web::scope("/orders")
+                        .wrap(middleware::from_fn(rate_limit::per_user))
+                        .service(routes::orders::place)
+                        .service(routes::orders::list)
+                        .service(routes::orders::pay)
+                        .service(routes::orders::cancel)
+                        .service(routes::orders::detail)
+                        .service(routes::orders::events),
+                )
+                // Before the auth scope, which would otherwise claim it: a
+                // token check costs no password hash, so no IP budget.
+                .service(routes::auth::whoami)
                 .service(
                     web::scope("/auth")
                         .wrap(middleware::from_fn(rate_limit::per_client_ip))
@@ -127,16 +133,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::reports::report)
                 .service(routes::reports::open)
                 .service(routes::reports::resolve)
-                .service(
-                    web::scope("/orders")
-                        .wrap(middleware::from_fn(rate_limit::per_user))
-                        .service(routes::orders::place)
-                        .service(routes::orders::list)
-                        .service(routes::orders::pay)
-                        .service(routes::orders::cancel)
-                        .service(routes::orders::detail)
-                        .service(routes::orders::events),
-                )
                 .service(routes::orders_seller::seller_orders)
                 .service(routes::admin::actors)
                 .service(routes::admin::counter_actors)
@@ -148,5 +144,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::admin_mail::mail)
                 .service(routes::console::live_feed),
         )
+        .service(routes::console::landing)
+        .service(routes::console::control_room)
+        .service(routes::console::control_room_asset)
+        .service(routes::console::explorer_redirect)
+        .service(routes::console::explorer)
+        .service(routes::console::explorer_asset)
+        .service(routes::health::live)
+        .service(routes::health::ready)
+        .service(routes::metrics::scrape)
+        .service(routes::media::object)
+        .service(openapi::document)
         .default_service(web::to(fallback::no_route));
 }

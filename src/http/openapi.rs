@@ -42,6 +42,7 @@ pub struct ApiDoc;
 #[derive(OpenApi)]
 #[openapi(
     paths(
+        auth::whoami,
         users::me,
         users::update_me,
         users::withdraw,

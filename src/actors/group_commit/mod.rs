@@ -313,6 +313,26 @@ impl<C: Commit> GroupCommit<C> {
         false
     }
 
+    /// Hands several writes over in one message, in order; like
+    /// [`GroupCommit::write`] for each.
+    pub fn write_many(&self, writes: Vec<(C::Write, Option<Ack<C::Error>>)>) -> bool {
+        let g = &self.shared.gauge;
+        let n = writes.len() as u64;
+        g.queued.fetch_add(n as _, Ordering::Relaxed);
+        let Err(err) = self.current().send_message(Msg::WriteMany(writes)) else {
+            return true;
+        };
+        g.queued.fetch_sub(n as _, Ordering::Relaxed);
+        if let ractor::MessagingErr::SendErr(Msg::WriteMany(writes)) = err {
+            for (_, ack) in writes {
+                if let Some(ack) = ack {
+                    ack(Err(C::refusal(Refused::Unanswered)));
+                }
+            }
+        }
+        false
+    }
+
     /// Calls `ack` once everything handed over before is committed (or, for
     /// [`OnFailure::EachAlone`], answered); with a `part`, everything of
     /// that part.
@@ -376,6 +396,8 @@ enum Msg<C: Commit> {
         write: C::Write,
         ack: Option<Ack<C::Error>>,
     },
+    /// Several writes in one message, in order (a SKU actor's batch).
+    WriteMany(Vec<(C::Write, Option<Ack<C::Error>>)>),
     /// Ack once everything sent before this message (of `part`, if given)
     /// is committed.
     Sync {
@@ -447,25 +469,10 @@ impl<C: Commit> Actor for Writer<C> {
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            Msg::Write { write, ack } => {
-                let entry = Entry {
-                    part: Some(C::part(&write)),
-                    write: Some(write),
-                    ack,
-                };
-                match st.quarantine.admit(entry) {
-                    Ok(ack) => {
-                        st.publish();
-                        if let Some(ack) = ack {
-                            ack(Err(C::refusal(Refused::Retrying)));
-                        }
-                    }
-                    Err(entry) => {
-                        st.buffer.push(entry);
-                        if st.buffer.len() >= st.batch_max {
-                            st.flush().await;
-                        }
-                    }
+            Msg::Write { write, ack } => st.admit(write, ack).await,
+            Msg::WriteMany(writes) => {
+                for (write, ack) in writes {
+                    st.admit(write, ack).await;
                 }
             }
             Msg::Sync { part, ack } => {
@@ -505,6 +512,30 @@ impl<C: Commit> Actor for Writer<C> {
 }
 
 impl<C: Commit> State<C> {
+    /// Queues a write for the next batch (flushing a full one), unless its
+    /// part is held apart.
+    async fn admit(&mut self, write: C::Write, ack: Option<Ack<C::Error>>) {
+        let entry = Entry {
+            part: Some(C::part(&write)),
+            write: Some(write),
+            ack,
+        };
+        match self.quarantine.admit(entry) {
+            Ok(ack) => {
+                self.publish();
+                if let Some(ack) = ack {
+                    ack(Err(C::refusal(Refused::Retrying)));
+                }
+            }
+            Err(entry) => {
+                self.buffer.push(entry);
+                if self.buffer.len() >= self.batch_max {
+                    self.flush().await;
+                }
+            }
+        }
+    }
+
     /// With [`Trigger::WhenFree`], makes sure a held batch has a `Flush`
     /// on its way: behind whatever is already queued, or at its retry time.
     fn schedule(&mut self, myself: &ActorRef<Msg<C>>) {

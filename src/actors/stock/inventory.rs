@@ -1,6 +1,7 @@
 //! `Inventory`: the handle through which HTTP handlers, sagas, tests and
 //! benchmarks reach the SKU actors. It finds (or activates) the actor,
-//! applies backpressure, sends the message and awaits the reply.
+//! applies backpressure, sends the message (a reserve joins the SKU's
+//! [`Intake`](super::intake)) and awaits the reply.
 
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef};
@@ -9,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::error::InventoryError;
+use super::intake::{Queued, Waiting};
 use super::live::{Purchase, SkuLiveReading};
 use super::persister::{self, Persister, PersisterHandle};
 use super::registry::{Registry, SkuEntry};
@@ -27,6 +29,16 @@ use crate::persistence::Store;
 const DELIVERY_ATTEMPTS: usize = 4;
 /// How long shutdown keeps retrying the final flush.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where [`Inventory::enqueue`] left a reserve.
+enum Enqueued {
+    /// In the live actor's intake; its answer will come.
+    Queued,
+    /// No actor is registered for the SKU: activate one.
+    NoActor,
+    /// The registered actor has ended; its successor must be found.
+    Ended,
+}
 
 #[derive(Clone)]
 pub struct Inventory {
@@ -127,8 +139,82 @@ impl Inventory {
             ttl: self.inner.settings.reservation_ttl(),
             again,
         };
-        self.send(sku, true, move |r| SkuMsg::Reserve(req.clone(), r))
-            .await
+        // Taken over by another process: see `ask`.
+        if let Some(fenced) = self.inner.store.fenced() {
+            return Err(InventoryError::Store(fenced));
+        }
+        let timeout = self.inner.settings.call_timeout();
+        // Each attempt either activates the actor or delivers to it.
+        for _ in 0..2 * DELIVERY_ATTEMPTS {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let waiting = Waiting {
+                request: req.clone(),
+                reply,
+            };
+            match self.enqueue(sku, waiting)? {
+                Enqueued::Queued => {}
+                // Boxed: the cold path's future stays out of every
+                // purchase's (each is moved into a task of its own).
+                Enqueued::NoActor => match Box::pin(self.activate(sku)).await {
+                    Ok(_) | Err(InventoryError::Retired) => continue,
+                    Err(e) => return Err(e),
+                },
+                Enqueued::Ended => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            }
+            match tokio::time::timeout(timeout, answer).await {
+                // Never decided: the actor retired or ended first.
+                Ok(Ok(Err(InventoryError::Retired))) => continue,
+                Ok(Ok(result)) => return result,
+                // The answer was dropped unsent, or never came.
+                Ok(Err(_)) | Err(_) => return Err(InventoryError::Unavailable),
+            }
+        }
+        Err(InventoryError::Unavailable)
+    }
+
+    /// Queues a reserve on the SKU's live actor, waking the actor if the
+    /// queue was empty. Holds the registry's guard only for the push, so
+    /// no reference count on the hot entry is touched.
+    fn enqueue(&self, sku: SkuId, waiting: Waiting) -> Result<Enqueued, InventoryError> {
+        let mailbox_max = self.inner.settings.mailbox_max as i64;
+        let queued = self.inner.registry.with(sku, |entry| {
+            let depth = entry.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            if depth >= mailbox_max {
+                entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                entry.stats.live.count(Purchase::Overloaded);
+                return Err(InventoryError::Overloaded);
+            }
+            match entry.intake.push(waiting) {
+                Queued::Joined => Ok(Enqueued::Queued),
+                Queued::Wake => {
+                    if entry.actor.send_message(SkuMsg::Intake).is_err() {
+                        // The actor stopped: nothing queued will be decided
+                        // (this caller's own request hears `Retired`).
+                        entry.intake.close();
+                    }
+                    Ok(Enqueued::Queued)
+                }
+                Queued::Closed(_) => {
+                    entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    Ok(Enqueued::Ended)
+                }
+            }
+        });
+        let queued = queued.unwrap_or(Ok(Enqueued::NoActor))?;
+        if matches!(queued, Enqueued::Ended) {
+            // Its successor must not wait for the ended actor's own cleanup.
+            if let Some(entry) = self.inner.registry.get(sku)
+                && entry.intake.is_closed()
+            {
+                self.inner
+                    .registry
+                    .remove_if_owner(sku, entry.actor.get_id());
+            }
+        }
+        Ok(queued)
     }
 
     /// Turns a reservation into a sale (after payment capture).
@@ -312,16 +398,6 @@ impl Inventory {
         T: Send + 'static,
         F: Fn(Reply<T>) -> SkuMsg,
     {
-        self.send(sku, false, build).await
-    }
-
-    /// [`Inventory::ask`]; a `purchase` refused for a full mailbox is
-    /// counted with the SKU's purchases (the actor counts the rest).
-    async fn send<T, F>(&self, sku: SkuId, purchase: bool, build: F) -> Result<T, InventoryError>
-    where
-        T: Send + 'static,
-        F: Fn(Reply<T>) -> SkuMsg,
-    {
         // Taken over by another process: its decisions could not be
         // written, and this one's view of the stock is stale.
         if let Some(fenced) = self.inner.store.fenced() {
@@ -337,9 +413,6 @@ impl Inventory {
             let depth = entry.stats.in_flight.fetch_add(1, Ordering::Relaxed);
             if depth >= settings.mailbox_max as i64 {
                 entry.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-                if purchase {
-                    entry.stats.live.count(Purchase::Overloaded);
-                }
                 return Err(InventoryError::Overloaded);
             }
             match entry

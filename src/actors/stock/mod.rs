@@ -11,6 +11,8 @@
 //!   restarts them (and the persister) after a panic with state reloaded.
 //! - [`inventory::Inventory`]: the handle everyone else uses; it activates,
 //!   applies backpressure, sends and awaits.
+//! - [`intake`]: reserves queue per SKU and reach the actor as one batch
+//!   per turn (one wake-up message, not one call per purchase).
 //! - [`live`]: each actor's levels and purchase outcomes mirrored into
 //!   atomics, read by the control room without a message.
 //!
@@ -22,6 +24,7 @@
 //! in the registry entry. They are one mechanism split for reading.
 
 pub mod error;
+pub mod intake;
 pub mod inventory;
 pub mod live;
 pub mod persister;

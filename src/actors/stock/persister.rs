@@ -88,15 +88,23 @@ impl PersisterHandle {
         self.group.has_room()
     }
 
-    /// Hands a change over. If the persister is gone the ack hears so at once.
-    pub fn write(&self, change: Change, ack: Option<Ack>, owner: &Arc<SkuStats>) {
-        owner.unflushed.fetch_add(1, Ordering::Relaxed);
-        let write = StockWrite {
-            change,
-            owner: Arc::clone(owner),
-        };
-        if !self.group.write(write, ack) {
-            owner.unflushed.fetch_sub(1, Ordering::Relaxed);
+    /// Hands several changes of one SKU over in one message, in order. If
+    /// the persister is gone their acks hear so at once.
+    pub fn write_many(&self, changes: Vec<(Change, Option<Ack>)>, owner: &Arc<SkuStats>) {
+        if changes.is_empty() {
+            return;
+        }
+        let n = changes.len() as i64;
+        owner.unflushed.fetch_add(n, Ordering::Relaxed);
+        let writes = changes
+            .into_iter()
+            .map(|(change, ack)| {
+                let owner = Arc::clone(owner);
+                (StockWrite { change, owner }, ack)
+            })
+            .collect();
+        if !self.group.write_many(writes) {
+            owner.unflushed.fetch_sub(n, Ordering::Relaxed);
         }
     }
 

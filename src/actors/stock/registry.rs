@@ -6,6 +6,7 @@ use ractor::{ActorId, ActorRef};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
+use super::intake::Intake;
 use super::live::SkuLive;
 use super::sku::SkuMsg;
 use crate::domain::ids::SkuId;
@@ -47,6 +48,8 @@ pub struct Activations {
 pub struct SkuEntry {
     pub actor: ActorRef<SkuMsg>,
     pub stats: Arc<SkuStats>,
+    /// This incarnation's reserve queue.
+    pub intake: Arc<Intake>,
 }
 
 #[derive(Clone, Default)]
@@ -62,6 +65,12 @@ impl Registry {
 
     pub fn get(&self, sku: SkuId) -> Option<SkuEntry> {
         self.skus.get(&sku).map(|e| e.value().clone())
+    }
+
+    /// Runs `f` on `sku`'s entry without cloning it (the hot path: no
+    /// reference counts touched). `f` must not block or await.
+    pub fn with<R>(&self, sku: SkuId, f: impl FnOnce(&SkuEntry) -> R) -> Option<R> {
+        self.skus.get(&sku).map(|e| f(e.value()))
     }
 
     pub fn insert(&self, sku: SkuId, entry: SkuEntry) {

@@ -1,9 +1,12 @@
 //! `SkuActor`: the single owner of one SKU's stock.
 //!
 //! It handles one message at a time against its in-memory [`Ledger`], so two
-//! buyers never race on a unit and no database lock is taken. Each decision
-//! goes to the persister; in durable mode the reply travels with it and is
-//! sent only after the batch commits.
+//! buyers never race on a unit and no database lock is taken. Reserves
+//! arrive through the SKU's [`Intake`]: one `Intake` message hands the actor
+//! every purchase waiting, decided in arrival order in one turn. The
+//! decisions of a turn go to the persister in one message; in durable mode
+//! each reply travels with its change and is sent only after the batch
+//! commits.
 //!
 //! Lifecycle: spawned by the supervisor on first use, it loads its ledger in
 //! `post_start` after a persister barrier (so changes of a previous
@@ -19,17 +22,18 @@ use std::time::{Duration, Instant};
 use utoipa::ToSchema;
 
 use super::error::InventoryError;
+use super::intake::{Intake, Waiting};
 use super::live::Purchase;
 use super::persister::{Ack, PersisterHandle};
 use super::registry::{Registry, SkuStats};
 use crate::config::{AckMode, InventorySettings};
 use crate::domain::ids::{ReservationId, SkuId};
-use crate::domain::ledger::{Ledger, Levels, Outcome, Rejection, Reservation, ReserveRequest};
+use crate::domain::ledger::{Change, Ledger, Levels, Outcome, Rejection, Reservation};
 use crate::domain::quantity::Quantity;
 use crate::domain::rules::SaleRules;
 use crate::domain::time::Timestamp;
 use crate::persistence::Store;
-use crate::prometheus::RESERVES;
+use crate::prometheus::{INTAKE_BATCH, RESERVES};
 
 /// Time a retired actor keeps answering `Retired` before it stops.
 const RETIRE_GRACE: Duration = Duration::from_secs(2);
@@ -47,7 +51,8 @@ pub struct Held {
 }
 
 pub enum SkuMsg {
-    Reserve(ReserveRequest, Reply<Held>),
+    /// Decide every reserve waiting in the intake (see [`Intake`]).
+    Intake,
     Commit(ReservationId, Reply<Reservation>),
     Release(ReservationId, Reply<Reservation>),
     Restock(Quantity, Reply<Levels>),
@@ -62,9 +67,10 @@ pub enum SkuMsg {
 }
 
 impl SkuMsg {
-    /// Requests are counted in the mailbox depth; timer messages are not.
+    /// Requests are counted in the mailbox depth; timer messages are not,
+    /// and the intake counts its own.
     fn is_request(&self) -> bool {
-        !matches!(self, SkuMsg::Housekeeping | SkuMsg::Stop)
+        !matches!(self, SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::Intake)
     }
 }
 
@@ -122,6 +128,7 @@ pub struct SkuActor;
 #[derive(Clone)]
 pub struct Arguments {
     pub sku: SkuId,
+    pub intake: Arc<Intake>,
     pub store: Store,
     pub persister: PersisterHandle,
     pub registry: Registry,
@@ -136,6 +143,17 @@ pub struct State {
     retired: bool,
     last_request: Timestamp,
     last_forget: Instant,
+    /// Changes decided in this turn, handed to the persister at its end.
+    writes: Vec<(Change, Option<Ack>)>,
+}
+
+impl Drop for State {
+    /// However the actor ends (retired, stopped, panicked), reserves still
+    /// queued were never decided: they are answered `Retired` and retried
+    /// on a fresh actor.
+    fn drop(&mut self) {
+        self.args.intake.close();
+    }
 }
 
 impl Actor for SkuActor {
@@ -155,6 +173,7 @@ impl Actor for SkuActor {
             retired: false,
             last_request: Timestamp::now(),
             last_forget: Instant::now(),
+            writes: Vec::new(),
         })
     }
 
@@ -217,88 +236,172 @@ impl Actor for SkuActor {
             SkuMsg::Housekeeping => st.housekeeping(&myself),
             SkuMsg::Stop => myself.stop(Some("passivated".into())),
             SkuMsg::InjectPanic => panic!("fault injected into SKU actor {}", st.args.sku),
+            SkuMsg::Intake => st.serve_intake(&myself),
             request => st.serve(&myself, request),
         }
+        st.hand_over();
         Ok(())
     }
 }
 
+/// Why a request is answered without touching the ledger.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// This actor retired; the `Inventory` handle retries on a fresh one.
+    Retired,
+    UnknownSku,
+    /// The persister's queue is full.
+    Overloaded,
+    /// The store refuses this SKU's changes: deciding more would only add
+    /// to what cannot be made durable.
+    Held,
+}
+
+impl Refusal {
+    fn error(self, sku: SkuId) -> InventoryError {
+        match self {
+            Refusal::Retired => InventoryError::Retired,
+            Refusal::UnknownSku => InventoryError::UnknownSku(sku),
+            Refusal::Overloaded => InventoryError::Overloaded,
+            Refusal::Held => InventoryError::Unavailable,
+        }
+    }
+
+    /// How a refused purchase is counted; `Retired` is not (it is retried).
+    fn counted(self) -> Option<(&'static str, Purchase)> {
+        match self {
+            Refusal::Retired => None,
+            Refusal::UnknownSku => Some(("unknown_sku", Purchase::Other)),
+            Refusal::Overloaded => Some(("overloaded", Purchase::Overloaded)),
+            Refusal::Held => Some(("held", Purchase::Overloaded)),
+        }
+    }
+}
+
 impl State {
-    fn serve(&mut self, myself: &ActorRef<SkuMsg>, msg: SkuMsg) {
-        let now = Timestamp::now();
+    /// Whether a request may reach the ledger now; due reservations are
+    /// expired first.
+    fn admit(
+        &mut self,
+        myself: &ActorRef<SkuMsg>,
+        mutating: bool,
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
         self.last_request = now;
         if self.retired {
-            // Not counted: the `Inventory` handle retries it on a fresh actor.
-            return refuse(msg, || InventoryError::Retired);
+            return Err(Refusal::Retired);
         }
         self.expire_due(now);
-        let sku = self.args.sku;
-        let Some(ledger) = self.ledger.as_mut() else {
-            if !self.args.store.is_missing_sku(sku) {
+        if self.ledger.is_none() {
+            if !self.args.store.is_missing_sku(self.args.sku) {
                 // Created since this actor found nothing (or no longer
                 // known to be missing): a fresh actor loads it.
                 self.retire(myself);
-                return refuse(msg, || InventoryError::Retired);
+                return Err(Refusal::Retired);
             }
-            if matches!(msg, SkuMsg::Reserve(..)) {
-                count_reserve("unknown_sku");
-                self.args.stats.live.count(Purchase::Other);
-            }
-            return refuse(msg, || InventoryError::UnknownSku(sku));
-        };
-        let mutating = !matches!(msg, SkuMsg::Snapshot(_));
+            return Err(Refusal::UnknownSku);
+        }
         if mutating && !self.args.persister.has_room() {
-            if matches!(msg, SkuMsg::Reserve(..)) {
-                count_reserve("overloaded");
-                self.args.stats.live.count(Purchase::Overloaded);
-            }
-            return refuse(msg, || InventoryError::Overloaded);
+            return Err(Refusal::Overloaded);
         }
         if mutating && self.args.stats.held.load(Ordering::Relaxed) {
-            // The store refuses this SKU's changes: deciding more would
-            // only add to what cannot be made durable.
-            if matches!(msg, SkuMsg::Reserve(..)) {
-                count_reserve("held");
-                self.args.stats.live.count(Purchase::Overloaded);
-            }
-            return refuse(msg, || InventoryError::Unavailable);
+            return Err(Refusal::Held);
         }
-        match msg {
-            SkuMsg::Reserve(req, reply) => {
-                let result = ledger.reserve(&req, now);
-                count_reserve(reserve_outcome(&result));
-                self.args.stats.live.count(purchase(&result));
-                let result = result.map(|o| Outcome {
-                    value: Held {
-                        reservation: o.value,
-                        fresh: o.change.is_some(),
-                    },
-                    change: o.change,
-                });
-                self.answer(result.map_err(InventoryError::from), reply);
+        Ok(())
+    }
+
+    /// Decides every reserve waiting in the intake, in arrival order. The
+    /// gate is checked once per batch: the persister's queue may pass its
+    /// bound by at most one batch (itself bounded by `mailbox_max`).
+    fn serve_intake(&mut self, myself: &ActorRef<SkuMsg>) {
+        let batch = self.args.intake.take();
+        if batch.is_empty() {
+            return;
+        }
+        metrics::histogram!(INTAKE_BATCH).record(batch.len() as f64);
+        let now = Timestamp::now();
+        let mut tally = Tally::default();
+        if let Err(refusal) = self.admit(myself, true, now) {
+            let sku = self.args.sku;
+            for waiting in batch {
+                if let Some((label, purchase)) = refusal.counted() {
+                    tally.add(label);
+                    self.args.stats.live.count(purchase);
+                }
+                waiting.answer(Err(refusal.error(sku)));
             }
+            tally.record();
+            return;
+        }
+        let Some(ledger) = self.ledger.as_mut() else {
+            return;
+        };
+        for Waiting { request, reply } in batch {
+            let result = ledger.reserve(&request, now);
+            tally.add(reserve_outcome(&result));
+            self.args.stats.live.count(purchase(&result));
+            let result = result.map(|o| Outcome {
+                value: Held {
+                    reservation: o.value,
+                    fresh: o.change.is_some(),
+                },
+                change: o.change,
+            });
+            answer(
+                &self.args,
+                &mut self.writes,
+                result.map_err(InventoryError::from),
+                move |r| {
+                    let _ = reply.send(r);
+                },
+            );
+        }
+        tally.record();
+        self.mirror();
+    }
+
+    fn serve(&mut self, myself: &ActorRef<SkuMsg>, msg: SkuMsg) {
+        let now = Timestamp::now();
+        let mutating = !matches!(msg, SkuMsg::Snapshot(_));
+        if let Err(refusal) = self.admit(myself, mutating, now) {
+            let sku = self.args.sku;
+            return refuse(msg, || refusal.error(sku));
+        }
+        let Some(ledger) = self.ledger.as_mut() else {
+            return;
+        };
+        let (args, writes) = (&self.args, &mut self.writes);
+        match msg {
             SkuMsg::Commit(id, reply) => {
                 let result = ledger.commit(&id, now).map_err(InventoryError::from);
-                self.answer(result, reply);
+                answer(args, writes, result, port(reply));
             }
             SkuMsg::Release(id, reply) => {
                 let result = ledger.release(&id, now).map_err(InventoryError::from);
-                self.answer(result, reply);
+                answer(args, writes, result, port(reply));
             }
             SkuMsg::Restock(qty, reply) => {
                 let result = ledger.restock(qty).map_err(InventoryError::from);
-                self.answer(result, reply);
+                answer(args, writes, result, port(reply));
             }
             SkuMsg::SetRules(rules, reply) => {
                 let outcome = ledger.set_rules(rules);
-                self.answer(Ok(outcome), reply);
+                answer(args, writes, Ok(outcome), port(reply));
             }
             SkuMsg::Snapshot(reply) => {
                 let _ = reply.send(Ok(SkuSnapshot::of(ledger, now)));
             }
-            SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::InjectPanic => {}
+            SkuMsg::Intake | SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::InjectPanic => {}
         }
         self.mirror();
+    }
+
+    /// Hands this turn's changes to the persister in one message.
+    fn hand_over(&mut self) {
+        if !self.writes.is_empty() {
+            let writes = std::mem::take(&mut self.writes);
+            self.args.persister.write_many(writes, &self.args.stats);
+        }
     }
 
     /// Shows the ledger's levels and window to the control room.
@@ -308,52 +411,12 @@ impl State {
         }
     }
 
-    /// Replies now (refusals, memory mode) or after the change commits
-    /// (durable mode). A durable replay waits for a persister barrier, since
-    /// the change it replays may still be in flight.
-    fn answer<T: Send + 'static>(
-        &self,
-        result: Result<Outcome<T>, InventoryError>,
-        reply: Reply<T>,
-    ) {
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = reply.send(Err(e));
-                return;
-            }
-        };
-        let persister = &self.args.persister;
-        match (self.args.settings.ack, outcome.change) {
-            (AckMode::Memory, change) => {
-                let _ = reply.send(Ok(outcome.value));
-                if let Some(change) = change {
-                    persister.write(change, None, &self.args.stats);
-                }
-            }
-            (AckMode::Durable, change) => {
-                let value = outcome.value;
-                let ack: Ack = Box::new(move |durable| {
-                    let _ = reply.send(
-                        durable
-                            .map(|()| value)
-                            .map_err(|_| InventoryError::Unavailable),
-                    );
-                });
-                match change {
-                    Some(change) => persister.write(change, Some(ack), &self.args.stats),
-                    None => persister.sync_sku_then(self.args.sku, ack),
-                }
-            }
-        }
-    }
-
     /// Expires reservations whose time is up and writes that behind.
     fn expire_due(&mut self, now: Timestamp) {
         if let Some(ledger) = self.ledger.as_mut() {
             let mut expired = false;
             for change in ledger.expire_due(now) {
-                self.args.persister.write(change, None, &self.args.stats);
+                self.writes.push((change, None));
                 expired = true;
             }
             if expired {
@@ -402,6 +465,76 @@ impl State {
     }
 }
 
+/// Replies now (refusals, memory mode) or after the change commits
+/// (durable mode); the change joins this turn's `writes`. A durable replay
+/// waits for a persister barrier, since the change it replays may still be
+/// in flight (this turn's writes are handed over first, so the barrier
+/// stands behind them).
+fn answer<T: Send + 'static>(
+    args: &Arguments,
+    writes: &mut Vec<(Change, Option<Ack>)>,
+    result: Result<Outcome<T>, InventoryError>,
+    reply: impl FnOnce(Result<T, InventoryError>) + Send + 'static,
+) {
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => return reply(Err(e)),
+    };
+    match (args.settings.ack, outcome.change) {
+        (AckMode::Memory, change) => {
+            reply(Ok(outcome.value));
+            if let Some(change) = change {
+                writes.push((change, None));
+            }
+        }
+        (AckMode::Durable, change) => {
+            let value = outcome.value;
+            let ack: Ack = Box::new(move |durable| {
+                reply(
+                    durable
+                        .map(|()| value)
+                        .map_err(|_| InventoryError::Unavailable),
+                );
+            });
+            match change {
+                Some(change) => writes.push((change, Some(ack))),
+                None => {
+                    args.persister
+                        .write_many(std::mem::take(writes), &args.stats);
+                    args.persister.sync_sku_then(args.sku, ack);
+                }
+            }
+        }
+    }
+}
+
+/// A ractor reply port as an answer callback.
+fn port<T: Send + 'static>(reply: Reply<T>) -> impl FnOnce(Result<T, InventoryError>) + Send {
+    move |r| {
+        let _ = reply.send(r);
+    }
+}
+
+/// Reserve outcomes of one turn, recorded once per label (a labelled
+/// counter costs a registry lookup per call).
+#[derive(Default)]
+struct Tally(Vec<(&'static str, u64)>);
+
+impl Tally {
+    fn add(&mut self, label: &'static str) {
+        match self.0.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((label, 1)),
+        }
+    }
+
+    fn record(self) {
+        for (outcome, n) in self.0 {
+            metrics::counter!(RESERVES, "outcome" => outcome).increment(n);
+        }
+    }
+}
+
 /// The `outcome` label of a reserve decision. A replayed refusal counts as
 /// that refusal again: the ledger answers it the same way.
 fn reserve_outcome(result: &Result<Outcome<Reservation>, Rejection>) -> &'static str {
@@ -430,17 +563,10 @@ fn purchase(result: &Result<Outcome<Reservation>, Rejection>) -> Purchase {
     }
 }
 
-fn count_reserve(outcome: &'static str) {
-    metrics::counter!(RESERVES, "outcome" => outcome).increment(1);
-}
-
 /// Answers a request without touching the ledger.
 fn refuse(msg: SkuMsg, err: impl Fn() -> InventoryError) {
     // A caller that gave up is not an error here.
     match msg {
-        SkuMsg::Reserve(_, r) => {
-            let _ = r.send(Err(err()));
-        }
         SkuMsg::Commit(_, r) | SkuMsg::Release(_, r) => {
             let _ = r.send(Err(err()));
         }
@@ -453,6 +579,6 @@ fn refuse(msg: SkuMsg, err: impl Fn() -> InventoryError) {
         SkuMsg::Snapshot(r) => {
             let _ = r.send(Err(err()));
         }
-        SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::InjectPanic => {}
+        SkuMsg::Intake | SkuMsg::Housekeeping | SkuMsg::Stop | SkuMsg::InjectPanic => {}
     }
 }

@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::error::InventoryError;
+use super::intake::Intake;
 use super::persister::PersisterHandle;
 use super::registry::{Registry, SkuEntry, SkuStats};
 use super::sku::{self, LoadFailed, SkuActor, SkuMsg};
@@ -61,8 +62,10 @@ impl Children for SkuActors {
         stats: &Arc<SkuStats>,
         supervisor: ActorCell,
     ) -> Result<ActorRef<SkuMsg>, InventoryError> {
+        let intake = Arc::new(Intake::new(Arc::clone(stats)));
         let args = sku::Arguments {
             sku,
+            intake: Arc::clone(&intake),
             store: self.store.clone(),
             persister: self.persister.clone(),
             registry: self.registry.clone(),
@@ -80,6 +83,7 @@ impl Children for SkuActors {
             SkuEntry {
                 actor: actor.clone(),
                 stats: Arc::clone(stats),
+                intake,
             },
         );
         Ok(actor)

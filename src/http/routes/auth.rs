@@ -1,8 +1,8 @@
 //! Accounts from the outside: signup, login, token refresh and logout
-//! (of one session, or of every device).
+//! (of one session, or of every device), and who a token speaks for.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -259,4 +259,35 @@ fn token_pair(
             expires_in: state.tokens.ttl().as_secs(),
             refresh_expires_in: state.sessions.ttl().as_secs(),
         }))
+}
+
+/// Who an access token speaks for.
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    pub user_id: UserId,
+    pub role: Role,
+    /// As of the token's issue; a refresh brings a newer answer.
+    pub email_verified: bool,
+}
+
+/// Who the presented access token speaks for, once its signature, expiry
+/// and revocation are checked; nothing is read from the database. A shop
+/// front uses it to decide whether to ask for a login (and the load tool
+/// as the cheapest authenticated route: the ceiling of the HTTP stack).
+#[utoipa::path(
+    get,
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Session),
+        (status = 401, description = "`UNAUTHORIZED`: no token, or one invalid, expired or revoked", body = Problem),
+    )
+)]
+#[get("/auth/whoami")]
+pub async fn whoami(caller: AuthUser) -> HttpResponse {
+    HttpResponse::Ok().json(Session {
+        user_id: caller.id,
+        role: caller.role,
+        email_verified: caller.email_verified,
+    })
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Flame graph of one purchase burst, and nothing else: a release stampede
+# runs as its own process on a fresh database, the flash-sale tool signs its
+# buyers up (argon2, which would otherwise fill the profile), and perf
+# attaches to the server only once the product is listed, for the opening
+# and the burst.
+#
+#   scripts/profile-burst.sh [mariadb|sqlite] [extra flash-sale flags...]
+#
+# Writes $OUT/burst-<store>.svg (default OUT=docs/flame) and the folded
+# stacks beside the run in target/profile/. Needs perf (Debian: linux-perf)
+# and inferno (`cargo install inferno`); MariaDB must be running for the
+# mariadb form (`scripts/test.sh --services-only`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+store=${1:-mariadb}
+shift || true
+out=${OUT:-docs/flame}
+work=target/profile
+port=${PORT:-18088}
+mkdir -p "$out" "$work"
+
+for tool in perf inferno-collapse-perf inferno-flamegraph; do
+  command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
+done
+
+case "$store" in
+  mariadb)
+    mysql -h127.0.0.1 -uroot -e \
+      "DROP DATABASE IF EXISTS stampede_profile; CREATE DATABASE stampede_profile"
+    database_url=mysql://root@127.0.0.1:3306/stampede_profile ;;
+  sqlite)
+    rm -f "$work"/profile.db*
+    database_url="sqlite://$work/profile.db" ;;
+  *) echo "store must be mariadb or sqlite" >&2; exit 2 ;;
+esac
+
+cargo build --release --bin stampede --example flash-sale
+
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+env DATABASE_URL="$database_url" STAMPEDE_BIND="127.0.0.1:$port" \
+  STAMPEDE_JWT_SECRET="$(secret)" STAMPEDE_REFRESH_TOKEN_SECRET="$(secret)" \
+  STAMPEDE_RATE_LIMIT_ENABLED=false STAMPEDE_REQUIRE_VERIFIED_EMAIL=false \
+  STAMPEDE_MAIL_DIR="$work/mail" RUST_LOG=warn \
+  target/release/stampede >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break
+  sleep 0.2
+done
+
+lead_ms=4000
+target/release/examples/flash-sale --target "http://127.0.0.1:$port" \
+  --lead-ms "$lead_ms" --out "$work/run" "$@" >"$work/tool.out" 2>"$work/tool.err" &
+tool=$!
+# The product is listed: record from here to past the burst.
+until grep -q "opening in" "$work/tool.err"; do
+  kill -0 "$tool" 2>/dev/null || { cat "$work/tool.err" >&2; exit 1; }
+  sleep 0.1
+done
+perf record -F 499 --call-graph dwarf,16384 -p "$server" -o "$work/perf.data" \
+  -- sleep $((lead_ms / 1000 + 3)) 2>"$work/perf.err"
+wait "$tool"
+cat "$work/tool.out"
+
+perf script -i "$work/perf.data" 2>/dev/null | inferno-collapse-perf >"$work/burst-$store.folded"
+inferno-flamegraph --minwidth 1 --title "stampede: one burst ($store), server only" \
+  <"$work/burst-$store.folded" >"$out/burst-$store.svg"
+echo "flame graph: $out/burst-$store.svg (folded stacks: $work/burst-$store.folded)"
