@@ -232,6 +232,7 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/auth/refresh", "post"),
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/auth/logout-all", "post"),
+        ("/api/v1/auth/whoami", "get"),
         ("/api/v1/auth/verify-email", "post"),
         ("/api/v1/auth/verify-email", "get"),
         ("/api/v1/auth/resend-verification", "post"),

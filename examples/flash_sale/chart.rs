@@ -129,6 +129,8 @@ struct Figure<'a, 'b> {
     caption: &'static str,
     value: Value,
     floor: Option<Value>,
+    /// Where the legend covers the fewest points.
+    legend: SeriesLabelPosition,
 }
 
 /// Colours of the variants' lines in `bursts.svg`, in order.
@@ -157,12 +159,14 @@ pub fn draw_bursts(rows: &[Row], path: &Path) -> anyhow::Result<()> {
             caption: "drained ms (opening to last answer)",
             value: |r| Some(r.drained_ms),
             floor: None,
+            legend: SeriesLabelPosition::UpperLeft,
         },
         Figure {
             area: &right,
             caption: "peak RSS of the process, MiB (thin: at the burst's start)",
             value: |r| r.memory.map(|m| m.peak_mib),
             floor: Some(|r| r.memory.map(|m| m.before_mib)),
+            legend: SeriesLabelPosition::LowerRight,
         },
     ];
     let widest = rows.iter().map(|r| r.purchases).max().unwrap_or(1) as f64;
@@ -171,6 +175,7 @@ pub fn draw_bursts(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         caption,
         value,
         floor,
+        legend,
     } in panels
     {
         let top = rows.iter().filter_map(value).fold(1.0, f64::max);
@@ -217,13 +222,13 @@ pub fn draw_bursts(rows: &[Row], path: &Path) -> anyhow::Result<()> {
                     .map_or(0, |r| r.skus);
                 chart
                     .draw_series(hot.iter().map(|p| Cross::new(*p, 7, color.stroke_width(3))))?
-                    .label(format!("{}, over {skus} SKUs", short(variant)))
+                    .label(format!("{}, over {} SKUs", short(variant), thousands(skus)))
                     .legend(move |(x, y)| Cross::new((x + 7, y), 5, color.stroke_width(2)));
             }
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(legend)
             .border_style(BLACK)
             .background_style(WHITE)
             .draw()?;

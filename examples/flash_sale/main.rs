@@ -175,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
         return kill_loop(&client, &args, kills).await;
     }
     if scale::asked(&args) {
-        return scale::run(&client, &args).await;
+        return scale::run(&args).await;
     }
     anyhow::ensure!(
         (0.0..=1.0).contains(&args.retry_share),

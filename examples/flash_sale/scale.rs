@@ -147,7 +147,8 @@ pub fn asked(args: &Args) -> bool {
 
 /// Runs every step on each variant's server (or `--target`), writes the
 /// results, and fails when a check failed.
-pub async fn run(client: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
+pub async fn run(args: &Args) -> anyhow::Result<()> {
+    let client = &client()?;
     let steps = plan(args)?;
     if args.browse_rate > 0.0 {
         anyhow::ensure!(
@@ -233,6 +234,19 @@ pub async fn run(client: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
     let failed = checks.iter().filter(|(_, ok)| !ok).count();
     anyhow::ensure!(failed == 0, "{failed} checks failed");
     Ok(())
+}
+
+/// The client of everything but the bursts and the reads (preparing,
+/// listing, reading the books back). It drops a connection idle for 2 s:
+/// actix closes one after 5 s idle, and a request sent on it just as it
+/// closes fails ("connection closed before message completed"), as a
+/// listing once did right after a ceiling burst of about 5 s.
+fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(120))
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
 }
 
 /// The drops to fire, in order: every `--bursts` size (or `--purchases`),
