@@ -62,6 +62,9 @@ pub struct NotDurable;
 /// Called once, after the batch holding its write commits or fails.
 pub type Ack<E> = Box<dyn FnOnce(Result<(), E>) + Send>;
 
+/// Writes handed over together, each with its ack.
+pub type Writes<C> = Vec<(<C as Commit>::Write, Option<Ack<<C as Commit>::Error>>)>;
+
 /// What a failed batch means for its writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnFailure {
@@ -315,7 +318,7 @@ impl<C: Commit> GroupCommit<C> {
 
     /// Hands several writes over in one message, in order; like
     /// [`GroupCommit::write`] for each.
-    pub fn write_many(&self, writes: Vec<(C::Write, Option<Ack<C::Error>>)>) -> bool {
+    pub fn write_many(&self, writes: Writes<C>) -> bool {
         let g = &self.shared.gauge;
         let n = writes.len() as u64;
         g.queued.fetch_add(n as _, Ordering::Relaxed);
@@ -397,7 +400,7 @@ enum Msg<C: Commit> {
         ack: Option<Ack<C::Error>>,
     },
     /// Several writes in one message, in order (a SKU actor's batch).
-    WriteMany(Vec<(C::Write, Option<Ack<C::Error>>)>),
+    WriteMany(Writes<C>),
     /// Ack once everything sent before this message (of `part`, if given)
     /// is committed.
     Sync {
