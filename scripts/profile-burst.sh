@@ -10,7 +10,8 @@
 # Writes $OUT/burst-<store>.svg (default OUT=docs/flame) and the folded
 # stacks beside the run in target/profile/. Needs perf (Debian: linux-perf)
 # and inferno (`cargo install inferno`); MariaDB must be running for the
-# mariadb form (`scripts/test.sh --services-only`).
+# mariadb form (`scripts/test.sh --services-only`). NO_BUILD=1 uses the
+# binaries already in target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,7 @@ case "$store" in
   *) echo "store must be mariadb or sqlite" >&2; exit 2 ;;
 esac
 
-cargo build --release --bin stampede --example flash-sale
+[ -n "${NO_BUILD:-}" ] || cargo build --release --bin stampede --example flash-sale
 
 secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 env DATABASE_URL="$database_url" STAMPEDE_BIND="127.0.0.1:$port" \
