@@ -181,6 +181,12 @@ async fn a_panicking_writer_loses_nothing_acknowledged(db: TestDb) {
     for user in unknown {
         like_until_settled(&counters, target, user).await;
     }
+    // Every toggle may be answered before the panic is, and the supervisor
+    // hears of it after the callers: wait, with a bound, for the restart.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while counters.overview().writer.restarts == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(counters.overview().writer.restarts, 1);
     // Reloaded from the store: what was acknowledged and nothing twice.
     assert_eq!(count_in_memory(&counters, target, crowd[1].id).await, 1_999);
