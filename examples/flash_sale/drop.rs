@@ -108,16 +108,7 @@ pub async fn list_product(
         "skus": [{"sku_code": "DROP-1", "option": "one size", "price": 129_000, "stock": stock}],
         "sale": sale,
     });
-    let product = post(
-        client,
-        base,
-        "/api/v1/products",
-        Some(seller_token),
-        &body,
-        201,
-    )
-    .await?;
-    let product_id = product["id"].as_i64().context("product answer lacks id")?;
+    let (product_id, product) = create_product(client, base, seller_token, &body).await?;
     let sku_id = product["skus"][0]["id"]
         .as_i64()
         .context("product answer lacks skus[0].id")?;
@@ -129,6 +120,26 @@ pub async fn list_product(
         per_user_limit,
         buyers,
     })
+}
+
+/// Creates a product as the seller; its id and the whole answer.
+async fn create_product(
+    client: &reqwest::Client,
+    base: &str,
+    seller_token: &str,
+    body: &Value,
+) -> anyhow::Result<(i64, Value)> {
+    let product = post(
+        client,
+        base,
+        "/api/v1/products",
+        Some(seller_token),
+        body,
+        201,
+    )
+    .await?;
+    let id = product["id"].as_i64().context("product answer lacks id")?;
+    Ok((id, product))
 }
 
 /// Lists `skus` SKUs sharing `stock` units (as evenly as whole units go,
@@ -166,16 +177,8 @@ pub async fn list_hot_skus(
             "skus": listed,
             "sale": sale,
         });
-        let product = post(
-            client,
-            base,
-            "/api/v1/products",
-            Some(seller_token),
-            &body,
-            201,
-        )
-        .await?;
-        products.push(product["id"].as_i64().context("product answer lacks id")?);
+        let (product_id, product) = create_product(client, base, seller_token, &body).await?;
+        products.push(product_id);
         let listed = product["skus"]
             .as_array()
             .context("product answer lacks skus")?;
