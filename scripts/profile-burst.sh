@@ -26,34 +26,12 @@ for tool in perf inferno-collapse-perf inferno-flamegraph; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
 
-case "$store" in
-  mariadb)
-    mysql -h127.0.0.1 -uroot -e \
-      "DROP DATABASE IF EXISTS stampede_profile; CREATE DATABASE stampede_profile"
-    database_url=mysql://root@127.0.0.1:3306/stampede_profile ;;
-  sqlite)
-    rm -f "$work"/profile.db*
-    database_url="sqlite://$work/profile.db" ;;
-  *) echo "store must be mariadb or sqlite" >&2; exit 2 ;;
-esac
-
 [ -n "${NO_BUILD:-}" ] || cargo build --release --bin stampede --example flash-sale
-
-secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-env DATABASE_URL="$database_url" STAMPEDE_BIND="127.0.0.1:$port" \
-  STAMPEDE_JWT_SECRET="$(secret)" STAMPEDE_REFRESH_TOKEN_SECRET="$(secret)" \
-  STAMPEDE_RATE_LIMIT_ENABLED=false STAMPEDE_REQUIRE_VERIFIED_EMAIL=false \
-  STAMPEDE_MAIL_DIR="$work/mail" RUST_LOG=warn \
-  target/release/stampede >"$work/server.log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break
-  sleep 0.2
-done
+. scripts/lib/release-server.sh
+start_release_server "$store" "$port" "$work"
 
 lead_ms=4000
-target/release/examples/flash-sale --target "http://127.0.0.1:$port" \
+target/release/examples/flash-sale --target "$base" \
   --lead-ms "$lead_ms" --out "$work/run" "$@" >"$work/tool.out" 2>"$work/tool.err" &
 tool=$!
 # The product is listed: record from here to past the burst.

@@ -88,12 +88,17 @@ impl Relay {
     }
 
     /// Without a broker: keeps the backlog figures fresh for the admin
-    /// views (the feed is the only reader).
+    /// views (the feed is the only reader). Once per poll period, not per
+    /// commit: nothing is published, so the backlog is the whole outbox and
+    /// counting it is a scan that grows with it (in a drop, a scan per batch).
     async fn watch_only(self) {
         self.status.set_broker(BrokerState::Unconfigured);
         while !self.stop.is_cancelled() {
             self.refresh_backlog().await;
-            self.idle().await;
+            tokio::select! {
+                () = tokio::time::sleep(self.outbox.poll()) => {}
+                () = self.stop.cancelled() => {}
+            }
         }
     }
 
