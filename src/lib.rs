@@ -6,6 +6,7 @@
 
 pub mod actors;
 pub mod admin_bootstrap;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod events;

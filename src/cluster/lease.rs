@@ -1,0 +1,275 @@
+//! Shard leases in a JetStream KV bucket: one key per shard, whose value
+//! names the node that owns it. A node takes a free shard with a create
+//! (it fails when the key exists), keeps it by updating the key with the
+//! revision it last wrote (it fails once anyone else wrote), and gives it
+//! back by deleting it at that revision. The revision of the write that
+//! took the shard is the owner's **epoch**: JetStream revisions only grow,
+//! so whoever takes a shard next holds a higher one, which the database
+//! fence compares.
+//!
+//! A lease lapses without any clock shared between nodes (nats-server 2.9
+//! has no per-key TTL): a contender remembers when *it* first saw the key
+//! at its current revision, and takes the shard over (an update at that
+//! revision) only once the revision has not moved for a whole lease on its
+//! own clock. The holder, for its part, counts its lease from the moment it
+//! *sent* its last successful write, and stops acting a margin before that
+//! lease ends; since the contender's count starts after that write landed,
+//! the holder has stopped before anyone may take over.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+/// What the key of a shard holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub node: String,
+    /// The holder's lease length: contenders wait this long.
+    pub lease_ms: u64,
+}
+
+/// A shard this node holds.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub shard: u32,
+    /// The revision of the write that took the shard.
+    pub epoch: u64,
+    /// The revision of this node's last write (renewals move it).
+    revision: u64,
+    /// When the last successful write was sent.
+    sent_at: Instant,
+}
+
+impl Held {
+    /// Until when this node may act for the shard: its lease from the last
+    /// successful write's sending, less `margin`.
+    pub fn valid_until(&self, lease: Duration, margin: Duration) -> Instant {
+        self.sent_at + lease.saturating_sub(margin)
+    }
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    Taken(Held),
+    /// Another node holds it and its lease has not lapsed as seen from here.
+    HeldBy {
+        node: String,
+        revision: u64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// Someone else wrote the key since this node's last write: the shard
+    /// is no longer this node's.
+    #[error("shard {shard} was taken over (its key moved past revision {ours})")]
+    Lost { shard: u32, ours: u64 },
+    #[error("the lease bucket could not be reached: {0}")]
+    Nats(String),
+    #[error("shard {shard}'s key holds no owner: {why}")]
+    Unreadable { shard: u32, why: String },
+}
+
+fn nats(e: impl std::fmt::Display) -> LeaseError {
+    LeaseError::Nats(e.to_string())
+}
+
+/// The shard leases as one node sees them.
+pub struct ShardLeases {
+    kv: kv::Store,
+    me: Owner,
+    lease: Duration,
+    /// Per shard held by someone else: the revision last seen and when it
+    /// was first seen here.
+    seen: HashMap<u32, (u64, Instant)>,
+}
+
+impl ShardLeases {
+    /// Opens (creating if missing) `bucket` for node `node`.
+    pub async fn open(
+        js: &jetstream::Context,
+        bucket: &str,
+        node: &str,
+        lease: Duration,
+    ) -> Result<Self, LeaseError> {
+        // `create_key_value` first asks for the account's limits, whose
+        // answer async-nats 0.51 cannot read from nats-server 2.9: the
+        // bucket's stream is made here as a KV bucket's is (one value per
+        // key, deletes as markers, direct reads).
+        js.get_or_create_stream(jetstream::stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: jetstream::stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .map_err(nats)?;
+        let kv = js.get_key_value(bucket).await.map_err(nats)?;
+        Ok(Self {
+            kv,
+            me: Owner {
+                node: node.to_string(),
+                lease_ms: u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
+            },
+            lease,
+            seen: HashMap::new(),
+        })
+    }
+
+    fn key(shard: u32) -> String {
+        format!("shard.{shard}")
+    }
+
+    fn value(&self) -> Bytes {
+        // An `Owner` always serialises.
+        Bytes::from(serde_json::to_vec(&self.me).unwrap_or_default())
+    }
+
+    /// Takes `shard` if it is free or its holder's lease lapsed as seen
+    /// from here; else says who holds it. Call it again to let a lapse be
+    /// noticed: the first sighting of a revision starts its count.
+    pub async fn claim(&mut self, shard: u32) -> Result<Claim, LeaseError> {
+        let key = Self::key(shard);
+        let sent_at = Instant::now();
+        let entry = self.kv.entry(key.as_str()).await.map_err(nats)?;
+        let (expected, taking_over) = match entry {
+            None => (0, false),
+            Some(e) if e.operation != kv::Operation::Put => (e.revision, false),
+            Some(e) => {
+                let owner: Owner =
+                    serde_json::from_slice(&e.value).map_err(|why| LeaseError::Unreadable {
+                        shard,
+                        why: why.to_string(),
+                    })?;
+                let first_seen = match self.seen.get(&shard) {
+                    Some(&(revision, at)) if revision == e.revision => at,
+                    _ => {
+                        self.seen.insert(shard, (e.revision, sent_at));
+                        sent_at
+                    }
+                };
+                let lapsed = first_seen.elapsed() >= Duration::from_millis(owner.lease_ms);
+                // Our own key from an earlier life of this node is ours to
+                // take back at once only if it lapsed too: a twin with the
+                // same id may be alive.
+                if !lapsed {
+                    return Ok(Claim::HeldBy {
+                        node: owner.node,
+                        revision: e.revision,
+                    });
+                }
+                (e.revision, true)
+            }
+        };
+        let value = self.value();
+        let written = if expected == 0 {
+            self.kv
+                .create(key.as_str(), value)
+                .await
+                .map(Some)
+                .or_else(|e| match e.kind() {
+                    kv::CreateErrorKind::AlreadyExists => Ok(None),
+                    _ => Err(nats(e)),
+                })?
+        } else {
+            self.kv
+                .update(key.as_str(), value, expected)
+                .await
+                .map(Some)
+                .or_else(|e| match e.kind() {
+                    kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+                    _ => Err(nats(e)),
+                })?
+        };
+        match written {
+            Some(revision) => {
+                self.seen.remove(&shard);
+                if taking_over {
+                    tracing::info!(
+                        shard,
+                        epoch = revision,
+                        "took over a shard whose lease lapsed"
+                    );
+                }
+                Ok(Claim::Taken(Held {
+                    shard,
+                    epoch: revision,
+                    revision,
+                    sent_at,
+                }))
+            }
+            // Someone wrote between our read and our write: read again to
+            // say who.
+            None => match self.kv.entry(key.as_str()).await.map_err(nats)? {
+                Some(e) if e.operation == kv::Operation::Put => {
+                    let owner: Owner =
+                        serde_json::from_slice(&e.value).map_err(|why| LeaseError::Unreadable {
+                            shard,
+                            why: why.to_string(),
+                        })?;
+                    self.seen.insert(shard, (e.revision, Instant::now()));
+                    Ok(Claim::HeldBy {
+                        node: owner.node,
+                        revision: e.revision,
+                    })
+                }
+                // Released again in between: the next claim may take it.
+                _ => Ok(Claim::HeldBy {
+                    node: String::new(),
+                    revision: 0,
+                }),
+            },
+        }
+    }
+
+    /// Writes the key again at the revision this node last wrote, which
+    /// restarts its lease; `Lost` once anyone else wrote it.
+    pub async fn renew(&self, held: &mut Held) -> Result<(), LeaseError> {
+        let sent_at = Instant::now();
+        match self
+            .kv
+            .update(Self::key(held.shard).as_str(), self.value(), held.revision)
+            .await
+        {
+            Ok(revision) => {
+                held.revision = revision;
+                held.sent_at = sent_at;
+                Ok(())
+            }
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(LeaseError::Lost {
+                shard: held.shard,
+                ours: held.revision,
+            }),
+            Err(e) => Err(nats(e)),
+        }
+    }
+
+    /// Gives the shard back (a delete at this node's revision), so the next
+    /// owner need not wait for the lease to lapse.
+    pub async fn release(&self, held: Held) -> Result<(), LeaseError> {
+        self.kv
+            .delete_expect_revision(Self::key(held.shard).as_str(), Some(held.revision))
+            .await
+            .map_err(|e| match e.kind() {
+                kv::DeleteErrorKind::WrongLastRevision => LeaseError::Lost {
+                    shard: held.shard,
+                    ours: held.revision,
+                },
+                _ => nats(e),
+            })
+    }
+
+    /// This node's lease length.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+}
