@@ -79,6 +79,14 @@ fn nats(e: impl std::fmt::Display) -> LeaseError {
     LeaseError::Nats(e.to_string())
 }
 
+/// The owner a shard's key names.
+fn owner_in(shard: u32, entry: &kv::Entry) -> Result<Owner, LeaseError> {
+    serde_json::from_slice(&entry.value).map_err(|why| LeaseError::Unreadable {
+        shard,
+        why: why.to_string(),
+    })
+}
+
 /// The shard leases as one node sees them.
 pub struct ShardLeases {
     kv: kv::Store,
@@ -145,11 +153,7 @@ impl ShardLeases {
             None => (0, false),
             Some(e) if e.operation != kv::Operation::Put => (e.revision, false),
             Some(e) => {
-                let owner: Owner =
-                    serde_json::from_slice(&e.value).map_err(|why| LeaseError::Unreadable {
-                        shard,
-                        why: why.to_string(),
-                    })?;
+                let owner = owner_in(shard, &e)?;
                 let first_seen = match self.seen.get(&shard) {
                     Some(&(revision, at)) if revision == e.revision => at,
                     _ => {
@@ -158,9 +162,8 @@ impl ShardLeases {
                     }
                 };
                 let lapsed = first_seen.elapsed() >= Duration::from_millis(owner.lease_ms);
-                // Our own key from an earlier life of this node is ours to
-                // take back at once only if it lapsed too: a twin with the
-                // same id may be alive.
+                // Even a key naming this node waits for the lapse: a twin
+                // with the same id may be alive.
                 if !lapsed {
                     return Ok(Claim::HeldBy {
                         node: owner.node,
@@ -170,26 +173,16 @@ impl ShardLeases {
                 (e.revision, true)
             }
         };
-        let value = self.value();
-        let written = if expected == 0 {
-            self.kv
-                .create(key.as_str(), value)
-                .await
-                .map(Some)
-                .or_else(|e| match e.kind() {
-                    kv::CreateErrorKind::AlreadyExists => Ok(None),
-                    _ => Err(nats(e)),
-                })?
-        } else {
-            self.kv
-                .update(key.as_str(), value, expected)
-                .await
-                .map(Some)
-                .or_else(|e| match e.kind() {
-                    kv::UpdateErrorKind::WrongLastRevision => Ok(None),
-                    _ => Err(nats(e)),
-                })?
-        };
+        // Revision 0 expects no value at all: a create.
+        let written = self
+            .kv
+            .update(key.as_str(), self.value(), expected)
+            .await
+            .map(Some)
+            .or_else(|e| match e.kind() {
+                kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+                _ => Err(nats(e)),
+            })?;
         match written {
             Some(revision) => {
                 self.seen.remove(&shard);
@@ -211,11 +204,7 @@ impl ShardLeases {
             // say who.
             None => match self.kv.entry(key.as_str()).await.map_err(nats)? {
                 Some(e) if e.operation == kv::Operation::Put => {
-                    let owner: Owner =
-                        serde_json::from_slice(&e.value).map_err(|why| LeaseError::Unreadable {
-                            shard,
-                            why: why.to_string(),
-                        })?;
+                    let owner = owner_in(shard, &e)?;
                     self.seen.insert(shard, (e.revision, Instant::now()));
                     Ok(Claim::HeldBy {
                         node: owner.node,

@@ -116,6 +116,11 @@ impl OrderId {
             .map_err(|_| ValidationError::new("order_id", "must be a UUID"))
     }
 
+    /// The id as a number (the order's shard is taken from it).
+    pub fn as_u128(self) -> u128 {
+        self.0.as_u128()
+    }
+
     /// The order's reservations carry its id.
     pub fn reservation(self) -> ReservationId {
         ReservationId(self.to_string())

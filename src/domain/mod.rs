@@ -30,6 +30,7 @@ pub mod review;
 pub mod role;
 pub mod rules;
 pub mod saga;
+pub mod shard;
 pub mod text;
 pub mod time;
 pub mod verification;

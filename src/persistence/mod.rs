@@ -39,6 +39,7 @@ mod reports;
 mod reviews;
 pub mod revocations;
 mod sessions;
+pub mod shard_fence;
 mod simulated;
 mod users;
 mod verification;

@@ -1,0 +1,171 @@
+//! The shard fence in the database (issue 16), on both stores: a batch
+//! commits under the epoch recorded for its shard and rolls back under any
+//! other; a lower epoch cannot be recorded over a higher one; and while a
+//! stale owner keeps committing from many tasks at once, not one of its
+//! batches that began after the new owner's record lands.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use common::TestDb;
+use stampede::domain::shard::{NodeId, ShardCount};
+use stampede::persistence::shard_fence::ShardEpoch;
+use stampede::persistence::{Store, StoreError};
+
+fn node(name: &str) -> NodeId {
+    NodeId::parse(name).unwrap()
+}
+
+fn held(shard: u32, epoch: i64) -> ShardEpoch {
+    let shard = ShardCount::default().all().nth(shard as usize).unwrap();
+    ShardEpoch { shard, epoch }
+}
+
+async fn marker_table(store: &Store) {
+    sqlx::query("CREATE TABLE fence_probe (id INTEGER NOT NULL PRIMARY KEY, writer TEXT NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+/// One batch: a row, then the fence, then the commit.
+async fn batch(
+    store: &Store,
+    id: i64,
+    writer: &str,
+    fence: &[ShardEpoch],
+) -> Result<(), StoreError> {
+    let mut tx = store.begin_write().await?;
+    sqlx::query("INSERT INTO fence_probe (id, writer) VALUES (?, ?)")
+        .bind(id)
+        .bind(writer.to_string())
+        .execute(&mut *tx)
+        .await?;
+    store.check_shards(&mut tx, fence).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn rows(store: &Store, writer: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM fence_probe WHERE writer = ?")
+        .bind(writer.to_string())
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn a_batch_lands_only_under_the_recorded_epoch(db: TestDb) {
+    let store = db.store().await;
+    marker_table(&store).await;
+    // Never recorded: refused.
+    assert!(matches!(
+        batch(&store, 1, "a", &[held(5, 10)]).await,
+        Err(StoreError::Fenced(_))
+    ));
+    store
+        .record_shard_epoch(held(5, 10), &node("a"))
+        .await
+        .unwrap();
+    batch(&store, 2, "a", &[held(5, 10)]).await.unwrap();
+    // b takes the shard over: a's next batch rolls back, b's lands.
+    store
+        .record_shard_epoch(held(5, 12), &node("b"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        batch(&store, 3, "a", &[held(5, 10)]).await,
+        Err(StoreError::Fenced(_))
+    ));
+    batch(&store, 4, "b", &[held(5, 12)]).await.unwrap();
+    // A batch over two shards needs both.
+    store
+        .record_shard_epoch(held(6, 3), &node("b"))
+        .await
+        .unwrap();
+    batch(&store, 5, "b", &[held(5, 12), held(6, 3)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        batch(&store, 6, "b", &[held(5, 12), held(6, 2)]).await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert_eq!(
+        rows(&store, "a").await,
+        1,
+        "only a's batch under its own epoch"
+    );
+    assert_eq!(rows(&store, "b").await, 2);
+}
+
+async fn a_lower_epoch_is_never_recorded_over_a_higher_one(db: TestDb) {
+    let store = db.store().await;
+    store
+        .record_shard_epoch(held(1, 20), &node("b"))
+        .await
+        .unwrap();
+    let late = store.record_shard_epoch(held(1, 19), &node("a")).await;
+    assert!(matches!(late, Err(StoreError::Fenced(_))), "{late:?}");
+    // The same epoch again (a retried record) is fine.
+    store
+        .record_shard_epoch(held(1, 20), &node("b"))
+        .await
+        .unwrap();
+}
+
+async fn no_stale_batch_begun_after_the_take_over_lands(db: TestDb) {
+    let store = db.store().await;
+    marker_table(&store).await;
+    store
+        .record_shard_epoch(held(9, 1), &node("old"))
+        .await
+        .unwrap();
+    let taken = Arc::new(AtomicBool::new(false));
+    let after = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..32)
+        .map(|_| {
+            let (store, taken, after, ids) =
+                (store.clone(), taken.clone(), after.clone(), ids.clone());
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    let began_after = taken.load(Ordering::SeqCst);
+                    let id = ids.fetch_add(1, Ordering::SeqCst) as i64;
+                    let landed = batch(&store, id, "old", &[held(9, 1)]).await.is_ok();
+                    if landed && began_after {
+                        after.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the old owner land some batches first.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rows(&store, "old").await < 10 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    store
+        .record_shard_epoch(held(9, 2), &node("new"))
+        .await
+        .unwrap();
+    taken.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(
+        after.load(Ordering::SeqCst),
+        0,
+        "a stale batch begun after the take-over landed"
+    );
+    assert!(
+        rows(&store, "old").await > 0,
+        "the old owner did commit before the take-over"
+    );
+}
+
+on_both_stores!(
+    a_batch_lands_only_under_the_recorded_epoch,
+    a_lower_epoch_is_never_recorded_over_a_higher_one,
+    no_stale_batch_begun_after_the_take_over_lands,
+);
