@@ -16,13 +16,17 @@
 //! lease ends; since the contender's count starts after that write landed,
 //! the holder has stopped before anyone may take over.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+
+use super::bucket;
+pub use super::error::LeaseError;
+use super::error::nats;
+use super::sightings::Sightings;
 
 /// What the key of a shard holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,22 +67,6 @@ pub enum Claim {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    /// Someone else wrote the key since this node's last write: the shard
-    /// is no longer this node's.
-    #[error("shard {shard} was taken over (its key moved past revision {ours})")]
-    Lost { shard: u32, ours: u64 },
-    #[error("the lease bucket could not be reached: {0}")]
-    Nats(String),
-    #[error("shard {shard}'s key holds no owner: {why}")]
-    Unreadable { shard: u32, why: String },
-}
-
-fn nats(e: impl std::fmt::Display) -> LeaseError {
-    LeaseError::Nats(e.to_string())
-}
-
 /// The owner a shard's key names.
 fn owner_in(shard: u32, entry: &kv::Entry) -> Result<Owner, LeaseError> {
     serde_json::from_slice(&entry.value).map_err(|why| LeaseError::Unreadable {
@@ -92,9 +80,8 @@ pub struct ShardLeases {
     kv: kv::Store,
     me: Owner,
     lease: Duration,
-    /// Per shard held by someone else: the revision last seen and when it
-    /// was first seen here.
-    seen: HashMap<u32, (u64, Instant)>,
+    /// Shards held by someone else: how long each key has stood still.
+    seen: Sightings<u32>,
 }
 
 impl ShardLeases {
@@ -105,23 +92,7 @@ impl ShardLeases {
         node: &str,
         lease: Duration,
     ) -> Result<Self, LeaseError> {
-        // `create_key_value` first asks for the account's limits, whose
-        // answer async-nats 0.51 cannot read from nats-server 2.9: the
-        // bucket's stream is made here as a KV bucket's is (one value per
-        // key, deletes as markers, direct reads).
-        js.get_or_create_stream(jetstream::stream::Config {
-            name: format!("KV_{bucket}"),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: jetstream::stream::DiscardPolicy::New,
-            ..Default::default()
-        })
-        .await
-        .map_err(nats)?;
-        let kv = js.get_key_value(bucket).await.map_err(nats)?;
+        let kv = bucket::open(js, bucket).await?;
         Ok(Self {
             kv,
             me: Owner {
@@ -129,7 +100,7 @@ impl ShardLeases {
                 lease_ms: u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
             },
             lease,
-            seen: HashMap::new(),
+            seen: Sightings::default(),
         })
     }
 
@@ -154,14 +125,8 @@ impl ShardLeases {
             Some(e) if e.operation != kv::Operation::Put => (e.revision, false),
             Some(e) => {
                 let owner = owner_in(shard, &e)?;
-                let first_seen = match self.seen.get(&shard) {
-                    Some(&(revision, at)) if revision == e.revision => at,
-                    _ => {
-                        self.seen.insert(shard, (e.revision, sent_at));
-                        sent_at
-                    }
-                };
-                let lapsed = first_seen.elapsed() >= Duration::from_millis(owner.lease_ms);
+                let lapsed =
+                    self.seen.still_for(shard, e.revision) >= Duration::from_millis(owner.lease_ms);
                 // Even a key naming this node waits for the lapse: a twin
                 // with the same id may be alive.
                 if !lapsed {
@@ -185,7 +150,7 @@ impl ShardLeases {
             })?;
         match written {
             Some(revision) => {
-                self.seen.remove(&shard);
+                self.seen.forget(&shard);
                 if taking_over {
                     tracing::info!(
                         shard,
@@ -205,7 +170,7 @@ impl ShardLeases {
             None => match self.kv.entry(key.as_str()).await.map_err(nats)? {
                 Some(e) if e.operation == kv::Operation::Put => {
                     let owner = owner_in(shard, &e)?;
-                    self.seen.insert(shard, (e.revision, Instant::now()));
+                    self.seen.still_for(shard, e.revision);
                     Ok(Claim::HeldBy {
                         node: owner.node,
                         revision: e.revision,
@@ -218,6 +183,17 @@ impl ShardLeases {
                 }),
             },
         }
+    }
+
+    /// Reads `shard`'s key so that a lapse of its holder is counted from
+    /// here on: a shard this node may have to take once its owner dies.
+    pub async fn observe(&mut self, shard: u32) -> Result<(), LeaseError> {
+        if let Some(e) = self.kv.entry(Self::key(shard)).await.map_err(nats)?
+            && e.operation == kv::Operation::Put
+        {
+            self.seen.still_for(shard, e.revision);
+        }
+        Ok(())
     }
 
     /// Writes the key again at the revision this node last wrote, which
