@@ -75,15 +75,6 @@ impl<H: ShardHost> Keeper<H> {
         self.leases.lease() / 10
     }
 
-    /// The shards held now and their epochs.
-    pub fn held(&self) -> impl Iterator<Item = (ShardId, u64)> + '_ {
-        self.held.iter().map(|(s, h)| (*s, h.epoch))
-    }
-
-    pub fn host(&self) -> &H {
-        &self.host
-    }
-
     pub async fn join(&mut self) -> Result<(), KeeperError> {
         Ok(self.members.join().await?)
     }
@@ -169,8 +160,9 @@ impl<H: ShardHost> Keeper<H> {
     async fn take(&mut self, shard: ShardId) -> Result<(), KeeperError> {
         let held = match self.leases.claim(shard.get()).await? {
             Claim::Taken(held) => held,
-            // Its owner hands it over on its own round, or its lease lapses.
-            Claim::HeldBy { .. } => return Ok(()),
+            // Its owner hands it over on its own round, or its lease lapses;
+            // a raced shard is taken on the next round.
+            Claim::HeldBy { .. } | Claim::Raced => return Ok(()),
         };
         let epoch = i64::try_from(held.epoch).map_err(|_| LeaseError::Unreadable {
             shard: shard.get(),

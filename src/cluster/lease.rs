@@ -65,6 +65,9 @@ pub enum Claim {
         node: String,
         revision: u64,
     },
+    /// Another node wrote the key between this node's read and write, and
+    /// it was released again since: free, for the next claim to take.
+    Raced,
 }
 
 /// The owner a shard's key names.
@@ -176,11 +179,7 @@ impl ShardLeases {
                         revision: e.revision,
                     })
                 }
-                // Released again in between: the next claim may take it.
-                _ => Ok(Claim::HeldBy {
-                    node: String::new(),
-                    revision: 0,
-                }),
+                _ => Ok(Claim::Raced),
             },
         }
     }
