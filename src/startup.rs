@@ -12,7 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::actors::orders::saga::SagaDeps;
 use crate::actors::orders::writer::OrderWriter;
-use crate::actors::{Counters, Inventory, Orders, StockPort};
+use crate::actors::{CommentWriter, Counters, Inventory, Orders, StockPort};
 use crate::admin_bootstrap::{AdminBootstrapError, bootstrap_admin};
 use crate::config::Settings;
 use crate::events::Events;
@@ -51,6 +51,8 @@ pub enum StartupError {
     #[error("could not give back orphaned holds: {0}")]
     Orphans(#[from] crate::actors::OrderError),
     #[error(transparent)]
+    CommentWriter(#[from] crate::actors::comment_writer::StartError),
+    #[error(transparent)]
     OrderWriter(#[from] crate::actors::orders::writer::StartError),
     #[error(transparent)]
     Redis(#[from] crate::persistence::revocations::RedisUnavailable),
@@ -78,6 +80,8 @@ pub struct Application {
     inventory: Inventory,
     /// The community's hot counters; drained after the inventory.
     counters: Counters,
+    /// Comments' group commit; drained with the other writers.
+    comments: CommentWriter,
     store: Store,
     passwords: Passwords,
     pruner: tokio::task::JoinHandle<()>,
@@ -211,6 +215,7 @@ impl Application {
             Backend::Sqlite => store.clone(),
         };
         let counters = Counters::start(counters_store, settings.counters.clone()).await?;
+        let comments = CommentWriter::start(store.clone()).await?;
         let tokens = TokenKeys::new(
             &secrets.access,
             Duration::from_secs(settings.access_token_ttl_secs),
@@ -267,6 +272,7 @@ impl Application {
             stock,
             orders: orders.clone(),
             counters: counters.clone(),
+            comments: comments.clone(),
             store: store.clone(),
             tokens,
             sessions,
@@ -330,6 +336,7 @@ impl Application {
             writer,
             inventory,
             counters,
+            comments,
             store,
             passwords,
             pruner,
@@ -387,6 +394,9 @@ impl Application {
         }
         if let Err(e) = self.counters.shutdown().await {
             tracing::error!(error = %e, "counters shutdown flush incomplete");
+        }
+        if let Err(e) = self.comments.shutdown().await {
+            tracing::error!(error = %e, "comment writer shutdown flush incomplete");
         }
         // After every drain: what they appended goes out now if it can.
         self.events.shutdown().await;

@@ -28,6 +28,7 @@
 //! release, snapshot), so the flash-sale tool can swap the stock decision
 //! and nothing else. Stock never calls into orders.
 
+pub mod comment_writer;
 pub mod counters;
 pub mod group_commit;
 pub mod incidents;
@@ -35,6 +36,7 @@ pub mod orders;
 pub mod stock;
 pub mod supervision;
 
+pub use comment_writer::CommentWriter;
 pub use counters::{CounterError, Counters};
 pub use orders::{OrderError, Orders};
 pub use stock::{Inventory, InventoryError, SkuSnapshot, StockPort};

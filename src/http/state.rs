@@ -1,6 +1,6 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
-use crate::actors::{Counters, Inventory, Orders, StockPort};
+use crate::actors::{CommentWriter, Counters, Inventory, Orders, StockPort};
 use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
@@ -25,6 +25,8 @@ pub struct AppState {
     pub orders: Orders,
     /// The community's hot counters: likes and follows.
     pub counters: Counters,
+    /// Comments, group-committed with their posts' counts.
+    pub comments: CommentWriter,
     pub store: Store,
     pub tokens: TokenKeys,
     pub sessions: Sessions,

@@ -47,17 +47,32 @@ pub enum CommentChange {
     NotAllowed,
 }
 
-/// Counts one more comment on visible post `post` inside `tx` and answers
+/// A comment handed to the comment writer: written in a batch with every
+/// other comment that queued while the previous batch committed.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub post: i64,
+    pub author: UserId,
+    pub body: CommentBody,
+    pub at: Timestamp,
+}
+
+/// Counts `n` more comments on visible post `post` inside `tx` and answers
 /// its author; `None` when no visible post has that id. The counter's
 /// update comes first so the transaction takes the post row's write lock
-/// before the comment's foreign key reads it: taking the read lock first
-/// and upgrading would deadlock two concurrent comments on MariaDB.
-async fn count_comment(tx: &mut sqlx::AnyConnection, post: i64) -> Result<Option<i64>, StoreError> {
+/// before the comments' foreign keys read it: taking the read lock first
+/// and upgrading would deadlock two concurrent writers on MariaDB.
+async fn count_comments(
+    tx: &mut sqlx::AnyConnection,
+    post: i64,
+    n: i64,
+) -> Result<Option<i64>, StoreError> {
     let counted = sqlx::query(
-        "UPDATE posts SET comment_count = comment_count + 1 \
+        "UPDATE posts SET comment_count = comment_count + ? \
          WHERE id = ? AND deleted_at IS NULL AND hidden_at IS NULL \
          AND author_id IN (SELECT u.id FROM users u WHERE u.deleted_at IS NULL)",
     )
+    .bind(n)
     .bind(post)
     .execute(&mut *tx)
     .await?
@@ -73,44 +88,66 @@ async fn count_comment(tx: &mut sqlx::AnyConnection, post: i64) -> Result<Option
 }
 
 impl Store {
-    /// Writes `author`'s comment on visible post `post`.
-    pub async fn add_comment(
+    /// Writes `comments` in one transaction: each post's count moves once
+    /// by its number of new comments, and each comment on someone else's
+    /// post notifies its author. Answers each comment's id, in order, or
+    /// `None` for one on a post that is not visible (nothing written).
+    pub async fn write_comments(
         &self,
-        post: i64,
-        author: UserId,
-        body: &CommentBody,
-    ) -> Result<CommentChange, StoreError> {
-        let now = Timestamp::now();
+        comments: &[&NewComment],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut per_post: Vec<(i64, i64)> = Vec::new();
+        for c in comments {
+            match per_post.iter_mut().find(|(post, _)| *post == c.post) {
+                Some((_, n)) => *n += 1,
+                None => per_post.push((c.post, 1)),
+            }
+        }
+        // Posts in one order, so two transactions never lock them crosswise.
+        per_post.sort_unstable();
         let mut tx = self.begin_write().await?;
-        let Some(post_author) = count_comment(&mut tx, post).await? else {
-            return Ok(CommentChange::NotFound);
-        };
-        let insert = sqlx::query(
-            "INSERT INTO comments (post_id, author_id, body, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(post)
-        .bind(author.get())
-        .bind(body.as_str().to_string())
-        .bind(now.millis())
-        .bind(now.millis());
-        let id = self.insert_on(&mut tx, insert).await?;
-        if post_author != author.get() {
-            sqlx::query(
-                "INSERT INTO activities (recipient_id, actor_id, kind, post_id, comment_id, \
-                 created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        let mut authors = Vec::with_capacity(per_post.len());
+        for (post, n) in per_post {
+            authors.push((post, count_comments(&mut tx, post, n).await?));
+        }
+        let mut ids = Vec::with_capacity(comments.len());
+        for c in comments {
+            let post_author = authors
+                .iter()
+                .find(|(post, _)| *post == c.post)
+                .and_then(|(_, author)| *author);
+            let Some(post_author) = post_author else {
+                ids.push(None);
+                continue;
+            };
+            let insert = sqlx::query(
+                "INSERT INTO comments (post_id, author_id, body, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?)",
             )
-            .bind(post_author)
-            .bind(author.get())
-            .bind(ActivityKind::Commented.as_str())
-            .bind(post)
-            .bind(id)
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
+            .bind(c.post)
+            .bind(c.author.get())
+            .bind(c.body.as_str().to_string())
+            .bind(c.at.millis())
+            .bind(c.at.millis());
+            let id = self.insert_on(&mut tx, insert).await?;
+            if post_author != c.author.get() {
+                sqlx::query(
+                    "INSERT INTO activities (recipient_id, actor_id, kind, post_id, comment_id, \
+                     created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(post_author)
+                .bind(c.author.get())
+                .bind(ActivityKind::Commented.as_str())
+                .bind(c.post)
+                .bind(id)
+                .bind(c.at.millis())
+                .execute(&mut *tx)
+                .await?;
+            }
+            ids.push(Some(id));
         }
         tx.commit().await?;
-        Ok(CommentChange::Done(self.comment(id).await?))
+        Ok(ids)
     }
 
     /// Live comment `id` on a visible post.

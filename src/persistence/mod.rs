@@ -52,7 +52,7 @@ pub use blocks::BlockRecord;
 pub use cart::{CartLine, CartSet};
 pub use catalog::{PatchOutcome, ProductPage};
 pub use categories::{CategoryDelete, CategoryWrite};
-pub use comments::{CommentChange, CommentRecord};
+pub use comments::{CommentChange, CommentRecord, NewComment};
 pub use counters::{CounterRow, Membership};
 pub use feed::FeedPage;
 pub use follows::{FollowEntry, FollowSide, SocialCounts};

@@ -91,12 +91,14 @@ pub async fn add(
 ) -> Result<HttpResponse, ApiError> {
     let post = id.into_inner();
     let text = CommentBody::parse(&body.body)?;
-    match state.store.add_comment(post, user.id, &text).await? {
-        CommentChange::Done(Some(c)) => Ok(HttpResponse::Created().json(CommentView::from(c))),
-        // Written, then its post went away before the read-back.
-        CommentChange::Done(None) | CommentChange::NotFound | CommentChange::NotAllowed => {
-            Err(no_post(post))
-        }
+    let written = state.comments.add(post, user.id, text).await?;
+    match written {
+        Some(id) => match state.store.comment(id).await? {
+            Some(c) => Ok(HttpResponse::Created().json(CommentView::from(c))),
+            // Written, then its post went away before the read-back.
+            None => Err(no_post(post)),
+        },
+        None => Err(no_post(post)),
     }
 }
 
