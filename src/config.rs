@@ -66,6 +66,11 @@ pub struct Settings {
     pub shipments: ShipmentSimSettings,
     pub retention: RetentionSettings,
     pub owner: OwnerSettings,
+    /// This node's id (`STAMPEDE_NODE_ID`): set, the process runs as one
+    /// node of a cluster ([`ClusterSettings`]); unset, it owns the whole
+    /// store alone.
+    pub node_id: Option<String>,
+    pub cluster: ClusterSettings,
     pub nats: NatsSettings,
     pub outbox: OutboxSettings,
     pub media: MediaSettings,
@@ -101,6 +106,8 @@ impl Default for Settings {
             shipments: ShipmentSimSettings::default(),
             retention: RetentionSettings::default(),
             owner: OwnerSettings::default(),
+            node_id: None,
+            cluster: ClusterSettings::default(),
             nats: NatsSettings::default(),
             outbox: OutboxSettings::default(),
             media: MediaSettings::default(),
@@ -390,6 +397,45 @@ impl Default for OwnerSettings {
             lease_ms: 10_000,
             takeover: false,
         }
+    }
+}
+
+/// Several nodes over one MariaDB (`STAMPEDE_CLUSTER_*`), on when
+/// `STAMPEDE_NODE_ID` is set. SKUs are spread over `shards` shards; each
+/// shard has one owner node at a time, which holds its lease in a
+/// JetStream KV bucket and records the lease's epoch in the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Fixed for the life of the data: every node must agree on it.
+    pub shards: u32,
+    /// How long a shard's lease lasts without renewal; a dead node's shards
+    /// move after about this long. At least 500.
+    pub lease_ms: u64,
+    /// The KV bucket holding the leases and the roster.
+    pub bucket: String,
+    /// How long a call forwarded to a shard's owner may take before the
+    /// caller hears `503 UNAVAILABLE`.
+    pub forward_timeout_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            shards: 64,
+            lease_ms: 3_000,
+            bucket: "stampede_shards".into(),
+            forward_timeout_ms: 2_000,
+        }
+    }
+}
+
+impl ClusterSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+    pub fn forward_timeout(&self) -> Duration {
+        Duration::from_millis(self.forward_timeout_ms.max(1))
     }
 }
 
@@ -863,6 +909,7 @@ fn nest_section(key: &str) -> String {
         "shipments",
         "retention",
         "owner",
+        "cluster",
         "nats",
         "outbox",
         "media",

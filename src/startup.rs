@@ -14,7 +14,9 @@ use crate::actors::orders::saga::SagaDeps;
 use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{CommentWriter, Counters, Inventory, Orders, StockPort};
 use crate::admin_bootstrap::{AdminBootstrapError, bootstrap_admin};
-use crate::config::Settings;
+use crate::cluster::{self, node::ClusterNode};
+use crate::config::{AckMode, Settings};
+use crate::domain::shard::{NodeId, ShardCount};
 use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
@@ -29,6 +31,7 @@ use crate::http::{self, AppState};
 use crate::mail::Mail;
 use crate::media::Media;
 use crate::persistence::owner::{Claimant, Process};
+use crate::persistence::shard_fence::HeldShards;
 use crate::persistence::{Backend, RevocationCache, Store, StoreError};
 use crate::providers::{SimulatedPayments, SimulatedShipments};
 use crate::secrets::{DEVELOPMENT_MODE_WARNING, SecretError, TokenSecrets};
@@ -70,6 +73,8 @@ pub enum StartupError {
     Media(#[from] crate::media::MediaError),
     #[error(transparent)]
     Mail(#[from] crate::mail::TransportError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::node::ClusterError),
 }
 
 pub struct Application {
@@ -82,6 +87,8 @@ pub struct Application {
     counters: Counters,
     /// Comments' group commit; drained with the other writers.
     comments: CommentWriter,
+    /// In cluster mode: hands the shards over before the inventory stops.
+    cluster: Option<ClusterNode>,
     store: Store,
     passwords: Passwords,
     pruner: tokio::task::JoinHandle<()>,
@@ -133,9 +140,24 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let metrics = crate::prometheus::install()?;
         check_order_settings(&settings)?;
-        check_owner_settings(&settings)?;
+        let node = check_cluster_settings(&settings)?;
+        if node.is_none() {
+            check_owner_settings(&settings)?;
+        }
         let store =
             Store::connect(&settings.database_url, settings.database_max_connections).await?;
+        if let Some(me) = node {
+            if store.backend() != Backend::MySql {
+                return Err(StartupError::Config(
+                    "cluster mode (STAMPEDE_NODE_ID) needs a MySQL/MariaDB DATABASE_URL: \
+                     the nodes share one database, and SQLite is one process's file"
+                        .into(),
+                ));
+            }
+            store.migrate().await?;
+            // No claim on the whole store: each shard is fenced on its own.
+            return Self::assemble(settings, stock, store, metrics, Some(me)).await;
+        }
         store.migrate().await?;
         // Before anything is written: a second process must not even
         // bootstrap the admin while another one owns the store.
@@ -148,7 +170,7 @@ impl Application {
             })
             .await?;
         let store = store.with_lease(lease);
-        let built = Self::assemble(settings, stock, store.clone(), metrics).await;
+        let built = Self::assemble(settings, stock, store.clone(), metrics, None).await;
         if built.is_err() {
             store.release_lease().await;
         }
@@ -161,6 +183,7 @@ impl Application {
         stock: Option<Arc<dyn StockPort>>,
         store: Store,
         metrics: metrics_exporter_prometheus::PrometheusHandle,
+        node: Option<NodeId>,
     ) -> Result<Self, StartupError> {
         let development = settings.development_mode();
         if development {
@@ -186,19 +209,42 @@ impl Application {
         // group commits must never queue behind catalog, account or order
         // traffic. SQLite has one writer anyway, and its busy-wait is not
         // fair, so there the shared pool's FIFO queue serves the engine best.
+        let held = node
+            .as_ref()
+            .map(|_| Arc::new(HeldShards::new(cluster_shards(&settings))));
         let inventory_store = match store.backend() {
             Backend::MySql => {
                 let own = store
                     .with_own_pool(&settings.database_url, settings.inventory.connections)
                     .await?;
-                match store.lease() {
+                let own = match store.lease() {
                     Some(lease) => own.with_lease(lease),
+                    None => own,
+                };
+                match &held {
+                    Some(held) => own.with_shards(Arc::clone(held)),
                     None => own,
                 }
             }
             Backend::Sqlite => store.clone(),
         };
         let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
+        let cluster = match (node, held) {
+            (Some(me), Some(held)) => Some(
+                ClusterNode::start(cluster::node::Parts {
+                    me,
+                    settings: &settings.cluster,
+                    nats_url: settings.nats.url.as_deref().unwrap_or_default(),
+                    subject_prefix: &settings.nats.subject_prefix,
+                    connect_timeout: settings.nats.timeout(),
+                    store: store.clone(),
+                    inventory: inventory.clone(),
+                    held,
+                })
+                .await?,
+            ),
+            _ => None,
+        };
         // The counters' batches and loads likewise get connections of their
         // own on MySQL: a like storm must not starve checkout, nor the
         // other way round.
@@ -233,7 +279,12 @@ impl Application {
             .map(MetricsToken::new)
             .transpose()
             .map_err(StartupError::Config)?;
-        let stock = stock.unwrap_or_else(|| Arc::new(inventory.clone()));
+        let stock = match (stock, &cluster) {
+            (Some(stock), _) => stock,
+            (None, Some((_, routed))) => Arc::clone(routed) as Arc<dyn StockPort>,
+            (None, None) => Arc::new(inventory.clone()),
+        };
+        let cluster = cluster.map(|(node, _)| node);
         let behind = TaskTracker::new();
         let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
         let orders = Orders::start(SagaDeps {
@@ -254,10 +305,15 @@ impl Application {
             behind,
             gauges: Default::default(),
             incidents: Default::default(),
+            resume_live: cluster.is_none(),
         })
         .await?;
-        // Before the listener exists: no purchase of ours is in flight.
-        orders.release_orphaned_holds().await?;
+        // Before the listener exists: no purchase of ours is in flight. In
+        // a cluster other nodes' purchases are, so orphans lapse with the
+        // reservation TTL instead.
+        if cluster.is_none() {
+            orders.release_orphaned_holds().await?;
+        }
         let mail = Mail::start(store.clone(), &settings.mail)?;
         let events = Events::start(store.clone(), &settings.nats, &settings.outbox);
         let live = Live::start(live::Sources {
@@ -273,6 +329,7 @@ impl Application {
             orders: orders.clone(),
             counters: counters.clone(),
             comments: comments.clone(),
+            cluster: cluster.clone(),
             store: store.clone(),
             tokens,
             sessions,
@@ -337,6 +394,7 @@ impl Application {
             inventory,
             counters,
             comments,
+            cluster,
             store,
             passwords,
             pruner,
@@ -389,6 +447,11 @@ impl Application {
             tracing::error!(error = %e, "order writer shutdown flush incomplete");
         }
         tracing::info!("HTTP server stopped; flushing pending decisions");
+        // Shards handed over (drained, flushed, released) before the
+        // inventory stops, so their next owners need not wait for a lease.
+        if let Some(cluster) = &self.cluster {
+            cluster.shutdown().await;
+        }
         if let Err(e) = self.inventory.shutdown().await {
             tracing::error!(error = %e, "shutdown flush incomplete");
         }
@@ -460,6 +523,44 @@ fn check_order_settings(settings: &Settings) -> Result<(), StartupError> {
         }
     }
     Ok(())
+}
+
+/// This node's id when `STAMPEDE_NODE_ID` asks for cluster mode, with
+/// what cluster mode requires checked (the database's kind is checked once
+/// connected).
+fn check_cluster_settings(settings: &Settings) -> Result<Option<NodeId>, StartupError> {
+    let Some(raw) = &settings.node_id else {
+        return Ok(None);
+    };
+    let me =
+        NodeId::parse(raw).map_err(|e| StartupError::Config(format!("STAMPEDE_NODE_ID: {e}")))?;
+    if settings.nats.url.is_none() {
+        return Err(StartupError::Config(
+            "cluster mode (STAMPEDE_NODE_ID) needs STAMPEDE_NATS_URL: shard leases \
+             and forwarded calls go through NATS"
+                .into(),
+        ));
+    }
+    if settings.inventory.ack == AckMode::Memory {
+        return Err(StartupError::Config(
+            "cluster mode refuses inventory.ack = memory: a node that lost its shard \
+             while paused would already have acknowledged what the fence then refuses"
+                .into(),
+        ));
+    }
+    ShardCount::new(settings.cluster.shards)
+        .map_err(|e| StartupError::Config(format!("cluster.shards: {e}")))?;
+    if settings.cluster.lease_ms < 500 {
+        return Err(StartupError::Config(
+            "cluster.lease_ms must be at least 500".into(),
+        ));
+    }
+    Ok(Some(me))
+}
+
+/// The shard count, checked by [`check_cluster_settings`] already.
+fn cluster_shards(settings: &Settings) -> ShardCount {
+    ShardCount::new(settings.cluster.shards).unwrap_or_default()
 }
 
 fn check_owner_settings(settings: &Settings) -> Result<(), StartupError> {

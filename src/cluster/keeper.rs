@@ -8,10 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::directory::ShardDirectory;
 use super::lease::{Claim, Held, LeaseError, ShardLeases};
 use super::membership::Membership;
 use crate::domain::shard::{NodeId, ShardCount, ShardId, owner_of};
@@ -46,6 +48,8 @@ pub struct Keeper<H> {
     store: Store,
     host: H,
     held: BTreeMap<ShardId, Held>,
+    /// Every shard's owner as this keeper last read it.
+    directory: Arc<ShardDirectory>,
 }
 
 impl<H: ShardHost> Keeper<H> {
@@ -66,7 +70,13 @@ impl<H: ShardHost> Keeper<H> {
             store,
             host,
             held: BTreeMap::new(),
+            directory: Arc::new(ShardDirectory::new(count)),
         }
+    }
+
+    /// Who owns each shard, kept up to date by every round.
+    pub fn directory(&self) -> Arc<ShardDirectory> {
+        Arc::clone(&self.directory)
     }
 
     /// How often to call [`Keeper::round`]: a tenth of a lease, so a dead
@@ -90,7 +100,8 @@ impl<H: ShardHost> Keeper<H> {
             .filter(|s| !self.held.contains_key(s))
             .collect();
         for shard in others {
-            self.leases.observe(shard.get()).await?;
+            let owner = self.leases.observe(shard.get()).await?;
+            self.directory.record(shard, owner);
         }
         let live = self.members.live().await?;
         self.renew().await;
@@ -142,6 +153,7 @@ impl<H: ShardHost> Keeper<H> {
             };
             if dropped {
                 self.held.remove(&shard);
+                self.directory.record(shard, None);
                 self.host.close(shard).await;
             }
         }
@@ -152,6 +164,7 @@ impl<H: ShardHost> Keeper<H> {
             return;
         };
         self.host.close(shard).await;
+        self.directory.record(shard, None);
         if let Err(e) = self.leases.release(held).await {
             tracing::warn!(%shard, error = %e, "could not release a shard; it moves once its lease lapses");
         }
@@ -181,6 +194,8 @@ impl<H: ShardHost> Keeper<H> {
             return Err(e.into());
         }
         self.host.open(shard, epoch).await;
+        self.directory
+            .record(shard, Some((self.me.as_str().to_string(), held.epoch)));
         self.held.insert(shard, held);
         Ok(())
     }

@@ -185,14 +185,16 @@ impl ShardLeases {
     }
 
     /// Reads `shard`'s key so that a lapse of its holder is counted from
-    /// here on: a shard this node may have to take once its owner dies.
-    pub async fn observe(&mut self, shard: u32) -> Result<(), LeaseError> {
-        if let Some(e) = self.kv.entry(Self::key(shard)).await.map_err(nats)?
-            && e.operation == kv::Operation::Put
-        {
-            self.seen.still_for(shard, e.revision);
+    /// here on (a shard this node may have to take once its owner dies),
+    /// and answers who holds it at which revision (`None`: free).
+    pub async fn observe(&mut self, shard: u32) -> Result<Option<(String, u64)>, LeaseError> {
+        match self.kv.entry(Self::key(shard)).await.map_err(nats)? {
+            Some(e) if e.operation == kv::Operation::Put => {
+                self.seen.still_for(shard, e.revision);
+                Ok(Some((owner_in(shard, &e)?.node, e.revision)))
+            }
+            _ => Ok(None),
         }
-        Ok(())
     }
 
     /// Writes the key again at the revision this node last wrote, which

@@ -8,8 +8,14 @@
 //! (`persistence::owner`).
 
 pub mod bucket;
+pub mod directory;
 pub mod error;
+pub mod forward;
 pub mod keeper;
 pub mod lease;
 pub mod membership;
+pub mod node;
+pub mod serve;
 pub mod sightings;
+pub mod stock_host;
+pub mod wire;

@@ -137,6 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(routes::admin::actors)
                 .service(routes::admin::counter_actors)
                 .service(routes::admin::sku_actor)
+                .service(routes::admin_cluster::cluster)
                 .service(routes::admin::sagas)
                 .service(routes::admin::saga)
                 .service(routes::admin_events::outbox)

@@ -10,9 +10,9 @@ use utoipa::{Modify, OpenApi};
 
 use super::routes::{activities, blocks, comments, feed, posts, reports};
 use super::routes::{
-    addresses, admin, admin_events, admin_mail, auth, cart, categories, console, follows, health,
-    likes, media, metrics, orders, orders_seller, payment_methods, picture, products, reviews,
-    skus, users, verification, wishlist,
+    addresses, admin, admin_cluster, admin_events, admin_mail, auth, cart, categories, console,
+    follows, health, likes, media, metrics, orders, orders_seller, payment_methods, picture,
+    products, reviews, skus, users, verification, wishlist,
 };
 
 /// The whole document: ops routes at the root, the API nested under the
@@ -106,6 +106,7 @@ pub struct ApiDoc;
         admin::actors,
         admin::counter_actors,
         admin::sku_actor,
+        admin_cluster::cluster,
         admin::sagas,
         admin::saga,
         admin_events::outbox,

@@ -1,6 +1,10 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
-use crate::actors::{CommentWriter, Counters, Inventory, Orders, StockPort};
+use crate::actors::{CommentWriter, Counters, Inventory, InventoryError, Orders, StockPort};
+use crate::domain::ids::SkuId;
+use crate::domain::ledger::Levels;
+use crate::domain::quantity::Quantity;
+use crate::domain::rules::SaleRules;
 use crate::events::Events;
 use crate::http::account_budget::AccountBudget;
 use crate::http::auth::TokenKeys;
@@ -27,6 +31,8 @@ pub struct AppState {
     pub counters: Counters,
     /// Comments, group-committed with their posts' counts.
     pub comments: CommentWriter,
+    /// This node of a cluster; `None` for a single process.
+    pub cluster: Option<crate::cluster::node::ClusterNode>,
     pub store: Store,
     pub tokens: TokenKeys,
     pub sessions: Sessions,
@@ -53,4 +59,27 @@ pub struct AppState {
     pub verifier: Verifier,
     /// The mail queue's sender (woken when a request queues a mail).
     pub mail: Mail,
+}
+
+impl AppState {
+    /// Adds units on the SKU's owner: this process, or in a cluster the
+    /// node that owns the SKU's shard.
+    pub async fn restock(&self, sku: SkuId, quantity: Quantity) -> Result<Levels, InventoryError> {
+        match &self.cluster {
+            Some(cluster) => cluster.stock().restock(sku, quantity).await,
+            None => self.inventory.restock(sku, quantity).await,
+        }
+    }
+
+    /// Sets the sale rules on the SKU's owner, like [`AppState::restock`].
+    pub async fn set_rules(
+        &self,
+        sku: SkuId,
+        rules: SaleRules,
+    ) -> Result<SaleRules, InventoryError> {
+        match &self.cluster {
+            Some(cluster) => cluster.stock().set_rules(sku, rules).await,
+            None => self.inventory.set_rules(sku, rules).await,
+        }
+    }
 }

@@ -153,7 +153,8 @@ impl Store {
             update_headers(chunk, now).build().execute(&mut *tx).await?;
         }
         super::outbox::append(&mut tx, &set.events).await?;
-        self.check_owner(&mut tx).await?;
+        self.check_writer(&mut tx, set.headers.iter().map(|h| h.sku))
+            .await?;
         tx.commit().await?;
         if !set.events.is_empty() {
             self.events_appended();

@@ -174,6 +174,9 @@ pub struct Store {
     /// This process's claim on the store, checked by every write-behind
     /// batch; `None` for a store that never claimed it (tests, tools).
     lease: Option<Arc<owner::Lease>>,
+    /// In cluster mode, the shards this node writes stock for: every stock
+    /// batch is fenced by their epochs.
+    shards: Option<Arc<shard_fence::HeldShards>>,
     missing_skus: Arc<MissingSkus>,
     /// Rung after a commit that appended events: wakes the outbox relay.
     outbox_signal: Arc<tokio::sync::Notify>,
@@ -224,6 +227,7 @@ impl Store {
             backend,
             offers: Arc::default(),
             lease: None,
+            shards: None,
             missing_skus: Arc::default(),
             outbox_signal: Arc::default(),
             feed_index: Arc::default(),

@@ -11,11 +11,123 @@
 //! for batches already past the check, and batches after it see the new
 //! epoch.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use sqlx::Row;
 
 use super::{Backend, Store, StoreError};
-use crate::domain::shard::{NodeId, ShardId};
+use crate::domain::ids::SkuId;
+use crate::domain::shard::{NodeId, ShardCount, ShardId};
 use crate::domain::time::Timestamp;
+
+/// The shards this node owns, each with the epoch it holds it by. The
+/// cluster's keeper fills it; a store given it ([`Store::with_shards`])
+/// writes stock only for SKUs of these shards, and fences every batch.
+#[derive(Debug)]
+pub struct HeldShards {
+    count: ShardCount,
+    held: RwLock<HashMap<ShardId, Holding>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Holding {
+    epoch: i64,
+    /// Being handed over: no new decisions, but what was decided before
+    /// is still written under the epoch.
+    closing: bool,
+}
+
+impl HeldShards {
+    pub fn new(count: ShardCount) -> Self {
+        Self {
+            count,
+            held: RwLock::default(),
+        }
+    }
+
+    pub fn count(&self) -> ShardCount {
+        self.count
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ShardId, Holding>> {
+        self.held.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ShardId, Holding>> {
+        self.held.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `shard` is this node's from now on, under `epoch`.
+    pub fn open(&self, shard: ShardId, epoch: i64) {
+        self.write().insert(
+            shard,
+            Holding {
+                epoch,
+                closing: false,
+            },
+        );
+    }
+
+    /// No new decisions for `shard`; what was decided is still written.
+    pub fn start_closing(&self, shard: ShardId) {
+        if let Some(h) = self.write().get_mut(&shard) {
+            h.closing = true;
+        }
+    }
+
+    /// `shard` is not this node's any more.
+    pub fn close(&self, shard: ShardId) {
+        self.write().remove(&shard);
+    }
+
+    /// Drops `held` when the database named a later owner, unless the shard
+    /// was taken again since under a newer epoch.
+    pub fn lose(&self, held: ShardEpoch) {
+        let mut map = self.write();
+        if map.get(&held.shard).is_some_and(|h| h.epoch == held.epoch) {
+            map.remove(&held.shard);
+            tracing::warn!(shard = %held.shard, epoch = held.epoch,
+                "the database names a later owner of a shard: its writes stop here");
+        }
+    }
+
+    /// True when this node decides for `sku` now.
+    pub fn serves(&self, sku: SkuId) -> bool {
+        self.read()
+            .get(&self.count.of_sku(sku))
+            .is_some_and(|h| !h.closing)
+    }
+
+    /// The epoch under which `sku`'s decisions are written, if this node
+    /// may still write them.
+    pub fn writes(&self, sku: SkuId) -> Option<ShardEpoch> {
+        let shard = self.count.of_sku(sku);
+        self.read().get(&shard).map(|h| ShardEpoch {
+            shard,
+            epoch: h.epoch,
+        })
+    }
+
+    /// Every shard held, with its epoch and whether it is being handed over.
+    pub fn held(&self) -> Vec<(ShardEpoch, bool)> {
+        let mut all: Vec<_> = self
+            .read()
+            .iter()
+            .map(|(shard, h)| {
+                (
+                    ShardEpoch {
+                        shard: *shard,
+                        epoch: h.epoch,
+                    },
+                    h.closing,
+                )
+            })
+            .collect();
+        all.sort_by_key(|(s, _)| s.shard);
+        all
+    }
+}
 
 /// The epoch under which a node holds a shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +150,26 @@ fn fenced(held: ShardEpoch, recorded: Option<i64>) -> StoreError {
 }
 
 impl Store {
+    /// This store handle, its stock batches written only for the shards in
+    /// `shards` and fenced by their epochs.
+    pub fn with_shards(mut self, shards: Arc<HeldShards>) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// False for a SKU of a shard this node does not (or no longer) hold
+    /// in cluster mode; always true for a single node.
+    pub fn may_write_stock(&self, sku: SkuId) -> bool {
+        self.shards
+            .as_ref()
+            .is_none_or(|shards| shards.writes(sku).is_some())
+    }
+
+    /// The shards this store writes for, in cluster mode.
+    pub fn held_shards(&self) -> Option<&Arc<HeldShards>> {
+        self.shards.as_ref()
+    }
+
     /// Records that `node` owns `held.shard` from `held.epoch` on. Refused
     /// (`Fenced`) when a higher epoch is recorded already: a later owner
     /// took the shard in between.
@@ -91,8 +223,24 @@ impl Store {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         held: &[ShardEpoch],
     ) -> Result<(), StoreError> {
+        match self.stale_shard(tx, held).await? {
+            None => Ok(()),
+            Some((stale, recorded)) => {
+                metrics::counter!(FENCED_BATCHES).increment(1);
+                Err(fenced(stale, recorded))
+            }
+        }
+    }
+
+    /// The first shard of `held` recorded under another epoch, with the
+    /// epoch recorded (none: never recorded).
+    async fn stale_shard(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        held: &[ShardEpoch],
+    ) -> Result<Option<(ShardEpoch, Option<i64>)>, StoreError> {
         if held.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let marks = vec!["?"; held.len()].join(", ");
         let sql = match self.backend {
@@ -115,11 +263,45 @@ impl Store {
                 .map(|r| r.try_get::<i64, _>(1))
                 .transpose()?;
             if recorded != Some(h.epoch) {
-                metrics::counter!(FENCED_BATCHES).increment(1);
-                return Err(fenced(*h, recorded));
+                return Ok(Some((*h, recorded)));
             }
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// The fence of a stock batch writing `skus`, in its transaction: the
+    /// whole-store lease when this process holds one, and each SKU's shard
+    /// epoch in cluster mode. A shard the database names a later owner of
+    /// is dropped from [`HeldShards`], so the batch's retry leaves its
+    /// writes out instead of failing again.
+    pub(crate) async fn check_writer(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        skus: impl Iterator<Item = SkuId>,
+    ) -> Result<(), StoreError> {
+        self.check_owner(tx).await?;
+        let Some(shards) = &self.shards else {
+            return Ok(());
+        };
+        let mut held: Vec<ShardEpoch> = Vec::new();
+        for sku in skus {
+            let Some(epoch) = shards.writes(sku) else {
+                return Err(StoreError::Fenced(format!(
+                    "SKU {sku} is in a shard this node does not hold"
+                )));
+            };
+            if !held.contains(&epoch) {
+                held.push(epoch);
+            }
+        }
+        match self.stale_shard(tx, &held).await? {
+            None => Ok(()),
+            Some((stale, recorded)) => {
+                metrics::counter!(FENCED_BATCHES).increment(1);
+                shards.lose(stale);
+                Err(fenced(stale, recorded))
+            }
+        }
     }
 }
 

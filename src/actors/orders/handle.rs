@@ -149,11 +149,13 @@ impl Orders {
                 answered: Answered::default(),
             }),
         };
-        let live = orders.inner.deps.store.live_order_ids().await?;
-        if !live.is_empty() {
-            tracing::info!(count = live.len(), "resuming live orders");
+        if orders.inner.deps.resume_live {
+            let live = orders.inner.deps.store.live_order_ids().await?;
+            if !live.is_empty() {
+                tracing::info!(count = live.len(), "resuming live orders");
+            }
+            orders.resume(live).await;
         }
-        orders.resume(live).await;
         let retrier = tokio::spawn(orders.clone().retry_stuck());
         let _ = orders.inner.retrier.set(retrier.abort_handle());
         Ok(orders)

@@ -54,6 +54,9 @@ pub struct SagaDeps {
     pub gauges: Arc<SagaGauges>,
     /// Where saga trouble is reported for the control room.
     pub incidents: Incidents,
+    /// Resume every live order at start. A cluster node does not: the
+    /// other nodes' sagas are live in the store too (see docs/cluster.md).
+    pub resume_live: bool,
 }
 
 pub type OrderReply = RpcReplyPort<Result<OrderRecord, OrderError>>;

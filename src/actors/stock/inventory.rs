@@ -276,6 +276,23 @@ impl Inventory {
             .map_err(|_| InventoryError::Unavailable)
     }
 
+    /// Stops the actors of every active SKU `pick` selects, each after the
+    /// requests already in its mailbox (a cluster shard handed over, or
+    /// taken again: a stale actor must not decide from what it remembers).
+    /// Their decisions are with the persister; [`Inventory::sync`] commits them.
+    pub async fn retire(&self, pick: impl Fn(SkuId) -> bool) {
+        let timeout = self.inner.settings.call_timeout();
+        for (sku, entry) in self.inner.registry.select(pick) {
+            self.inner
+                .registry
+                .remove_if_owner(sku, entry.actor.get_id());
+            if let Err(e) = entry.actor.drain_and_wait(Some(timeout)).await {
+                tracing::warn!(%sku, error = %e, "a SKU actor did not stop in time");
+                entry.actor.stop(Some("retired".into()));
+            }
+        }
+    }
+
     /// True when the write-behind path is healthy (readiness): batches
     /// commit, and no other process has taken the store over.
     pub fn is_writing(&self) -> bool {
@@ -369,6 +386,7 @@ impl Inventory {
             last_flush_size: stats.last_flush_size.load(Ordering::Relaxed),
             held: stats.held.load(Ordering::Relaxed),
             remembered_reservations: stock.remembered,
+            owner_node: None,
             stock,
         })
     }

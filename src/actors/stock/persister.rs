@@ -178,10 +178,26 @@ impl Commit for StockCommit {
         write.change.header.sku
     }
 
+    /// In cluster mode the changes of a SKU whose shard this node no
+    /// longer holds are left out: a later owner loaded the SKU from the
+    /// database and decides for it now, so they must never land (their
+    /// callers were not answered as durable).
     async fn commit(&self, writes: &[&StockWrite]) -> Result<Skipped, StoreError> {
-        let set = WriteSet::collapse(writes.iter().map(|w| &w.change));
-        self.store.write_batch(&set).await?;
-        Ok(Skipped::new())
+        let mut skipped = Skipped::new();
+        let mut kept = Vec::with_capacity(writes.len());
+        for (i, w) in writes.iter().enumerate() {
+            let sku = w.change.header.sku;
+            if self.store.may_write_stock(sku) {
+                kept.push(&w.change);
+            } else {
+                skipped.push((
+                    i,
+                    StoreError::Fenced(format!("SKU {sku} is in a shard this node gave up")),
+                ));
+            }
+        }
+        self.store.write_batch(&WriteSet::collapse(kept)).await?;
+        Ok(skipped)
     }
 
     fn refusal(_why: Refused) -> NotDurable {

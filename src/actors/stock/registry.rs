@@ -106,6 +106,15 @@ impl Registry {
         }
     }
 
+    /// The active SKUs `pick` selects, with their entries.
+    pub fn select(&self, pick: impl Fn(SkuId) -> bool) -> Vec<(SkuId, SkuEntry)> {
+        self.skus
+            .iter()
+            .filter(|e| pick(*e.key()))
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect()
+    }
+
     /// Sums a counter over every active SKU.
     pub fn total(&self, pick: impl Fn(&SkuStats) -> i64) -> i64 {
         self.skus.iter().map(|e| pick(&e.value().stats)).sum()

@@ -71,6 +71,30 @@ pub struct SkuActorView {
     /// given-back ones (`inventory.finished_kept`).
     pub remembered_reservations: usize,
     pub stock: SkuSnapshot,
+    /// In cluster mode, the node that owns the SKU's shard (the actor
+    /// fields above are that node's only when it is this one); `null` for a
+    /// single process.
+    pub owner_node: Option<String>,
+}
+
+impl SkuActorView {
+    /// The view of a SKU another node owns: its stock as the owner answered,
+    /// and no actor here.
+    pub fn elsewhere(stock: SkuSnapshot, owner: String) -> Self {
+        Self {
+            sku_id: stock.sku_id,
+            mailbox_depth: 0,
+            unflushed_decisions: 0,
+            restarts: 0,
+            activated_at: None,
+            last_flush_at: None,
+            last_flush_size: 0,
+            held: false,
+            remembered_reservations: 0,
+            stock,
+            owner_node: Some(owner),
+        }
+    }
 }
 
 pub(crate) fn instant(ms: i64) -> Option<Timestamp> {

@@ -61,10 +61,23 @@ pub async fn sku_actor(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .inventory
-        .sku_view(SkuId::new(id.into_inner()))
-        .await?;
+    let sku = SkuId::new(id.into_inner());
+    let Some(cluster) = &state.cluster else {
+        return Ok(HttpResponse::Ok().json(state.inventory.sku_view(sku).await?));
+    };
+    let view = if cluster.held().serves(sku) {
+        let mut view = state.inventory.sku_view(sku).await?;
+        view.owner_node = Some(cluster.me().to_string());
+        view
+    } else {
+        let owner = cluster
+            .directory()
+            .owner(cluster.held().count().of_sku(sku))
+            .ok_or(ApiError::Inventory(
+                crate::actors::InventoryError::Unavailable,
+            ))?;
+        SkuActorView::elsewhere(state.stock.snapshot(sku).await?, owner)
+    };
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -20,7 +20,8 @@ pub async fn live() -> HttpResponse {
 }
 
 /// The database answers, write-behind batches are committing, and no other
-/// process has taken the store over.
+/// process has taken the store over; in cluster mode, NATS is reachable too
+/// (whether or not this node owns shards).
 #[utoipa::path(tag = "ops", responses(
     (status = 200, body = Health),
     (status = 429, description = "`RATE_LIMITED`: the client IP's public-read budget is spent", body = crate::http::problem::Problem),
@@ -34,6 +35,11 @@ pub async fn ready(
     state.store.ping().await?;
     if let Some(fenced) = state.store.fenced() {
         return Err(ApiError::Store(fenced));
+    }
+    if let Some(cluster) = &state.cluster
+        && !cluster.reaches_nats()
+    {
+        return Err(ApiError::Unavailable("NATS is unreachable"));
     }
     if !state.inventory.is_writing() {
         return Err(ApiError::Inventory(

@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod addresses;
 pub mod admin;
+pub mod admin_cluster;
 pub mod admin_events;
 pub mod admin_mail;
 pub mod auth;

@@ -90,7 +90,7 @@ pub async fn restock(
             "only the seller of this product may restock it",
         ));
     }
-    let levels = state.inventory.restock(sku, quantity).await?;
+    let levels = state.restock(sku, quantity).await?;
     Ok(HttpResponse::Ok().json(RestockResponse {
         sku_id: sku,
         on_hand: levels.on_hand,

@@ -189,13 +189,7 @@ pub async fn update(
         }
     }
     if let Some(rules) = rules {
-        try_join_all(
-            product
-                .skus
-                .iter()
-                .map(|s| state.inventory.set_rules(s.id, rules)),
-        )
-        .await?;
+        try_join_all(product.skus.iter().map(|s| state.set_rules(s.id, rules))).await?;
     }
     let product = load(&state, id).await?;
     Ok(HttpResponse::Ok().json(with_availability(&state, &product).await?))

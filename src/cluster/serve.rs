@@ -1,0 +1,129 @@
+//! The other half of forwarding: this node answers the stock calls other
+//! nodes send for the shards it owns, each batch's calls at once (so a
+//! batch of reserves joins the SKU's intake together), answers in order.
+//! A call for a shard this node does not serve (given up, or never its
+//! own) is answered `Unavailable`: the sender's retry finds the owner.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::StreamExt;
+
+use super::forward::{ForwardStats, subject};
+use super::wire::{Answer, Call, Refusal, Reply};
+use crate::actors::stock::{Inventory, StockPort};
+use crate::domain::ids::{ReservationId, UserId};
+use crate::domain::quantity::Quantity;
+use crate::persistence::shard_fence::HeldShards;
+
+pub struct Server {
+    pub inventory: Inventory,
+    pub held: Arc<HeldShards>,
+    pub stats: Arc<ForwardStats>,
+}
+
+impl Server {
+    /// Subscribes to this node's subject and answers until the
+    /// subscription ends (the client closes).
+    pub async fn run(
+        self,
+        nats: async_nats::Client,
+        prefix: &str,
+        node: &str,
+    ) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError> {
+        let mut requests = nats.subscribe(subject(prefix, node)).await?;
+        let this = Arc::new(self);
+        Ok(tokio::spawn(async move {
+            while let Some(message) = requests.next().await {
+                let Some(reply_to) = message.reply.clone() else {
+                    continue;
+                };
+                let this = Arc::clone(&this);
+                let nats = nats.clone();
+                tokio::spawn(async move {
+                    let replies = this.answer_batch(&message.payload).await;
+                    match serde_json::to_vec(&replies) {
+                        Ok(body) => {
+                            if let Err(e) = nats.publish(reply_to, body.into()).await {
+                                tracing::warn!(error = %e, "could not answer a forwarded batch");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "could not encode answers"),
+                    }
+                });
+            }
+        }))
+    }
+
+    async fn answer_batch(&self, payload: &[u8]) -> Vec<Reply> {
+        let calls: Vec<Call> = match serde_json::from_slice(payload) {
+            Ok(calls) => calls,
+            Err(e) => {
+                tracing::warn!(error = %e, "a forwarded batch could not be read");
+                return Vec::new();
+            }
+        };
+        self.stats
+            .served_calls
+            .fetch_add(calls.len() as u64, Ordering::Relaxed);
+        self.stats.served_batches.fetch_add(1, Ordering::Relaxed);
+        futures::future::join_all(calls.into_iter().map(|call| self.answer(call))).await
+    }
+
+    async fn answer(&self, call: Call) -> Reply {
+        let sku = call.sku();
+        if !self.held.serves(sku) {
+            return Err(Refusal::Unavailable);
+        }
+        let inventory = &self.inventory;
+        let result = match call {
+            Call::Reserve {
+                id,
+                user,
+                quantity,
+                again,
+                ..
+            } => {
+                let (id, quantity) = parse(id, quantity)?;
+                StockPort::reserve(inventory, sku, id, UserId::new(user), quantity, again)
+                    .await
+                    .map(Answer::held)
+            }
+            Call::Commit { id, .. } => StockPort::commit(inventory, sku, reservation(id)?)
+                .await
+                .map(|()| Answer::Done),
+            Call::Release { id, .. } => StockPort::release(inventory, sku, reservation(id)?)
+                .await
+                .map(|()| Answer::Done),
+            Call::Snapshot { .. } => StockPort::snapshot(inventory, sku)
+                .await
+                .map(|s| Answer::snapshot(&s)),
+            Call::Restock { quantity, .. } => {
+                let quantity = Quantity::new(i64::from(quantity)).map_err(|_| {
+                    tracing::warn!("a forwarded restock carried a malformed quantity");
+                    Refusal::Unavailable
+                })?;
+                inventory.restock(sku, quantity).await.map(Answer::levels)
+            }
+            Call::SetRules { rules, .. } => {
+                inventory.set_rules(sku, rules).await.map(Answer::Rules)
+            }
+        };
+        result.map_err(|e| Refusal::from(&e))
+    }
+}
+
+fn reservation(raw: String) -> Result<ReservationId, Refusal> {
+    ReservationId::parse(raw).map_err(|_| {
+        tracing::warn!("a forwarded call carried a malformed reservation id");
+        Refusal::Unavailable
+    })
+}
+
+fn parse(id: String, quantity: u32) -> Result<(ReservationId, Quantity), Refusal> {
+    let quantity = Quantity::new(i64::from(quantity)).map_err(|_| {
+        tracing::warn!("a forwarded call carried a malformed quantity");
+        Refusal::Unavailable
+    })?;
+    Ok((reservation(id)?, quantity))
+}

@@ -1,0 +1,450 @@
+//! Three real stampede processes as one cluster over one MariaDB and one
+//! NATS (issue 16): buyers press "buy" on one SKU at its opening, each
+//! purchase sent to any of the three nodes; the SKU's shard is owned by one
+//! of them, and the other two forward their reserves to it in batches.
+//!
+//! - spread: exactly the stock is sold, no buyer holds more than the limit
+//!   (the owner holds it), every 201 is an order in the database, and the
+//!   two other nodes really forwarded;
+//! - the owner SIGKILLed mid-drop: another node serves the shard within a
+//!   lease and one second, buyers retry with their keys on the survivors,
+//!   and the drop still ends with exactly the stock sold and every
+//!   acknowledged order found.
+//!
+//! CI runs a short form (`STAMPEDE_TEST_CLUSTER_PURCHASES`, default 3,000);
+//! the README reports the long one (10,000).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::nats::{Channel, shared_url};
+use common::process::{ADMIN_EMAIL, ADMIN_PASSWORD, account, free_port, post, start_binary};
+use common::{TestDb, db_levels};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use stampede::domain::ids::SkuId;
+use stampede::persistence::Store;
+use tokio::process::Child;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+const STOCK: i64 = 200;
+const BUYERS: usize = 40;
+const LIMIT: i64 = 10;
+const SHARDS: u32 = 16;
+const LEASE_MS: u64 = 2_000;
+
+fn purchases() -> usize {
+    std::env::var("STAMPEDE_TEST_CLUSTER_PURCHASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3_000)
+}
+
+struct Node {
+    id: String,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+struct Cluster {
+    nodes: Vec<Node>,
+    client: reqwest::Client,
+    admin: String,
+}
+
+async fn start_cluster(db: &TestDb, test: &str) -> Cluster {
+    let channel = Channel::fresh(test);
+    let bucket = format!("{}_shards", channel.prefix);
+    let nats = channel.env(&shared_url());
+    let mut nodes = Vec::new();
+    // One after the other: the first creates the schema and the admin.
+    for n in 1..=3 {
+        let id = format!("n{n}");
+        let port = free_port();
+        let mut env: Vec<(&str, String)> = nats.clone();
+        env.extend([
+            ("STAMPEDE_NODE_ID", id.clone()),
+            ("STAMPEDE_CLUSTER_SHARDS", SHARDS.to_string()),
+            ("STAMPEDE_CLUSTER_LEASE_MS", LEASE_MS.to_string()),
+            ("STAMPEDE_CLUSTER_BUCKET", bucket.clone()),
+        ]);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let child = start_binary(&db.url, port, &env).await;
+        nodes.push(Node {
+            id,
+            port,
+            child: Some(child),
+        });
+    }
+    let client = reqwest::Client::new();
+    let tokens = post(
+        &client,
+        format!("{}/api/v1/auth/login", nodes[0].base()),
+        None,
+        json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+    )
+    .await;
+    let admin = tokens["access_token"].as_str().expect("token").to_string();
+    let cluster = Cluster {
+        nodes,
+        client,
+        admin,
+    };
+    cluster.until_spread(3).await;
+    cluster
+}
+
+impl Cluster {
+    async fn view(&self, node: &Node) -> Option<Value> {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/admin/cluster", node.base()))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .ok()?;
+        assert_eq!(res.status(), 200);
+        res.json().await.ok()
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.child.is_some())
+    }
+
+    /// Waits until every live node sees every shard owned, by `nodes`
+    /// distinct nodes.
+    async fn until_spread(&self, nodes: usize) {
+        for _ in 0..300 {
+            let mut settled = true;
+            for node in self.live() {
+                let Some(view) = self.view(node).await else {
+                    settled = false;
+                    continue;
+                };
+                let owned = view["shards"]
+                    .as_array()
+                    .expect("shards")
+                    .iter()
+                    .all(|s| s["owner"].is_string());
+                settled &= owned && view["nodes"].as_array().map(Vec::len) == Some(nodes);
+            }
+            if settled {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the shards never spread over {nodes} nodes");
+    }
+
+    /// The node owning `sku`'s shard, as `via` sees it.
+    async fn owner(&self, via: &Node, sku: i64) -> String {
+        self.owner_now(via, sku)
+            .await
+            .expect("the SKU view names its owner")
+    }
+
+    /// Like [`Cluster::owner`]; `None` while nobody answers for the SKU
+    /// (503: its owner is gone and not yet replaced).
+    async fn owner_now(&self, via: &Node, sku: i64) -> Option<String> {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/admin/actors/skus/{sku}", via.base()))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .expect("sku view");
+        if res.status() == 503 {
+            return None;
+        }
+        assert_eq!(res.status(), 200);
+        let view: Value = res.json().await.expect("json");
+        Some(
+            view["owner_node"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no owner_node in {view}"))
+                .to_string(),
+        )
+    }
+}
+
+struct Drop {
+    bases: Vec<String>,
+    client: reqwest::Client,
+    sku: i64,
+    buyers: Vec<String>,
+    opens: Instant,
+}
+
+#[derive(Clone)]
+struct Shot {
+    key: String,
+    buyer: usize,
+    status: Option<u16>,
+    order_id: Option<String>,
+}
+
+async fn prepare(cluster: &Cluster) -> Drop {
+    let base = cluster.nodes[0].base();
+    let client = cluster.client.clone();
+    let seller = account(&client, &base, "seller@cluster.test", "seller").await;
+    let mut buyers = Vec::new();
+    for i in 0..BUYERS {
+        buyers.push(account(&client, &base, &format!("b{i}@cluster.test"), "customer").await);
+    }
+    let lead = Duration::from_millis(1_500);
+    let opens_at = chrono::Utc::now() + lead;
+    let opens = Instant::now() + lead + Duration::from_millis(5);
+    let product = post(
+        &client,
+        format!("{base}/api/v1/products"),
+        Some(&seller),
+        json!({"name": "Cluster drop", "category": "drops",
+               "skus": [{"sku_code": "C", "option": "one", "price": 99_000, "stock": STOCK}],
+               "sale": {"opens_at": opens_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        "per_user_limit": LIMIT}}),
+    )
+    .await;
+    Drop {
+        bases: cluster.nodes.iter().map(Node::base).collect(),
+        client,
+        sku: product["skus"][0]["id"].as_i64().expect("sku id"),
+        buyers,
+        opens,
+    }
+}
+
+/// One purchase on node `node`; `None` when no answer came.
+async fn buy(drop: &Drop, node: usize, key: &str, buyer: usize) -> (Option<u16>, Option<String>) {
+    let res = drop
+        .client
+        .post(format!("{}/api/v1/orders", drop.bases[node]))
+        .bearer_auth(&drop.buyers[buyer])
+        .header("Idempotency-Key", key)
+        .json(&json!({"items": [{"sku_id": drop.sku, "quantity": 1}],
+                      "shipping_address": "Cluster street"}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    match res {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or_default();
+            (Some(status), body["order_id"].as_str().map(str::to_string))
+        }
+        Err(_) => (None, None),
+    }
+}
+
+/// Presses every purchase at the opening, purchase `i` on node `i % 3`.
+fn fire(drop: &Arc<Drop>, created: &Arc<AtomicUsize>) -> JoinHandle<Vec<Shot>> {
+    let (drop, created) = (Arc::clone(drop), Arc::clone(created));
+    tokio::spawn(async move {
+        tokio::time::sleep_until(drop.opens).await;
+        let shots = (0..purchases()).map(|i| {
+            let (drop, created) = (Arc::clone(&drop), Arc::clone(&created));
+            async move {
+                let key = format!("cluster-{i}");
+                let buyer = i % BUYERS;
+                let (status, order_id) = buy(&drop, i % drop.bases.len(), &key, buyer).await;
+                if status == Some(201) {
+                    created.fetch_add(1, Ordering::Relaxed);
+                }
+                Shot {
+                    key,
+                    buyer,
+                    status,
+                    order_id,
+                }
+            }
+        });
+        futures::future::join_all(shots).await
+    })
+}
+
+/// Retries every purchase without a final answer with its own key, on the
+/// live nodes in turn, until it gets one (201 or 409); answers every order
+/// id acknowledged.
+async fn settle(drop: &Drop, live: &[usize], shots: &[Shot]) -> Vec<String> {
+    let finals: Vec<Option<String>> = futures::stream::iter(shots.iter().enumerate())
+        .map(|(i, shot)| async move {
+            let (mut status, mut order_id) = (shot.status, shot.order_id.clone());
+            for attempt in 0..120 {
+                if matches!(status, Some(201 | 409)) {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                let node = live[(i + attempt) % live.len()];
+                (status, order_id) = buy(drop, node, &shot.key, shot.buyer).await;
+            }
+            if shot.status == Some(201) {
+                assert_eq!(order_id, shot.order_id, "a retry changed the order");
+            }
+            match status {
+                Some(201) => Some(order_id.expect("201 carries order_id")),
+                Some(409) => None,
+                other => panic!("purchase {} never got a final answer: {other:?}", shot.key),
+            }
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    finals.into_iter().flatten().collect()
+}
+
+/// Exactly the stock held, by exactly the acknowledged orders, none over
+/// the per-buyer limit.
+async fn assert_sold_exactly(store: &Store, drop: &Drop, acknowledged: &[String]) {
+    assert_eq!(acknowledged.len() as i64, STOCK, "every unit sold once");
+    let (on_hand, reserved, sold) = db_levels(store, SkuId::new(drop.sku)).await;
+    assert_eq!((on_hand, reserved + sold), (STOCK, STOCK), "stock levels");
+    let holding: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM reservations WHERE sku_id = ? AND status IN ('reserved', 'committed')",
+    )
+    .bind(drop.sku)
+    .fetch_one(store.pool())
+    .await
+    .expect("count");
+    assert_eq!(holding, STOCK, "holding reservations");
+    for id in acknowledged {
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE id = ?")
+            .bind(id.clone())
+            .fetch_one(store.pool())
+            .await
+            .expect("order");
+        assert_eq!(found, 1, "acknowledged order {id} is not in the database");
+    }
+    let most: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(n), 0) FROM (SELECT user_id, COUNT(*) AS n FROM reservations \
+         WHERE sku_id = ? AND status IN ('reserved', 'committed') GROUP BY user_id) AS per_buyer",
+    )
+    .bind(drop.sku)
+    .fetch_one(store.pool())
+    .await
+    .expect("per buyer");
+    assert!(
+        most <= LIMIT,
+        "a buyer holds {most} units, over the limit {LIMIT}"
+    );
+}
+
+async fn kill(node: &mut Node) {
+    if let Some(mut child) = node.child.take() {
+        child.start_kill().expect("kill");
+        let _ = child.wait().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_drop_spread_over_three_nodes_sells_exactly_the_stock() {
+    let db = TestDb::mysql("cluster_spread").await;
+    let mut cluster = start_cluster(&db, "spread").await;
+    let drop = Arc::new(prepare(&cluster).await);
+    let owner = cluster.owner(&cluster.nodes[1], drop.sku).await;
+    for node in &cluster.nodes {
+        assert_eq!(cluster.owner(node, drop.sku).await, owner, "nodes agree");
+    }
+    let created = Arc::new(AtomicUsize::new(0));
+    let shots = fire(&drop, &created).await.expect("burst");
+    let unanswered = shots.iter().filter(|s| s.status.is_none()).count();
+    let failed = shots
+        .iter()
+        .filter(|s| s.status.is_some_and(|c| c >= 500))
+        .count();
+    assert_eq!(
+        (unanswered, failed),
+        (0, 0),
+        "every purchase answered, none 5xx"
+    );
+    let acknowledged = settle(&drop, &[0, 1, 2], &shots).await;
+    let store = db.store().await;
+    assert_sold_exactly(&store, &drop, &acknowledged).await;
+    for node in &cluster.nodes {
+        let view = cluster.view(node).await.expect("cluster view");
+        let sent = view["forwarding"]["calls_sent"].as_u64().expect("sent");
+        let served = view["forwarding"]["calls_served"].as_u64().expect("served");
+        if node.id == owner {
+            assert!(served > 0, "the owner served the others' reserves");
+        } else {
+            assert!(sent > 0, "{} forwarded its reserves", node.id);
+            let batches = view["forwarding"]["batches_sent"]
+                .as_u64()
+                .expect("batches");
+            eprintln!(
+                "{}: {sent} calls forwarded in {batches} batches ({:.1} per batch)",
+                node.id,
+                sent as f64 / batches.max(1) as f64
+            );
+        }
+    }
+    for node in &mut cluster.nodes {
+        kill(node).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_owner_killed_mid_drop_loses_nothing_acknowledged() {
+    let db = TestDb::mysql("cluster_kill").await;
+    let mut cluster = start_cluster(&db, "kill").await;
+    let drop = Arc::new(prepare(&cluster).await);
+    let owner = cluster.owner(&cluster.nodes[0], drop.sku).await;
+    let victim = cluster
+        .nodes
+        .iter()
+        .position(|n| n.id == owner)
+        .expect("owner is a node");
+    let created = Arc::new(AtomicUsize::new(0));
+    let burst = fire(&drop, &created);
+    for _ in 0..6_000 {
+        if created.load(Ordering::Relaxed) >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(created.load(Ordering::Relaxed) >= 40, "the drop got going");
+    kill(&mut cluster.nodes[victim]).await;
+    let killed = Instant::now();
+    let survivor = (victim + 1) % 3;
+    // Taken over: another node names itself the owner.
+    let taken = loop {
+        let now = cluster.owner_now(&cluster.nodes[survivor], drop.sku).await;
+        if now.is_some_and(|now| now != owner) {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the shard was never taken over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("shard taken over {taken:?} after the kill");
+    assert!(
+        taken <= Duration::from_millis(LEASE_MS + 1_000),
+        "taken over after {taken:?}, past a lease and one second"
+    );
+    let shots = burst.await.expect("burst");
+    let live: Vec<usize> = (0..3).filter(|i| *i != victim).collect();
+    let acknowledged = settle(&drop, &live, &shots).await;
+    for shot in shots.iter().filter(|s| s.status == Some(201)) {
+        assert!(
+            acknowledged.contains(shot.order_id.as_ref().expect("id")),
+            "an order acknowledged before the kill was lost"
+        );
+    }
+    let store = db.store().await;
+    assert_sold_exactly(&store, &drop, &acknowledged).await;
+    for node in &mut cluster.nodes {
+        kill(node).await;
+    }
+}
