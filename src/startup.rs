@@ -144,8 +144,14 @@ impl Application {
         if node.is_none() {
             check_owner_settings(&settings)?;
         }
-        let store =
-            Store::connect(&settings.database_url, settings.database_max_connections).await?;
+        // A paused node's open batch must not hold its locks past a lease.
+        let idle_limit = node.as_ref().map(|_| settings.cluster.lease());
+        let store = Store::connect_limited(
+            &settings.database_url,
+            settings.database_max_connections,
+            idle_limit,
+        )
+        .await?;
         if let Some(me) = node {
             if store.backend() != Backend::MySql {
                 return Err(StartupError::Config(

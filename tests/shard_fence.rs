@@ -169,3 +169,51 @@ on_both_stores!(
     a_lower_epoch_is_never_recorded_over_a_higher_one,
     no_stale_batch_begun_after_the_take_over_lands,
 );
+
+/// A stale owner paused in the middle of a batch (its transaction open,
+/// past the fence's shared lock) must not hold the next owner back: with
+/// the idle limit cluster mode sets, MariaDB ends the paused transaction
+/// and the new epoch is recorded within about that limit, not after
+/// `innodb_lock_wait_timeout` (50 s). The paused batch never lands.
+#[tokio::test]
+async fn a_paused_batch_does_not_hold_the_next_owner_back() {
+    let db = TestDb::mysql("fence_paused").await;
+    let idle = std::time::Duration::from_secs(2);
+    let stale = Store::connect_limited(&db.url, 4, Some(idle))
+        .await
+        .unwrap();
+    stale.migrate().await.unwrap();
+    marker_table(&stale).await;
+    let next = Store::connect_limited(&db.url, 4, Some(idle))
+        .await
+        .unwrap();
+    stale
+        .record_shard_epoch(held(5, 1), &node("old"))
+        .await
+        .unwrap();
+    let mut paused = stale.begin_write().await.unwrap();
+    sqlx::query("INSERT INTO fence_probe (id, writer) VALUES (1, 'old')")
+        .execute(&mut *paused)
+        .await
+        .unwrap();
+    stale
+        .check_shards(&mut paused, &[held(5, 1)])
+        .await
+        .unwrap();
+    // Paused here: the transaction stays open and idle.
+    let started = std::time::Instant::now();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        next.record_shard_epoch(held(5, 2), &node("new")),
+    )
+    .await
+    .expect("the new epoch was recorded before the paused batch ended")
+    .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited < idle + std::time::Duration::from_secs(2),
+        "recording waited {waited:?} on a paused batch"
+    );
+    assert!(paused.commit().await.is_err(), "the paused batch landed");
+    assert_eq!(rows(&next, "old").await, 0);
+}

@@ -177,6 +177,8 @@ pub struct Store {
     /// In cluster mode, the shards this node writes stock for: every stock
     /// batch is fenced by their epochs.
     shards: Option<Arc<shard_fence::HeldShards>>,
+    /// How long MariaDB lets a transaction of this store stand idle.
+    idle_transactions: Option<Duration>,
     missing_skus: Arc<MissingSkus>,
     /// Rung after a commit that appended events: wakes the outbox relay.
     outbox_signal: Arc<tokio::sync::Notify>,
@@ -191,6 +193,22 @@ impl Store {
     /// WAL mode with full fsync, so a committed batch survives SIGKILL and
     /// power loss alike.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_limited(url, max_connections, None).await
+    }
+
+    /// Like [`Store::connect`]; on MariaDB, with `idle_transactions` set,
+    /// the server ends any of these connections whose transaction stood
+    /// idle that long (`idle_transaction_timeout`). A cluster node paused
+    /// in the middle of a batch (SIGSTOP, a long GC-like stall) would
+    /// otherwise keep that batch's locks, the shard fence's among them, and
+    /// the shard's next owner could neither record its epoch nor write
+    /// until the pause ended. Servers without the variable (MySQL) refuse
+    /// the connection, so cluster mode says so at start-up.
+    pub async fn connect_limited(
+        url: &str,
+        max_connections: u32,
+        idle_transactions: Option<Duration>,
+    ) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
         let mut url = url.replacen("mariadb://", "mysql://", 1);
@@ -215,7 +233,21 @@ impl Store {
                     Ok(())
                 })
             }),
-            Backend::MySql => options,
+            Backend::MySql => match idle_transactions {
+                Some(idle) => {
+                    let secs = idle.as_secs().max(1);
+                    options.after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "SET SESSION idle_transaction_timeout = {secs}"
+                            )))
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                }
+                None => options,
+            },
         };
         if backend == Backend::MySql && !Any::database_exists(&url).await? {
             // A fresh server only needs the URL: the database is ours to create.
@@ -228,6 +260,7 @@ impl Store {
             offers: Arc::default(),
             lease: None,
             shards: None,
+            idle_transactions,
             missing_skus: Arc::default(),
             outbox_signal: Arc::default(),
             feed_index: Arc::default(),
@@ -238,7 +271,7 @@ impl Store {
     /// database, sharing this one's caches: what one invalidates, the other
     /// no longer answers.
     pub async fn with_own_pool(&self, url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let own = Self::connect(url, max_connections).await?;
+        let own = Self::connect_limited(url, max_connections, self.idle_transactions).await?;
         Ok(Self {
             offers: Arc::clone(&self.offers),
             missing_skus: Arc::clone(&self.missing_skus),
