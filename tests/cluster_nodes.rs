@@ -13,7 +13,10 @@
 //! - the owner SIGSTOPped with decisions waiting for their batch, past its
 //!   lease: another node takes the shard and sells; on SIGCONT the stale
 //!   owner's batch is refused by the database fence (counted in its
-//!   `/metrics`), nothing is oversold and nothing acknowledged is lost.
+//!   `/metrics`), nothing is oversold and nothing acknowledged is lost;
+//! - nats-server SIGKILLed mid-drop and started again: purchases that
+//!   needed another node are answered 503 meanwhile and succeed on retry;
+//!   nothing is oversold.
 //!
 //! CI runs a short form (`STAMPEDE_TEST_CLUSTER_PURCHASES`, default 3,000);
 //! the README reports the long one (10,000).
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::nats::{Channel, shared_url};
+use common::nats::{Channel, PrivateNats, shared_url};
 use common::process::{ADMIN_EMAIL, ADMIN_PASSWORD, account, free_port, post, start_binary};
 use common::{TestDb, db_levels};
 use futures::StreamExt;
@@ -75,9 +78,18 @@ async fn start_cluster(db: &TestDb, test: &str) -> Cluster {
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn start_cluster_with(db: &TestDb, test: &str, extra: &[(&str, &str)]) -> Cluster {
+    start_cluster_on(db, test, &shared_url(), extra).await
+}
+
+async fn start_cluster_on(
+    db: &TestDb,
+    test: &str,
+    nats_url: &str,
+    extra: &[(&str, &str)],
+) -> Cluster {
     let channel = Channel::fresh(test);
     let bucket = format!("{}_shards", channel.prefix);
-    let nats = channel.env(&shared_url());
+    let nats = channel.env(nats_url);
     let mut nodes = Vec::new();
     // One after the other: the first creates the schema and the admin.
     for n in 1..=3 {
@@ -583,6 +595,42 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
             "an acknowledged order was lost"
         );
     }
+    let store = db.store().await;
+    assert_sold_exactly(&store, &drop, &acknowledged).await;
+    for node in &mut cluster.nodes {
+        kill(node).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nats_restart_mid_drop_is_answered_503_then_sells_on_retry() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDb::mysql("cluster_nats").await;
+    let mut nats = PrivateNats::start().await;
+    let mut cluster = start_cluster_on(&db, "natsdown", &nats.url(), &[]).await;
+    let drop = Arc::new(prepare(&cluster).await);
+    let created = Arc::new(AtomicUsize::new(0));
+    let burst = fire(&drop, &created);
+    for _ in 0..6_000 {
+        if created.load(Ordering::Relaxed) >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    nats.kill().await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    nats.restart().await;
+    let shots = burst.await.expect("burst");
+    let unavailable = shots.iter().filter(|s| s.status == Some(503)).count();
+    eprintln!("{unavailable} purchases answered 503 while NATS was down");
+    assert!(unavailable > 0, "purchases needing another node got 503");
+    assert!(
+        shots
+            .iter()
+            .all(|s| matches!(s.status, None | Some(201 | 409 | 503))),
+        "only 201, 409 or 503"
+    );
+    let acknowledged = settle(&drop, &[0, 1, 2], &shots).await;
     let store = db.store().await;
     assert_sold_exactly(&store, &drop, &acknowledged).await;
     for node in &mut cluster.nodes {
