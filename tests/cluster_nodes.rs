@@ -387,9 +387,14 @@ async fn a_drop_spread_over_three_nodes_sells_exactly_the_stock() {
     for shot in &shots {
         *answers.entry(shot.status).or_insert(0) += 1;
     }
+    eprintln!("answers by status: {answers:?}");
+    // 503 (and, on a saturated machine, no answer in time) are the
+    // designed answers to overload: retried below until final.
     assert!(
-        answers.keys().all(|s| matches!(s, Some(201 | 409))),
-        "every purchase answered 201 or 409: {answers:?}"
+        answers
+            .keys()
+            .all(|s| matches!(s, None | Some(201 | 409 | 503))),
+        "only 201, 409 or a retryable 503: {answers:?}"
     );
     let acknowledged = settle(&drop, &[0, 1, 2], &shots).await;
     let store = db.store().await;

@@ -92,9 +92,9 @@ pub struct Persist {
 enum Ask {
     /// `POST` a one-unit order; purchase `i` carries `bodies[i % len]`
     /// (one body per SKU of the drop).
-    Purchase { url: String, bodies: Vec<Vec<u8>> },
+    Purchase { path: String, bodies: Vec<Vec<u8>> },
     /// `GET` with the buyer's token, no body, no Idempotency-Key.
-    Get { url: String },
+    Get { path: String },
 }
 
 /// One request in the queue.
@@ -116,19 +116,25 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 }
 
 /// Presses `shape.purchases` purchases of the drop at `open`, spread over
-/// its SKUs in turn.
-pub async fn fire(base: &str, drop: &Drop, shape: &Shape, open: Instant) -> anyhow::Result<Burst> {
+/// its SKUs in turn, and over `bases` (the nodes of a cluster behind a
+/// load balancer) connection by connection.
+pub async fn fire(
+    bases: &[&str],
+    drop: &Drop,
+    shape: &Shape,
+    open: Instant,
+) -> anyhow::Result<Burst> {
     let bodies = drop
         .skus
         .iter()
         .map(|lot| serde_json::to_vec(&purchase_body(lot.sku_id)))
         .collect::<Result<Vec<_>, _>>()?;
     anyhow::ensure!(!bodies.is_empty(), "a drop without SKUs");
-    let url = format!("{base}/api/v1/orders");
+    let path = "/api/v1/orders".to_string();
     burst(
-        base,
+        bases,
         &drop.buyers,
-        Ask::Purchase { url, bodies },
+        Ask::Purchase { path, bodies },
         shape,
         open,
     )
@@ -153,12 +159,12 @@ pub async fn fire_get(
     shape: &Shape,
     open: Instant,
 ) -> anyhow::Result<Burst> {
-    let url = format!("{base}{path}");
-    burst(base, buyers, Ask::Get { url }, shape, open).await
+    let path = path.to_string();
+    burst(&[base], buyers, Ask::Get { path }, shape, open).await
 }
 
 async fn burst(
-    base: &str,
+    bases: &[&str],
     buyers: &Buyers,
     ask: Ask,
     shape: &Shape,
@@ -191,7 +197,9 @@ async fn burst(
     let next = Arc::new(AtomicUsize::new(0));
     let workers = shape.connections.clamp(1, total.max(1));
     let warm = Arc::new(AtomicUsize::new(0));
-    let tasks = (0..workers).map(|_| {
+    anyhow::ensure!(!bases.is_empty(), "no server to fire at");
+    let tasks = (0..workers).map(|w| {
+        let base = bases[w % bases.len()].to_string();
         let (client, ask, queue, next, warm) = (
             client.clone(),
             Arc::clone(&ask),
@@ -219,12 +227,12 @@ async fn burst(
                 let answer = loop {
                     attempts += 1;
                     let mut request = match &*ask {
-                        Ask::Purchase { url, bodies } => client
-                            .post(url)
+                        Ask::Purchase { path, bodies } => client
+                            .post(format!("{base}{path}"))
                             .header("Idempotency-Key", &*r.key)
                             .header("Content-Type", "application/json")
                             .body(bodies[r.purchase % bodies.len()].clone()),
-                        Ask::Get { url } => client.get(url),
+                        Ask::Get { path } => client.get(format!("{base}{path}")),
                     }
                     .bearer_auth(&tokens[r.buyer]);
                     if let Some(p) = persist {

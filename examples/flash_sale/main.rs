@@ -64,8 +64,11 @@ struct Args {
           default_values_t = [Variant::Stampede, Variant::RowLock, Variant::RedisLua])]
     variants: Vec<Variant>,
     /// A running stampede to fire at instead (no variants, no restart).
-    #[arg(long)]
-    target: Option<String>,
+    /// Several (comma-separated or repeated): the nodes of one cluster; the
+    /// drop is listed through the first and the burst's connections are
+    /// spread over all of them, as behind a load balancer.
+    #[arg(long, value_delimiter = ',')]
+    target: Vec<String>,
     /// MariaDB server; each variant gets a fresh `flash_sale_<variant>` database.
     #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
     mysql_url: String,
@@ -188,7 +191,17 @@ async fn main() -> anyhow::Result<()> {
         "--retry-share and --watchers are separate comparisons; run them apart"
     );
     let mut outcomes = Vec::new();
-    match &args.target {
+    match args.target.first() {
+        Some(base) if args.target.len() > 1 => {
+            anyhow::ensure!(
+                !(retrying || watching),
+                "--retry-share and --watchers take one --target"
+            );
+            let bases: Vec<&str> = args.target.iter().map(String::as_str).collect();
+            let prepared = prepare(&client, base, &args).await?;
+            let variant = ("cluster", "several nodes");
+            outcomes.push(run(&client, &bases, variant, &prepared, &args, false).await?);
+        }
         Some(base) => {
             let variant = ("external", base.as_str());
             if retrying {
@@ -197,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
                 outcomes.extend(watch::compare(&client, base, variant, &args).await?);
             } else {
                 let prepared = prepare(&client, base, &args).await?;
-                outcomes.push(run(&client, base, variant, &prepared, &args, false).await?);
+                outcomes.push(run(&client, &[base], variant, &prepared, &args, false).await?);
             }
         }
         None => {
@@ -230,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     let v = (variant.slug(), variant.label());
                     match prepare(&client, &running.address, &args).await {
-                        Ok(p) => run(&client, &running.address, v, &p, &args, false)
+                        Ok(p) => run(&client, &[&running.address], v, &p, &args, false)
                             .await
                             .map(|o| vec![o]),
                         Err(e) => Err(e),
@@ -300,12 +313,13 @@ async fn prepare(client: &reqwest::Client, base: &str, args: &Args) -> anyhow::R
 /// `retries`) and reads the books back.
 async fn run(
     client: &reqwest::Client,
-    base: &str,
+    bases: &[&str],
     variant: (&str, &str),
     prepared: &Prepared,
     args: &Args,
     retries: bool,
 ) -> anyhow::Result<report::Outcome> {
+    let base = *bases.first().ok_or_else(|| anyhow::anyhow!("no server to fire at"))?;
     let lead = Duration::from_millis(args.lead_ms);
     let (opens_at, listed) = (chrono::Utc::now() + lead, Instant::now());
     let drop = drop::list_product(
@@ -333,7 +347,7 @@ async fn run(
         persist: None,
         progress: Default::default(),
     };
-    let burst = fire::fire(base, &drop, &shape, open).await?;
+    let burst = fire::fire(bases, &drop, &shape, open).await?;
     let outcome = report::outcome(client, base, variant, &drop, &burst, args.connections).await?;
     report::print(&outcome);
     Ok(outcome)
@@ -342,7 +356,7 @@ async fn run(
 /// `--kill-loop`: exits non-zero when a drop failed its checks.
 async fn kill_loop(client: &reqwest::Client, args: &Args, kills: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.target.is_none(),
+        args.target.is_empty(),
         "--kill-loop starts its own binary; drop --target"
     );
     let buyers = i64::try_from(args.buyers.max(1))?;

@@ -46,7 +46,7 @@ pub async fn compare(
     for round in 0..args.rounds.max(1) {
         for retries in paired::order(round) {
             let (slug, label) = if retries { &retried } else { &plain };
-            let o = run(client, base, (slug, label), &prepared, args, retries).await?;
+            let o = run(client, &[base], (slug, label), &prepared, args, retries).await?;
             outcomes.push(o);
         }
     }

@@ -157,8 +157,12 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     let mut rows = Vec::new();
-    match &args.target {
+    match args.target.first() {
         Some(base) => {
+            anyhow::ensure!(
+                args.target.len() == 1,
+                "--bursts and --hot-skus take one --target"
+            );
             let prepared = prepare(client, base, args).await?;
             for step in &steps {
                 let variant = ("external", base.as_str());
@@ -362,7 +366,7 @@ async fn drop_once(
         persist: None,
         progress: Default::default(),
     };
-    let burst = fire::fire(base, &drop, &shape, open).await;
+    let burst = fire::fire(&[base], &drop, &shape, open).await;
     let memory = memory.map(rss::Watch::finish).transpose()?;
     // The reads stop at the drain, or now if the burst failed.
     let end = burst

@@ -104,7 +104,7 @@ pub async fn compare(
             } else {
                 None
             };
-            let o = run(client, base, (slug, label), &prepared, args, false).await;
+            let o = run(client, &[base], (slug, label), &prepared, args, false).await;
             if let Some(w) = watchers {
                 let read = w.stop();
                 eprintln!(

@@ -148,8 +148,9 @@ pub async fn run(client: &reqwest::Client, plan: &Plan<'_>) -> anyhow::Result<Su
             }),
             progress: Arc::new(AtomicUsize::new(0)),
         };
+        let bases = [base.as_str()];
         let (burst, kill) = tokio::try_join!(
-            fire::fire(&base, &drop, &shape, open),
+            fire::fire(&bases, &drop, &shape, open),
             kill_mid_burst(
                 client,
                 &mut running,
