@@ -171,6 +171,36 @@ impl Cluster {
         panic!("the shards never spread over {nodes} nodes");
     }
 
+    /// Waits until node `via` names another owner than `from` for `sku`;
+    /// answers how long after `since` that was.
+    async fn until_taken_over(&self, via: usize, sku: i64, from: &str, since: Instant) -> Duration {
+        loop {
+            let now = self.owner_now(&self.nodes[via], sku).await;
+            if now.is_some_and(|now| now != from) {
+                return since.elapsed();
+            }
+            assert!(
+                since.elapsed() < Duration::from_secs(30),
+                "the shard was never taken over"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The index of node `id`.
+    fn index_of(&self, id: &str) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.id == id)
+            .expect("owner is a node")
+    }
+
+    async fn stop_all(&mut self) {
+        for node in &mut self.nodes {
+            kill(node).await;
+        }
+    }
+
     /// The node owning `sku`'s shard, as `via` sees it.
     async fn owner(&self, via: &Node, sku: i64) -> String {
         self.owner_now(via, sku)
@@ -364,6 +394,16 @@ async fn assert_sold_exactly(store: &Store, drop: &Drop, acknowledged: &[String]
     );
 }
 
+/// Every purchase answered 201 during the burst is among the final ones.
+fn assert_acknowledged_kept(shots: &[Shot], acknowledged: &[String]) {
+    for shot in shots.iter().filter(|s| s.status == Some(201)) {
+        assert!(
+            acknowledged.contains(shot.order_id.as_ref().expect("id")),
+            "an acknowledged order was lost"
+        );
+    }
+}
+
 async fn kill(node: &mut Node) {
     if let Some(mut child) = node.child.take() {
         child.start_kill().expect("kill");
@@ -417,9 +457,7 @@ async fn a_drop_spread_over_three_nodes_sells_exactly_the_stock() {
             );
         }
     }
-    for node in &mut cluster.nodes {
-        kill(node).await;
-    }
+    cluster.stop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -429,11 +467,7 @@ async fn the_owner_killed_mid_drop_loses_nothing_acknowledged() {
     let mut cluster = start_cluster(&db, "kill").await;
     let drop = Arc::new(prepare(&cluster).await);
     let owner = cluster.owner(&cluster.nodes[0], drop.sku).await;
-    let victim = cluster
-        .nodes
-        .iter()
-        .position(|n| n.id == owner)
-        .expect("owner is a node");
+    let victim = cluster.index_of(&owner);
     let created = Arc::new(AtomicUsize::new(0));
     let burst = fire(&drop, &created);
     for _ in 0..6_000 {
@@ -447,17 +481,9 @@ async fn the_owner_killed_mid_drop_loses_nothing_acknowledged() {
     let killed = Instant::now();
     let survivor = (victim + 1) % 3;
     // Taken over: another node names itself the owner.
-    let taken = loop {
-        let now = cluster.owner_now(&cluster.nodes[survivor], drop.sku).await;
-        if now.is_some_and(|now| now != owner) {
-            break killed.elapsed();
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "the shard was never taken over"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let taken = cluster
+        .until_taken_over(survivor, drop.sku, &owner, killed)
+        .await;
     eprintln!("shard taken over {taken:?} after the kill");
     assert!(
         taken <= Duration::from_millis(LEASE_MS + 1_000),
@@ -466,17 +492,10 @@ async fn the_owner_killed_mid_drop_loses_nothing_acknowledged() {
     let shots = burst.await.expect("burst");
     let live: Vec<usize> = (0..3).filter(|i| *i != victim).collect();
     let acknowledged = settle(&drop, &live, &shots).await;
-    for shot in shots.iter().filter(|s| s.status == Some(201)) {
-        assert!(
-            acknowledged.contains(shot.order_id.as_ref().expect("id")),
-            "an order acknowledged before the kill was lost"
-        );
-    }
+    assert_acknowledged_kept(&shots, &acknowledged);
     let store = db.store().await;
     assert_sold_exactly(&store, &drop, &acknowledged).await;
-    for node in &mut cluster.nodes {
-        kill(node).await;
-    }
+    cluster.stop_all().await;
 }
 
 fn signal(node: &Node, sig: &str) {
@@ -517,11 +536,7 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
     .await;
     let drop = Arc::new(prepare(&cluster).await);
     let owner = cluster.owner(&cluster.nodes[0], drop.sku).await;
-    let stale = cluster
-        .nodes
-        .iter()
-        .position(|n| n.id == owner)
-        .expect("owner is a node");
+    let stale = cluster.index_of(&owner);
     let created = Arc::new(AtomicUsize::new(0));
     let burst = fire(&drop, &created);
     // Mid-drop, with decisions queued for the next batch.
@@ -555,18 +570,10 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
     signal(&cluster.nodes[stale], "-STOP");
     let paused = Instant::now();
     let survivor = (stale + 1) % 3;
-    loop {
-        let now = cluster.owner_now(&cluster.nodes[survivor], drop.sku).await;
-        if now.is_some_and(|now| now != owner) {
-            break;
-        }
-        assert!(
-            paused.elapsed() < Duration::from_secs(30),
-            "the paused owner's shard was never taken over"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    eprintln!("shard taken over {:?} after the pause", paused.elapsed());
+    let taken = cluster
+        .until_taken_over(survivor, drop.sku, &owner, paused)
+        .await;
+    eprintln!("shard taken over {taken:?} after the pause");
     // The new owner sells: a purchase placed now is decided there.
     let before = created.load(Ordering::Relaxed);
     let (status, _) = buy(&drop, survivor, "after-the-pause", 0).await;
@@ -594,17 +601,10 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
         assert_eq!(again, Some(201));
         acknowledged.push(id.expect("order id"));
     }
-    for shot in shots.iter().filter(|s| s.status == Some(201)) {
-        assert!(
-            acknowledged.contains(shot.order_id.as_ref().expect("id")),
-            "an acknowledged order was lost"
-        );
-    }
+    assert_acknowledged_kept(&shots, &acknowledged);
     let store = db.store().await;
     assert_sold_exactly(&store, &drop, &acknowledged).await;
-    for node in &mut cluster.nodes {
-        kill(node).await;
-    }
+    cluster.stop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -638,7 +638,5 @@ async fn a_nats_restart_mid_drop_is_answered_503_then_sells_on_retry() {
     let acknowledged = settle(&drop, &[0, 1, 2], &shots).await;
     let store = db.store().await;
     assert_sold_exactly(&store, &drop, &acknowledged).await;
-    for node in &mut cluster.nodes {
-        kill(node).await;
-    }
+    cluster.stop_all().await;
 }

@@ -319,7 +319,9 @@ async fn run(
     args: &Args,
     retries: bool,
 ) -> anyhow::Result<report::Outcome> {
-    let base = *bases.first().ok_or_else(|| anyhow::anyhow!("no server to fire at"))?;
+    let base = *bases
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no server to fire at"))?;
     let lead = Duration::from_millis(args.lead_ms);
     let (opens_at, listed) = (chrono::Utc::now() + lead, Instant::now());
     let drop = drop::list_product(
