@@ -12,7 +12,10 @@ cores were during the drain.
     scripts/burst-cpu.py --server-pid P [--db-pid Q] --out DIR -- \
         target/release/examples/flash-sale --target URL --out DIR --bursts ...
 
-`scripts/burst-cpu.sh` starts a release server and runs this.
+`--server-pid` may be given once per node of a cluster (each node's CPU is
+shown apart); a plain drop (no `--bursts`) is read from results.json.
+`scripts/burst-cpu.sh` starts a release server and runs this;
+`scripts/measure-cluster.sh` starts one server, then three nodes.
 """
 import argparse
 import json
@@ -81,7 +84,7 @@ def cpu_between(start: dict, end: dict) -> dict:
     out = {}
     for tid, (group, ticks) in end["threads"].items():
         before = start["threads"].get(tid, (group, 0))[1]
-        out[f"server: {group}"] = out.get(f"server: {group}", 0) + (ticks - before) * 1000 / TICK
+        out[group] = out.get(group, 0) + (ticks - before) * 1000 / TICK
     for k in ("load tool", "database"):
         if k in end and k in start:
             out[k] = (end[k] - start[k]) * 1000 / TICK
@@ -96,16 +99,21 @@ def process_ticks(pid: int) -> int:
 
 
 class Sampler(threading.Thread):
-    def __init__(self, server: int, db: int | None, status: bool):
+    def __init__(self, servers: list, db: int | None, status: bool):
         super().__init__(daemon=True)
-        self.server, self.db, self.tool, self.status = server, db, None, status
+        self.servers, self.db, self.tool, self.status = servers, db, None, status
         self.samples = []
         self.stop = threading.Event()
 
     def run(self):
         n = 0
         while not self.stop.is_set():
-            s = {"t": time.monotonic(), "threads": thread_ticks(self.server)}
+            threads = {}
+            for i, pid in enumerate(self.servers):
+                name = "server" if len(self.servers) == 1 else f"node {i + 1}"
+                for tid, (group, ticks) in thread_ticks(pid).items():
+                    threads[(pid, tid)] = (f"{name}: {group}", ticks)
+            s = {"t": time.monotonic(), "threads": threads}
             # Every 100 ms: a client process is too dear for every sample.
             if self.status and n % 10 == 0:
                 s["status"] = mysql_status()
@@ -128,7 +136,7 @@ class Sampler(threading.Thread):
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--server-pid", type=int, required=True, action="append")
     p.add_argument("--db-pid", type=int)
     p.add_argument("--out", required=True, help="the tool's --out (bursts.json)")
     p.add_argument("--mysql-status", action="store_true",
@@ -154,7 +162,13 @@ def main() -> None:
     sampler.stop.set()
     sampler.join()
 
-    rows = json.load(open(os.path.join(a.out, "bursts.json")))["rows"]
+    bursts = os.path.join(a.out, "bursts.json")
+    if os.path.exists(bursts):
+        rows = json.load(open(bursts))["rows"]
+    else:
+        rows = json.load(open(os.path.join(a.out, "results.json")))
+        for row in rows:
+            row.setdefault("drop", f"{row['purchases']} purchases")
     if len(rows) != len(openings):
         sys.exit(f"{len(openings)} openings seen, {len(rows)} rows in bursts.json")
     result = []

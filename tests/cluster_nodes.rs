@@ -457,6 +457,30 @@ async fn a_drop_spread_over_three_nodes_sells_exactly_the_stock() {
             );
         }
     }
+    // The owner stopped cleanly (SIGTERM) hands its shards over on the way
+    // out: the next owner takes the SKU at once, not after a lease.
+    let stopping = cluster.index_of(&owner);
+    let survivor = (stopping + 1) % 3;
+    signal(&cluster.nodes[stopping], "-TERM");
+    let asked = Instant::now();
+    let taken = cluster
+        .until_taken_over(survivor, drop.sku, &owner, asked)
+        .await;
+    eprintln!("shard handed over {taken:?} after SIGTERM");
+    assert!(
+        taken < Duration::from_millis(LEASE_MS),
+        "a clean stop's shard waited {taken:?}, as long as a lapse"
+    );
+    let exit = cluster.nodes[stopping]
+        .child
+        .take()
+        .expect("running")
+        .wait()
+        .await
+        .expect("exit");
+    assert!(exit.success(), "the stopped node exited {exit}");
+    let (status, _) = buy(&drop, survivor, "after-the-hand-over", 1).await;
+    assert_eq!(status, Some(409), "the new owner sells from the same books");
     cluster.stop_all().await;
 }
 
