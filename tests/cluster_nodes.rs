@@ -28,7 +28,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::nats::{Channel, PrivateNats, shared_url};
-use common::process::{ADMIN_EMAIL, ADMIN_PASSWORD, account, free_port, post, start_binary};
+use common::process::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, account, free_port, post, run_to_exit, start_binary,
+};
 use common::{TestDb, db_levels};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -663,4 +665,36 @@ async fn a_nats_restart_mid_drop_is_answered_503_then_sells_on_retry() {
     let store = db.store().await;
     assert_sold_exactly(&store, &drop, &acknowledged).await;
     cluster.stop_all().await;
+}
+
+/// Cluster mode refuses, with a reason, what it cannot fence or share.
+#[tokio::test]
+async fn cluster_mode_refuses_what_it_cannot_fence() {
+    let db = TestDb::mysql("cluster_refusals").await;
+    let sqlite = TestDb::sqlite().await;
+    let nats = shared_url();
+    let cases: [(&str, Vec<(&str, &str)>, &str); 3] = [
+        (
+            &sqlite.url,
+            vec![("STAMPEDE_NATS_URL", nats.as_str())],
+            "needs a MySQL/MariaDB DATABASE_URL",
+        ),
+        (
+            &db.url,
+            vec![
+                ("STAMPEDE_NATS_URL", nats.as_str()),
+                ("STAMPEDE_INVENTORY_ACK", "memory"),
+            ],
+            "refuses inventory.ack = memory",
+        ),
+        (&db.url, vec![], "needs STAMPEDE_NATS_URL"),
+    ];
+    for (url, mut env, why) in cases {
+        env.push(("STAMPEDE_NODE_ID", "n1"));
+        let out = run_to_exit(url, free_port(), &env, Duration::from_secs(30)).await;
+        let said = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "started despite: {why}");
+        assert!(said.contains(why), "no `{why}` in: {said}");
+    }
 }
