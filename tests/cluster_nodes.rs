@@ -673,7 +673,8 @@ async fn cluster_mode_refuses_what_it_cannot_fence() {
     let db = TestDb::mysql("cluster_refusals").await;
     let sqlite = TestDb::sqlite().await;
     let nats = shared_url();
-    let cases: [(&str, Vec<(&str, &str)>, &str); 3] = [
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 3] = [
         (
             &sqlite.url,
             vec![("STAMPEDE_NATS_URL", nats.as_str())],
