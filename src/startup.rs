@@ -218,6 +218,11 @@ impl Application {
         let held = node
             .as_ref()
             .map(|_| Arc::new(HeldShards::new(cluster_shards(&settings))));
+        // The relay and the mail sender run where shard 0 is (Store::leads).
+        let store = match &held {
+            Some(held) => store.with_shards(Arc::clone(held)),
+            None => store,
+        };
         let inventory_store = match store.backend() {
             Backend::MySql => {
                 let own = store

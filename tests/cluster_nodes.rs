@@ -459,6 +459,18 @@ async fn a_drop_spread_over_three_nodes_sells_exactly_the_stock() {
             );
         }
     }
+    // One relay publishes the outbox (the node holding shard 0): relays on
+    // every node would publish the same rows again and again.
+    let mut again = 0.0;
+    for node in &cluster.nodes {
+        again += metric(
+            &cluster.client,
+            node,
+            "stampede_outbox_published_total{duplicate=\"true\"}",
+        )
+        .await;
+    }
+    assert_eq!(again, 0.0, "events published twice");
     // The owner stopped cleanly (SIGTERM) hands its shards over on the way
     // out: the next owner takes the SKU at once, not after a lease.
     let stopping = cluster.index_of(&owner);

@@ -112,8 +112,12 @@ impl Relay {
         }
     }
 
-    /// Publishes up to one batch.
+    /// Publishes up to one batch; nothing on a cluster node that does not
+    /// lead (another node's relay publishes the same rows).
     async fn pass(&self, url: &str, broker: &mut Option<Broker>) -> Pass {
+        if !self.store.leads() {
+            return Pass::Drained;
+        }
         if broker.is_none() {
             self.status.set_broker(BrokerState::Connecting);
             match Broker::connect(&self.nats, url, &self.outbox.source).await {

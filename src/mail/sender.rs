@@ -63,8 +63,12 @@ impl Sender {
         }
     }
 
-    /// Sends what is due now; answers how many mails it took.
+    /// Sends what is due now; answers how many mails it took. Nothing on a
+    /// cluster node that does not lead: another node sends the same queue.
     async fn pass(&self) -> Result<usize, StoreError> {
+        if !self.store.leads() {
+            return Ok(0);
+        }
         let due = self.store.due_mails(Timestamp::now(), BATCH).await?;
         for mail in &due {
             self.send(mail).await?;

@@ -92,6 +92,15 @@ impl HeldShards {
         }
     }
 
+    /// True when this node serves shard 0, and so runs the jobs one node
+    /// runs for the whole cluster (the outbox relay, the mail sender).
+    pub fn leads(&self) -> bool {
+        self.count
+            .all()
+            .next()
+            .is_some_and(|first| self.read().get(&first).is_some_and(|h| !h.closing))
+    }
+
     /// True when this node decides for `sku` now.
     pub fn serves(&self, sku: SkuId) -> bool {
         self.read()
@@ -163,6 +172,13 @@ impl Store {
         self.shards
             .as_ref()
             .is_none_or(|shards| shards.writes(sku).is_some())
+    }
+
+    /// True unless this is a cluster node that does not hold shard 0: jobs
+    /// that one node runs for all (the outbox relay, the mail sender) run
+    /// where shard 0 is, so that two never publish or send the same rows.
+    pub fn leads(&self) -> bool {
+        self.shards.as_ref().is_none_or(|shards| shards.leads())
     }
 
     /// The shards this store writes for, in cluster mode.
