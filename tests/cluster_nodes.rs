@@ -515,14 +515,27 @@ async fn the_owner_killed_mid_drop_loses_nothing_acknowledged() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(created.load(Ordering::Relaxed) >= 40, "the drop got going");
+    let killed_at = chrono::Utc::now().timestamp_millis();
     kill(&mut cluster.nodes[victim]).await;
     let killed = Instant::now();
     let survivor = (victim + 1) % 3;
-    // Taken over: another node names itself the owner.
-    let taken = cluster
+    // Taken over: another node names itself the owner. How long that took
+    // is read from when the new owner recorded its epoch (the nodes share
+    // this machine's clock), not from when this test, polling an HTTP
+    // stack busy with the drop, got to see it.
+    let seen = cluster
         .until_taken_over(survivor, drop.sku, &owner, killed)
         .await;
-    eprintln!("shard taken over {taken:?} after the kill");
+    let store = db.store().await;
+    let recorded_at: i64 =
+        sqlx::query_scalar("SELECT recorded_at FROM shard_epochs WHERE shard = ?")
+            .bind(drop.sku % i64::from(SHARDS))
+            .fetch_one(store.pool())
+            .await
+            .expect("epoch row");
+    let taken =
+        Duration::from_millis(u64::try_from(recorded_at - killed_at).expect("after the kill"));
+    eprintln!("shard taken over {taken:?} after the kill (seen after {seen:?})");
     assert!(
         taken <= Duration::from_millis(LEASE_MS + 1_000),
         "taken over after {taken:?}, past a lease and one second"
