@@ -396,6 +396,18 @@ async fn assert_sold_exactly(store: &Store, drop: &Drop, acknowledged: &[String]
     );
 }
 
+/// How long after `since_ms` (wall clock, shared by every process on this
+/// machine) the current owner of `sku`'s shard recorded its epoch.
+async fn taken_after(store: &Store, sku: i64, since_ms: i64) -> Duration {
+    let recorded_at: i64 =
+        sqlx::query_scalar("SELECT recorded_at FROM shard_epochs WHERE shard = ?")
+            .bind(sku % i64::from(SHARDS))
+            .fetch_one(store.pool())
+            .await
+            .expect("epoch row");
+    Duration::from_millis(u64::try_from(recorded_at - since_ms).expect("recorded after"))
+}
+
 /// Every purchase answered 201 during the burst is among the final ones.
 fn assert_acknowledged_kept(shots: &[Shot], acknowledged: &[String]) {
     for shot in shots.iter().filter(|s| s.status == Some(201)) {
@@ -527,14 +539,7 @@ async fn the_owner_killed_mid_drop_loses_nothing_acknowledged() {
         .until_taken_over(survivor, drop.sku, &owner, killed)
         .await;
     let store = db.store().await;
-    let recorded_at: i64 =
-        sqlx::query_scalar("SELECT recorded_at FROM shard_epochs WHERE shard = ?")
-            .bind(drop.sku % i64::from(SHARDS))
-            .fetch_one(store.pool())
-            .await
-            .expect("epoch row");
-    let taken =
-        Duration::from_millis(u64::try_from(recorded_at - killed_at).expect("after the kill"));
+    let taken = taken_after(&store, drop.sku, killed_at).await;
     eprintln!("shard taken over {taken:?} after the kill (seen after {seen:?})");
     assert!(
         taken <= Duration::from_millis(LEASE_MS + 1_000),
@@ -618,13 +623,15 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let paused_at = chrono::Utc::now().timestamp_millis();
     signal(&cluster.nodes[stale], "-STOP");
     let paused = Instant::now();
     let survivor = (stale + 1) % 3;
-    let taken = cluster
+    let seen = cluster
         .until_taken_over(survivor, drop.sku, &owner, paused)
         .await;
-    eprintln!("shard taken over {taken:?} after the pause");
+    let taken = taken_after(&db.store().await, drop.sku, paused_at).await;
+    eprintln!("shard taken over {taken:?} after the pause (seen after {seen:?})");
     // The new owner sells: a purchase placed now is decided there.
     let before = created.load(Ordering::Relaxed);
     let (status, _) = buy(&drop, survivor, "after-the-pause", 0).await;
