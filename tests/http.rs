@@ -313,6 +313,7 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("/api/v1/admin/actors", "get"),
         ("/api/v1/admin/actors/counters", "get"),
         ("/api/v1/admin/actors/skus/{id}", "get"),
+        ("/api/v1/admin/cluster", "get"),
         ("/api/v1/admin/outbox", "get"),
         ("/api/v1/admin/events", "get"),
         ("/api/v1/admin/mail", "get"),
