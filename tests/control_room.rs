@@ -283,6 +283,13 @@ async fn the_page_shows_what_the_api_says_after_a_drop() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // The cluster panel says this is one process.
+    wait_for(
+        &page,
+        "document.getElementById('cluster-mode').textContent.startsWith('single process')",
+        Duration::from_secs(10),
+    )
+    .await;
     // Sold + reserved + available is the stock; what was paid is sold.
     let sku_view = &api_view["sku"];
     assert_eq!(sku_view["sold"], 4, "{api_view}");

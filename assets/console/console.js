@@ -117,6 +117,23 @@
   function start() {
     showRoom(true);
     connect(0);
+    pollCluster();
+  }
+
+  // The cluster view is not part of the live snapshot: it is read from
+  // the admin API every 2 s while someone is signed in.
+  async function pollCluster() {
+    if (!tokens) return;
+    try {
+      const res = await fetch("/api/v1/admin/cluster", {
+        headers: { Authorization: `Bearer ${tokens.access}` },
+        cache: "no-store",
+      });
+      if (res.ok) renderCluster(await res.json());
+    } catch (e) {
+      // The stream shows the connection's state; try again on the next tick.
+    }
+    setTimeout(pollCluster, 2000);
   }
 
   // Opens the stream; reconnects after it ends, backing off on errors.
@@ -326,6 +343,27 @@
     const r = e.restarts;
     text("engine-restarts", `${n(r.sku_actors)} SKU · ${n(r.persister)} persister · ${n(r.sagas)} saga`);
     $("engine-persister-queue").dataset.failing = e.persister_failing;
+  }
+
+  function renderCluster(c) {
+    if (c.mode !== "cluster") {
+      text("cluster-mode", "single process (owns the whole store)");
+      for (const id of ["cluster-node", "cluster-held", "cluster-owners", "cluster-forwarded", "cluster-served"]) text(id, "–");
+      return;
+    }
+    const held = c.shards.filter((s) => s.held_here);
+    const closing = held.filter((s) => s.closing).length;
+    const free = c.shards.filter((s) => !s.owner).length;
+    text("cluster-mode", `cluster of ${c.nodes.length} · ${c.shard_count} shards · lease ${ms(c.lease_ms)}`);
+    text("cluster-node", c.node);
+    text("cluster-held", `${held.length}${closing ? ` (${closing} handing over)` : ""}`);
+    text(
+      "cluster-owners",
+      c.nodes.map((x) => `${x.node}: ${x.shards.length}`).join(" · ") + (free ? ` · ${free} unowned` : ""),
+    );
+    const f = c.forwarding;
+    text("cluster-forwarded", `${n(f.calls_sent)} in ${n(f.batches_sent)} requests${f.failed_batches ? ` · ${n(f.failed_batches)} unanswered` : ""}`);
+    text("cluster-served", `${n(f.calls_served)} in ${n(f.batches_served)} requests`);
   }
 
   function statusList(id, counts) {
