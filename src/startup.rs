@@ -152,19 +152,18 @@ impl Application {
             idle_limit,
         )
         .await?;
-        if let Some(me) = node {
-            if store.backend() != Backend::MySql {
-                return Err(StartupError::Config(
-                    "cluster mode (STAMPEDE_NODE_ID) needs a MySQL/MariaDB DATABASE_URL: \
-                     the nodes share one database, and SQLite is one process's file"
-                        .into(),
-                ));
-            }
-            store.migrate().await?;
-            // No claim on the whole store: each shard is fenced on its own.
-            return Self::assemble(settings, stock, store, metrics, Some(me)).await;
+        if node.is_some() && store.backend() != Backend::MySql {
+            return Err(StartupError::Config(
+                "cluster mode (STAMPEDE_NODE_ID) needs a MySQL/MariaDB DATABASE_URL: \
+                 the nodes share one database, and SQLite is one process's file"
+                    .into(),
+            ));
         }
         store.migrate().await?;
+        if node.is_some() {
+            // No claim on the whole store: each shard is fenced on its own.
+            return Self::assemble(settings, stock, store, metrics, node).await;
+        }
         // Before anything is written: a second process must not even
         // bootstrap the admin while another one owns the store.
         let lease = store
@@ -240,8 +239,8 @@ impl Application {
             Backend::Sqlite => store.clone(),
         };
         let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
-        let cluster = match (node, held) {
-            (Some(me), Some(held)) => Some(
+        let cluster = match node.zip(held) {
+            Some((me, held)) => Some(
                 ClusterNode::start(cluster::node::Parts {
                     me,
                     settings: &settings.cluster,
@@ -254,7 +253,7 @@ impl Application {
                 })
                 .await?,
             ),
-            _ => None,
+            None => None,
         };
         // The counters' batches and loads likewise get connections of their
         // own on MySQL: a like storm must not starve checkout, nor the
@@ -292,10 +291,9 @@ impl Application {
             .map_err(StartupError::Config)?;
         let stock = match (stock, &cluster) {
             (Some(stock), _) => stock,
-            (None, Some((_, routed))) => Arc::clone(routed) as Arc<dyn StockPort>,
+            (None, Some(node)) => Arc::clone(node.stock()) as Arc<dyn StockPort>,
             (None, None) => Arc::new(inventory.clone()),
         };
-        let cluster = cluster.map(|(node, _)| node);
         let behind = TaskTracker::new();
         let writer = OrderWriter::start(store.clone(), &settings.orders).await?;
         let orders = Orders::start(SagaDeps {

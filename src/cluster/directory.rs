@@ -42,10 +42,6 @@ impl ShardDirectory {
         }
     }
 
-    pub fn count(&self) -> ShardCount {
-        self.count
-    }
-
     /// Records what `shard`'s key says now (`None`: free).
     pub fn record(&self, shard: ShardId, owner: Option<(String, u64)>) {
         let mut owners = self.owners.write().unwrap_or_else(|p| p.into_inner());

@@ -51,21 +51,21 @@ pub struct ForwardStats {
     pub served_batches: AtomicU64,
 }
 
-struct Pending {
+pub(super) struct Pending {
     call: Call,
     answer: oneshot::Sender<Reply>,
 }
 
 pub struct ClusterStock {
-    local: Inventory,
-    held: Arc<HeldShards>,
-    directory: Arc<ShardDirectory>,
-    me: NodeId,
-    nats: async_nats::Client,
-    prefix: String,
-    timeout: Duration,
-    links: DashMap<String, mpsc::Sender<Pending>>,
-    stats: Arc<ForwardStats>,
+    pub(super) local: Inventory,
+    pub(super) held: Arc<HeldShards>,
+    pub(super) directory: Arc<ShardDirectory>,
+    pub(super) me: NodeId,
+    pub(super) nats: async_nats::Client,
+    pub(super) prefix: String,
+    pub(super) timeout: Duration,
+    pub(super) links: DashMap<String, mpsc::Sender<Pending>>,
+    pub(super) stats: Arc<ForwardStats>,
 }
 
 /// Where a SKU's calls go.
@@ -75,30 +75,6 @@ enum Route {
 }
 
 impl ClusterStock {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        local: Inventory,
-        held: Arc<HeldShards>,
-        directory: Arc<ShardDirectory>,
-        me: NodeId,
-        nats: async_nats::Client,
-        prefix: String,
-        timeout: Duration,
-        stats: Arc<ForwardStats>,
-    ) -> Self {
-        Self {
-            local,
-            held,
-            directory,
-            me,
-            nats,
-            prefix,
-            timeout,
-            links: DashMap::new(),
-            stats,
-        }
-    }
-
     fn route(&self, sku: SkuId) -> Result<Route, InventoryError> {
         if self.held.serves(sku) {
             return Ok(Route::Here);

@@ -1,11 +1,13 @@
-//! Several stampede nodes over one database (issue 16), built a piece at a
-//! time: the KV buckets (`bucket`), how long a key stood still on this
-//! node's clock (`sightings`), shard leases with a fencing epoch (`lease`),
-//! who is live (`membership`), and the keeper that holds this node's share
-//! of the shards in line with the live nodes (`keeper`). Routing and the
-//! host that would serve a shard's actors are not built, and nothing here
-//! is wired into the server yet: a node still claims the whole store
-//! (`persistence::owner`).
+//! Several stampede nodes over one database (issue 16), on when
+//! `STAMPEDE_NODE_ID` is set. State in NATS: the KV buckets (`bucket`),
+//! how long a key stood still on this node's clock (`sightings`), shard
+//! leases whose revision is the fencing epoch (`lease`), who is live
+//! (`membership`). The keeper holds this node's share of the shards in line
+//! with the live nodes (`keeper`, writing `directory`), and its host opens
+//! and closes the shards' SKU actors (`stock_host`). A SKU's calls reach its
+//! owner through `forward` and `serve`, in the messages of `wire`; `node`
+//! assembles it all and hands every shard over at shutdown. Orders, sagas
+//! and counters are not sharded yet (docs/cluster.md).
 
 pub mod bucket;
 pub mod directory;

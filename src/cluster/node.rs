@@ -71,8 +71,8 @@ pub struct Parts<'a> {
 
 impl ClusterNode {
     /// Connects, joins the roster and starts the keeper's rounds and the
-    /// server. Answers the node and the stock port orders should use.
-    pub async fn start(parts: Parts<'_>) -> Result<(Self, Arc<ClusterStock>), ClusterError> {
+    /// server. [`ClusterNode::stock`] is the stock port orders should use.
+    pub async fn start(parts: Parts<'_>) -> Result<Self, ClusterError> {
         let connect_error = |why: String| ClusterError::Connect {
             url: parts.nats_url.to_string(),
             why,
@@ -115,16 +115,17 @@ impl ClusterNode {
         .await?;
         let (stop, stopped) = watch::channel(false);
         let keeper = tokio::spawn(keep(keeper, stopped));
-        let stock = Arc::new(ClusterStock::new(
-            parts.inventory,
-            Arc::clone(&parts.held),
-            Arc::clone(&directory),
-            parts.me.clone(),
-            nats.clone(),
-            parts.subject_prefix.to_string(),
-            parts.settings.forward_timeout(),
-            Arc::clone(&stats),
-        ));
+        let stock = Arc::new(ClusterStock {
+            local: parts.inventory,
+            held: Arc::clone(&parts.held),
+            directory: Arc::clone(&directory),
+            me: parts.me.clone(),
+            nats: nats.clone(),
+            prefix: parts.subject_prefix.to_string(),
+            timeout: parts.settings.forward_timeout(),
+            links: Default::default(),
+            stats: Arc::clone(&stats),
+        });
         tracing::info!(node = %parts.me, shards = parts.held.count().get(), "joined the cluster");
         let node = Self {
             inner: Arc::new(Inner {
@@ -137,10 +138,10 @@ impl ClusterNode {
                 stop,
                 keeper: tokio::sync::Mutex::new(Some(keeper)),
                 server,
-                stock: Arc::clone(&stock),
+                stock,
             }),
         };
-        Ok((node, stock))
+        Ok(node)
     }
 
     pub fn me(&self) -> &NodeId {

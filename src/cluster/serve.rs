@@ -84,7 +84,7 @@ impl Server {
                 again,
                 ..
             } => {
-                let (id, quantity) = parse(id, quantity)?;
+                let (id, quantity) = (reservation(id)?, units(quantity)?);
                 StockPort::reserve(inventory, sku, id, UserId::new(user), quantity, again)
                     .await
                     .map(Answer::held)
@@ -98,13 +98,10 @@ impl Server {
             Call::Snapshot { .. } => StockPort::snapshot(inventory, sku)
                 .await
                 .map(|s| Answer::snapshot(&s)),
-            Call::Restock { quantity, .. } => {
-                let quantity = Quantity::new(i64::from(quantity)).map_err(|_| {
-                    tracing::warn!("a forwarded restock carried a malformed quantity");
-                    Refusal::Unavailable
-                })?;
-                inventory.restock(sku, quantity).await.map(Answer::levels)
-            }
+            Call::Restock { quantity, .. } => inventory
+                .restock(sku, units(quantity)?)
+                .await
+                .map(Answer::levels),
             Call::SetRules { rules, .. } => {
                 inventory.set_rules(sku, rules).await.map(Answer::Rules)
             }
@@ -120,10 +117,9 @@ fn reservation(raw: String) -> Result<ReservationId, Refusal> {
     })
 }
 
-fn parse(id: String, quantity: u32) -> Result<(ReservationId, Quantity), Refusal> {
-    let quantity = Quantity::new(i64::from(quantity)).map_err(|_| {
+fn units(quantity: u32) -> Result<Quantity, Refusal> {
+    Quantity::new(i64::from(quantity)).map_err(|_| {
         tracing::warn!("a forwarded call carried a malformed quantity");
         Refusal::Unavailable
-    })?;
-    Ok((reservation(id)?, quantity))
+    })
 }

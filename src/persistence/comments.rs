@@ -2,6 +2,8 @@
 //! `comment_count` in the same transaction, and a comment on someone
 //! else's post notifies them (an `activities` row of kind `commented`).
 
+use std::collections::BTreeMap;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -96,27 +98,20 @@ impl Store {
         &self,
         comments: &[&NewComment],
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        let mut per_post: Vec<(i64, i64)> = Vec::new();
+        // Posts in ascending order, so two transactions never lock them
+        // crosswise.
+        let mut per_post: BTreeMap<i64, i64> = BTreeMap::new();
         for c in comments {
-            match per_post.iter_mut().find(|(post, _)| *post == c.post) {
-                Some((_, n)) => *n += 1,
-                None => per_post.push((c.post, 1)),
-            }
+            *per_post.entry(c.post).or_default() += 1;
         }
-        // Posts in one order, so two transactions never lock them crosswise.
-        per_post.sort_unstable();
         let mut tx = self.begin_write().await?;
-        let mut authors = Vec::with_capacity(per_post.len());
+        let mut authors = BTreeMap::new();
         for (post, n) in per_post {
-            authors.push((post, count_comments(&mut tx, post, n).await?));
+            authors.insert(post, count_comments(&mut tx, post, n).await?);
         }
         let mut ids = Vec::with_capacity(comments.len());
         for c in comments {
-            let post_author = authors
-                .iter()
-                .find(|(post, _)| *post == c.post)
-                .and_then(|(_, author)| *author);
-            let Some(post_author) = post_author else {
+            let Some(&Some(post_author)) = authors.get(&c.post) else {
                 ids.push(None);
                 continue;
             };

@@ -202,8 +202,8 @@ impl Store {
     /// in the middle of a batch (SIGSTOP, a long GC-like stall) would
     /// otherwise keep that batch's locks, the shard fence's among them, and
     /// the shard's next owner could neither record its epoch nor write
-    /// until the pause ended. Servers without the variable (MySQL) refuse
-    /// the connection, so cluster mode says so at start-up.
+    /// until the pause ended. Servers without the variable (Oracle MySQL)
+    /// refuse the connection: start-up fails with the server's error.
     pub async fn connect_limited(
         url: &str,
         max_connections: u32,
@@ -235,7 +235,8 @@ impl Store {
             }),
             Backend::MySql => match idle_transactions {
                 Some(idle) => {
-                    let secs = idle.as_secs().max(1);
+                    // Whole seconds, rounded up: never shorter than asked.
+                    let secs = idle.as_millis().div_ceil(1000).max(1);
                     options.after_connect(move |conn, _| {
                         Box::pin(async move {
                             conn.execute(sqlx::AssertSqlSafe(format!(

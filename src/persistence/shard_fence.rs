@@ -181,11 +181,6 @@ impl Store {
         self.shards.as_ref().is_none_or(|shards| shards.leads())
     }
 
-    /// The shards this store writes for, in cluster mode.
-    pub fn held_shards(&self) -> Option<&Arc<HeldShards>> {
-        self.shards.as_ref()
-    }
-
     /// Records that `node` owns `held.shard` from `held.epoch` on. Refused
     /// (`Fenced`) when a higher epoch is recorded already: a later owner
     /// took the shard in between.
