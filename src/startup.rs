@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 use tracing_actix_web::TracingLogger;
 
+use crate::actors::orders::homes::SagaHomes;
 use crate::actors::orders::saga::SagaDeps;
 use crate::actors::orders::writer::OrderWriter;
 use crate::actors::{CommentWriter, Counters, Inventory, Orders, StockPort};
@@ -314,9 +315,14 @@ impl Application {
             behind,
             gauges: Default::default(),
             incidents: Default::default(),
-            resume_live: cluster.is_none(),
+            homes: cluster
+                .as_ref()
+                .map(|node| Arc::clone(node.sagas()) as Arc<dyn SagaHomes>),
         })
         .await?;
+        if let Some(node) = &cluster {
+            node.attach(orders.clone());
+        }
         // Before the listener exists: no purchase of ours is in flight. In
         // a cluster other nodes' purchases are, so orphans lapse with the
         // reservation TTL instead.

@@ -18,6 +18,11 @@
 //!   needed another node are answered 503 meanwhile and succeed on retry;
 //!   nothing is oversold.
 //!
+//! - sagas: an order's saga runs where its order's shard is; paying on
+//!   another node reaches it, and when that node is SIGKILLed the shard's
+//!   next owner resumes its sagas (paid ones go on, unpaid ones lapse and
+//!   give their units back).
+//!
 //! CI runs a short form (`STAMPEDE_TEST_CLUSTER_PURCHASES`, default 3,000);
 //! the README reports the long one (10,000).
 
@@ -34,7 +39,8 @@ use common::process::{
 use common::{TestDb, db_levels};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use stampede::domain::ids::SkuId;
+use stampede::domain::ids::{OrderId, SkuId};
+use stampede::domain::shard::ShardCount;
 use stampede::persistence::Store;
 use tokio::process::Child;
 use tokio::task::JoinHandle;
@@ -730,4 +736,170 @@ async fn cluster_mode_refuses_what_it_cannot_fence() {
         assert!(!out.status.success(), "started despite: {why}");
         assert!(said.contains(why), "no `{why}` in: {said}");
     }
+}
+
+/// Orders placed in this test, with their buyer.
+const SAGA_ORDERS: usize = 60;
+/// Long enough to pay every order after a take-over, short enough that the
+/// unpaid ones lapse within the test.
+const SAGA_PAYMENT_WINDOW_MS: u64 = 10_000;
+
+/// Pays order `id` for `buyer` on the live nodes in turn until it is
+/// answered 200 (a 503 while its saga's shard has no owner is retried).
+async fn pay_until_paid(drop: &Drop, live: &[usize], buyer: usize, id: &str) {
+    let mut last = None;
+    for attempt in 0..200 {
+        let node = live[attempt % live.len()];
+        let res = drop
+            .client
+            .post(format!("{}/api/v1/orders/{id}/payment", drop.bases[node]))
+            .bearer_auth(&drop.buyers[buyer])
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        match res.map(|r| r.status().as_u16()) {
+            Ok(200) => return,
+            Ok(503) | Err(_) => {}
+            Ok(other) => panic!("paying {id} answered {other}"),
+        }
+        last = Some(attempt);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("order {id} was never paid ({last:?} retries)");
+}
+
+/// Which node runs each order's saga: the owner of its order shard, as
+/// node `via` sees the shards.
+async fn saga_homes(cluster: &Cluster, via: usize, orders: &[String]) -> Vec<String> {
+    let view = cluster.view(&cluster.nodes[via]).await.expect("view");
+    let owners: Vec<String> = view["shards"]
+        .as_array()
+        .expect("shards")
+        .iter()
+        .map(|s| s["owner"].as_str().expect("every shard owned").to_string())
+        .collect();
+    let count = ShardCount::new(SHARDS).expect("shards");
+    orders
+        .iter()
+        .map(|id| {
+            let shard = count.of_order(OrderId::parse(id).expect("order id"));
+            owners[shard.get() as usize].clone()
+        })
+        .collect()
+}
+
+/// Issue 16's sagas: an order's saga runs on the node holding its order's
+/// shard, whichever node placed it. Paying through a node that does not
+/// run the saga reaches the one that does; when that node is SIGKILLed,
+/// the next owner of the shard resumes its sagas from their recorded
+/// steps: the paid ones go on, the unpaid ones lapse and give their stock
+/// back. Before this, no node resumed another's sagas: the dead node's
+/// unpaid orders held their units until the reservation TTL, and paying
+/// them answered 503 for as long as that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_nodes_sagas_go_on_at_the_next_owner_of_their_shard() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDb::mysql("cluster_sagas").await;
+    let window = SAGA_PAYMENT_WINDOW_MS.to_string();
+    let mut cluster = start_cluster_with(
+        &db,
+        "sagas",
+        &[
+            ("STAMPEDE_ORDERS_PAYMENT_WINDOW_MS", &window),
+            ("STAMPEDE_PAYMENTS_DECLINE_RATE", "0"),
+            ("STAMPEDE_PAYMENTS_LATENCY_MS", "5"),
+        ],
+    )
+    .await;
+    let drop = prepare(&cluster).await;
+    tokio::time::sleep_until(drop.opens).await;
+    let mut orders: Vec<(usize, String)> = Vec::new();
+    for i in 0..SAGA_ORDERS {
+        let buyer = i % BUYERS;
+        let (status, id) = buy(&drop, i % 3, &format!("saga-{i}"), buyer).await;
+        assert_eq!(status, Some(201), "order {i} was not placed");
+        orders.push((buyer, id.expect("order id")));
+    }
+    let ids: Vec<String> = orders.iter().map(|(_, id)| id.clone()).collect();
+    let homes = saga_homes(&cluster, 0, &ids).await;
+    // The node running the most sagas is the one to die.
+    let victim = (0..3)
+        .max_by_key(|n| homes.iter().filter(|h| **h == cluster.nodes[*n].id).count())
+        .expect("a node");
+    let victim_id = cluster.nodes[victim].id.clone();
+    let on_victim: Vec<usize> = (0..SAGA_ORDERS)
+        .filter(|i| homes[*i] == victim_id)
+        .collect();
+    assert!(
+        on_victim.iter().any(|i| i % 2 == 0) && on_victim.iter().any(|i| i % 2 == 1),
+        "the victim runs paid and unpaid orders' sagas"
+    );
+    // Paid through a node that does not run the saga: handed to its home.
+    let first = on_victim[0];
+    let elsewhere = (victim + 1) % 3;
+    pay_until_paid(&drop, &[elsewhere], orders[first].0, &orders[first].1).await;
+    kill(&mut cluster.nodes[victim]).await;
+    let live: Vec<usize> = (0..3).filter(|n| *n != victim).collect();
+    // Every other even order is paid through the survivors; odd ones are
+    // left to lapse.
+    for i in (0..SAGA_ORDERS).filter(|i| i % 2 == 0 && *i != first) {
+        pay_until_paid(&drop, &live, orders[i].0, &orders[i].1).await;
+    }
+    let store = db.store().await;
+    let lapsed_by = Instant::now() + Duration::from_millis(SAGA_PAYMENT_WINDOW_MS + 30_000);
+    let statuses = loop {
+        let mut statuses = Vec::with_capacity(SAGA_ORDERS);
+        for (_, id) in &orders {
+            let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?")
+                .bind(id.clone())
+                .fetch_one(store.pool())
+                .await
+                .expect("order");
+            statuses.push(status);
+        }
+        let unpaid_ended = statuses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1 && *i != first)
+            .all(|(_, s)| s == "CANCELLED");
+        if unpaid_ended || Instant::now() > lapsed_by {
+            break statuses;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for (i, status) in statuses.iter().enumerate() {
+        let paid = i % 2 == 0 || i == first;
+        let home = &homes[i];
+        if paid {
+            assert!(
+                !matches!(
+                    status.as_str(),
+                    "AWAITING_PAYMENT" | "CANCELLED" | "REJECTED"
+                ),
+                "paid order {i} (saga on {home}) is {status}"
+            );
+        } else {
+            assert_eq!(status, "CANCELLED", "unpaid order {i} (saga on {home})");
+        }
+    }
+    // Their units came back: only the paid orders hold stock.
+    let paid = statuses
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0 || *i == first)
+        .count() as i64;
+    let mut levels = (0, 0, 0);
+    for _ in 0..100 {
+        levels = db_levels(&store, SkuId::new(drop.sku)).await;
+        if levels.1 + levels.2 == paid {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (levels.0, levels.1 + levels.2),
+        (STOCK, paid),
+        "on hand, and held by the paid orders only"
+    );
+    cluster.stop_all().await;
 }

@@ -227,7 +227,7 @@ async fn orders_with_leaky_payments(store: &Store) -> (Orders, OrderWriter, Inve
         behind: TaskTracker::new(),
         gauges: Default::default(),
         incidents: Default::default(),
-        resume_live: true,
+        homes: None,
     })
     .await
     .expect("orders");

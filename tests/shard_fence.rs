@@ -2,17 +2,20 @@
 //! commits under the epoch recorded for its shard and rolls back under any
 //! other; a lower epoch cannot be recorded over a higher one; and while a
 //! stale owner keeps committing from many tasks at once, not one of its
-//! batches that began after the new owner's record lands.
+//! batches that began after the new owner's record lands. A stale owner's
+//! saga step is refused the same way.
 
 mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use common::TestDb;
+use common::{TestDb, spawn_app};
+use stampede::domain::ids::OrderId;
+use stampede::domain::order::{OrderStatus, Step};
 use stampede::domain::shard::{NodeId, ShardCount};
-use stampede::persistence::shard_fence::ShardEpoch;
-use stampede::persistence::{Store, StoreError};
+use stampede::persistence::shard_fence::{HeldShards, ShardEpoch};
+use stampede::persistence::{OrderWrite, Store, StoreError, Transition};
 
 fn node(name: &str) -> NodeId {
     NodeId::parse(name).unwrap()
@@ -216,4 +219,64 @@ async fn a_paused_batch_does_not_hold_the_next_owner_back() {
     );
     assert!(paused.commit().await.is_err(), "the paused batch landed");
     assert_eq!(rows(&next, "old").await, 0);
+}
+
+/// A saga step is written only by the node holding its order's shard under
+/// the epoch recorded: once another node recorded a later epoch (it took
+/// the shard while this one was paused), the stale node's step rolls back,
+/// the order keeps what the new owner's saga sees, and the shard is dropped
+/// here so the writer's one-by-one retry does not try it again. Before the
+/// fence covered saga steps, the stale step landed.
+#[tokio::test]
+async fn a_stale_owners_saga_step_is_refused() {
+    let db = TestDb::mysql("fence_saga").await;
+    let app = spawn_app(db).await;
+    let (_, seller) = app.user("seller").await;
+    let (_, buyer) = app.user("customer").await;
+    let sku = app.product(&seller, &[(500, 5)], None).await[0];
+    let res = app.buy_one(&buyer, "fenced-step", sku).await;
+    assert_eq!(res.status(), 201);
+    let placed: serde_json::Value = res.json().await.unwrap();
+    let id = OrderId::parse(placed["order_id"].as_str().unwrap()).unwrap();
+    let db = app.stop().await;
+
+    let count = ShardCount::default();
+    let shard = count.of_order(id);
+    let held = Arc::new(HeldShards::new(count));
+    let store = db.store().await.with_shards(Arc::clone(&held));
+    let mine = ShardEpoch { shard, epoch: 1 };
+    store.record_shard_epoch(mine, &node("a")).await.unwrap();
+    held.open(shard, 1);
+    let step = |seq: i64, attempts: u32| OrderWrite::Transition {
+        order_id: id,
+        step: Transition {
+            seq,
+            status: OrderStatus::AwaitingPayment,
+            step: Step::AwaitPayment,
+            reason: None,
+            tracking: None,
+            attempts,
+            kind: "payment_retry",
+            detail: None,
+            answer: None,
+            event: None,
+        },
+    };
+    let order = store.order(id).await.unwrap().unwrap();
+    let next = order.last_seq + 1;
+    store.write_orders(&[&step(next, 1)]).await.unwrap();
+    // Node b takes the shard over.
+    store
+        .record_shard_epoch(ShardEpoch { shard, epoch: 2 }, &node("b"))
+        .await
+        .unwrap();
+    let stale = store.write_orders(&[&step(next + 1, 2)]).await;
+    assert!(matches!(stale, Err(StoreError::Fenced(_))), "{stale:?}");
+    let order = store.order(id).await.unwrap().unwrap();
+    assert_eq!(
+        (order.last_seq, order.attempts),
+        (next, 1),
+        "the stale step did not land"
+    );
+    assert!(held.held().is_empty(), "the lost shard is dropped here");
 }

@@ -4,20 +4,23 @@
 //! leases whose revision is the fencing epoch (`lease`), who is live
 //! (`membership`). The keeper holds this node's share of the shards in line
 //! with the live nodes (`keeper`, writing `directory`), and its host opens
-//! and closes the shards' SKU actors (`stock_host`). A SKU's calls reach its
-//! owner through `forward` and `serve`, in the messages of `wire`; `node`
-//! assembles it all and hands every shard over at shutdown. Orders, sagas
-//! and counters are not sharded yet (docs/cluster.md).
+//! and closes the shards' SKU actors and sagas (`host`). A SKU's calls
+//! reach its owner through `forward` and `serve`, in the messages of
+//! `wire`; a buyer's request for a saga reaches its node through `sagas`,
+//! in the messages of `saga_wire`. `node` assembles it all and hands every
+//! shard over at shutdown. Counters are not sharded yet (docs/cluster.md).
 
 pub mod bucket;
 pub mod directory;
 pub mod error;
 pub mod forward;
+pub mod host;
 pub mod keeper;
 pub mod lease;
 pub mod membership;
 pub mod node;
+pub mod saga_wire;
+pub mod sagas;
 pub mod serve;
 pub mod sightings;
-pub mod stock_host;
 pub mod wire;

@@ -1,7 +1,8 @@
 //! One node of a cluster, assembled: the NATS connection, the keeper that
 //! holds this node's shards (its rounds on a timer of their own), the
-//! server answering other nodes' forwarded stock calls, and the stock port
-//! that routes each SKU to its owner. The shutdown path hands every shard
+//! servers answering other nodes' forwarded stock calls and saga requests,
+//! the stock port that routes each SKU to its owner, and the sagas' homes
+//! that route each order's requests to its shard's node. The shutdown path hands every shard
 //! over (drained, flushed, released) before the inventory stops, so the
 //! next owners take them at once instead of after a lease.
 
@@ -13,12 +14,14 @@ use tokio::task::JoinHandle;
 
 use super::directory::ShardDirectory;
 use super::forward::{ClusterStock, ForwardStats};
+use super::host::NodeHost;
 use super::keeper::Keeper;
 use super::lease::{LeaseError, ShardLeases};
 use super::membership::Membership;
+use super::sagas::{self, ClusterSagas, OrdersSlot};
 use super::serve::Server;
-use super::stock_host::StockHost;
 use crate::actors::Inventory;
+use crate::actors::orders::Orders;
 use crate::config::ClusterSettings;
 use crate::domain::shard::NodeId;
 use crate::persistence::Store;
@@ -52,7 +55,10 @@ struct Inner {
     stop: watch::Sender<bool>,
     keeper: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     server: JoinHandle<()>,
+    saga_server: JoinHandle<()>,
     stock: Arc<ClusterStock>,
+    sagas: Arc<ClusterSagas>,
+    orders: OrdersSlot,
 }
 
 /// Everything [`ClusterNode::start`] needs.
@@ -71,7 +77,9 @@ pub struct Parts<'a> {
 
 impl ClusterNode {
     /// Connects, joins the roster and starts the keeper's rounds and the
-    /// server. [`ClusterNode::stock`] is the stock port orders should use.
+    /// servers. [`ClusterNode::stock`] is the stock port orders should use
+    /// and [`ClusterNode::sagas`] their sagas' homes; the orders started on
+    /// them are then given back with [`ClusterNode::attach`].
     pub async fn start(parts: Parts<'_>) -> Result<Self, ClusterError> {
         let connect_error = |why: String| ClusterError::Connect {
             url: parts.nats_url.to_string(),
@@ -90,6 +98,7 @@ impl ClusterNode {
         let js = async_nats::jetstream::new(nats.clone());
         let lease = parts.settings.lease();
         let bucket = &parts.settings.bucket;
+        let orders = OrdersSlot::default();
         let leases = ShardLeases::open(&js, bucket, parts.me.as_str(), lease).await?;
         let members = Membership::open(&js, bucket, parts.me.clone(), lease).await?;
         let mut keeper = Keeper::new(
@@ -98,8 +107,9 @@ impl ClusterNode {
             leases,
             members,
             parts.store,
-            StockHost {
+            NodeHost {
                 inventory: parts.inventory.clone(),
+                orders: Arc::clone(&orders),
                 held: Arc::clone(&parts.held),
             },
         );
@@ -112,6 +122,13 @@ impl ClusterNode {
             stats: Arc::clone(&stats),
         }
         .run(nats.clone(), parts.subject_prefix, parts.me.as_str())
+        .await?;
+        let saga_server = sagas::serve(
+            nats.clone(),
+            parts.subject_prefix,
+            parts.me.as_str(),
+            Arc::clone(&orders),
+        )
         .await?;
         let (stop, stopped) = watch::channel(false);
         let keeper = tokio::spawn(keep(keeper, stopped));
@@ -126,6 +143,15 @@ impl ClusterNode {
             links: Default::default(),
             stats: Arc::clone(&stats),
         });
+        let sagas = Arc::new(ClusterSagas {
+            held: Arc::clone(&parts.held),
+            directory: Arc::clone(&directory),
+            me: parts.me.clone(),
+            nats: nats.clone(),
+            prefix: parts.subject_prefix.to_string(),
+            timeout: parts.settings.forward_timeout(),
+            lease,
+        });
         tracing::info!(node = %parts.me, shards = parts.held.count().get(), "joined the cluster");
         let node = Self {
             inner: Arc::new(Inner {
@@ -138,7 +164,10 @@ impl ClusterNode {
                 stop,
                 keeper: tokio::sync::Mutex::new(Some(keeper)),
                 server,
+                saga_server,
                 stock,
+                sagas,
+                orders,
             }),
         };
         Ok(node)
@@ -165,6 +194,20 @@ impl ClusterNode {
         &self.inner.stock
     }
 
+    /// Where each order's saga runs, for the orders' `SagaDeps`.
+    pub fn sagas(&self) -> &Arc<ClusterSagas> {
+        &self.inner.sagas
+    }
+
+    /// Gives the node the orders started on it: from now on it answers
+    /// other nodes' saga requests and stops a shard's sagas when the shard
+    /// is handed over.
+    pub fn attach(&self, orders: Orders) {
+        if self.inner.orders.set(orders).is_err() {
+            tracing::warn!("the cluster node was given its orders twice; kept the first");
+        }
+    }
+
     pub fn stats(&self) -> &ForwardStats {
         &self.inner.stats
     }
@@ -183,6 +226,7 @@ impl ClusterNode {
             tracing::error!(error = %e, "the shard keeper ended abnormally");
         }
         self.inner.server.abort();
+        self.inner.saga_server.abort();
         if let Err(e) = self.inner.nats.flush().await {
             tracing::warn!(error = %e, "could not flush the NATS connection");
         }
@@ -190,7 +234,7 @@ impl ClusterNode {
 }
 
 /// The keeper's rounds until told to stop, then a clean leave.
-async fn keep(mut keeper: Keeper<StockHost>, mut stopped: watch::Receiver<bool>) {
+async fn keep(mut keeper: Keeper<NodeHost>, mut stopped: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(keeper.every());
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock};
 use sqlx::Row;
 
 use super::{Backend, Store, StoreError};
-use crate::domain::ids::SkuId;
+use crate::domain::ids::{OrderId, SkuId};
 use crate::domain::shard::{NodeId, ShardCount, ShardId};
 use crate::domain::time::Timestamp;
 
@@ -103,15 +103,25 @@ impl HeldShards {
 
     /// True when this node decides for `sku` now.
     pub fn serves(&self, sku: SkuId) -> bool {
-        self.read()
-            .get(&self.count.of_sku(sku))
-            .is_some_and(|h| !h.closing)
+        self.serves_shard(self.count.of_sku(sku))
+    }
+
+    /// True when `order`'s saga runs on this node now.
+    pub fn serves_order(&self, order: OrderId) -> bool {
+        self.serves_shard(self.count.of_order(order))
+    }
+
+    fn serves_shard(&self, shard: ShardId) -> bool {
+        self.read().get(&shard).is_some_and(|h| !h.closing)
     }
 
     /// The epoch under which `sku`'s decisions are written, if this node
     /// may still write them.
     pub fn writes(&self, sku: SkuId) -> Option<ShardEpoch> {
-        let shard = self.count.of_sku(sku);
+        self.writes_shard(self.count.of_sku(sku))
+    }
+
+    fn writes_shard(&self, shard: ShardId) -> Option<ShardEpoch> {
         self.read().get(&shard).map(|h| ShardEpoch {
             shard,
             epoch: h.epoch,
@@ -282,9 +292,7 @@ impl Store {
 
     /// The fence of a stock batch writing `skus`, in its transaction: the
     /// whole-store lease when this process holds one, and each SKU's shard
-    /// epoch in cluster mode. A shard the database names a later owner of
-    /// is dropped from [`HeldShards`], so the batch's retry leaves its
-    /// writes out instead of failing again.
+    /// epoch in cluster mode.
     pub(crate) async fn check_writer(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -294,24 +302,54 @@ impl Store {
         let Some(shards) = &self.shards else {
             return Ok(());
         };
-        let mut held: Vec<ShardEpoch> = Vec::new();
-        for sku in skus {
-            let Some(epoch) = shards.writes(sku) else {
-                return Err(StoreError::Fenced(format!(
-                    "SKU {sku} is in a shard this node does not hold"
-                )));
-            };
-            if !held.contains(&epoch) {
-                held.push(epoch);
-            }
+        let count = shards.count();
+        check_epochs(self, tx, shards, skus.map(|sku| count.of_sku(sku))).await
+    }
+
+    /// The fence of saga steps, in their batch's transaction: in cluster
+    /// mode each order's shard epoch (a saga runs where its order's shard
+    /// is), so a node that lost the shard while paused cannot write a step
+    /// the next owner's saga did not take.
+    pub(crate) async fn check_saga_writer(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        orders: impl Iterator<Item = OrderId>,
+    ) -> Result<(), StoreError> {
+        let Some(shards) = &self.shards else {
+            return Ok(());
+        };
+        let count = shards.count();
+        check_epochs(self, tx, shards, orders.map(|o| count.of_order(o))).await
+    }
+}
+
+/// Fails unless every shard of `wanted` is held here and still recorded
+/// under the epoch this node holds it by. A shard the database names a
+/// later owner of is dropped from [`HeldShards`], so the batch's retry
+/// leaves its writes out instead of failing again.
+async fn check_epochs(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    shards: &HeldShards,
+    wanted: impl Iterator<Item = ShardId>,
+) -> Result<(), StoreError> {
+    let mut held: Vec<ShardEpoch> = Vec::new();
+    for shard in wanted {
+        let Some(epoch) = shards.writes_shard(shard) else {
+            return Err(StoreError::Fenced(format!(
+                "shard {shard} is not held by this node"
+            )));
+        };
+        if !held.contains(&epoch) {
+            held.push(epoch);
         }
-        match self.stale_shard(tx, &held).await? {
-            None => Ok(()),
-            Some((stale, recorded)) => {
-                metrics::counter!(FENCED_BATCHES).increment(1);
-                shards.lose(stale);
-                Err(fenced(stale, recorded))
-            }
+    }
+    match store.stale_shard(tx, &held).await? {
+        None => Ok(()),
+        Some((stale, recorded)) => {
+            metrics::counter!(FENCED_BATCHES).increment(1);
+            shards.lose(stale);
+            Err(fenced(stale, recorded))
         }
     }
 }

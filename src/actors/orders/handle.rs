@@ -15,6 +15,7 @@ use tokio::task::AbortHandle;
 use super::answered::{self, Answered, Claim};
 use super::error::OrderError;
 use super::gauges::SagaReading;
+use super::homes::{SagaHomes, SagaReply, SagaRequest};
 use super::placing::{self, End, Placement};
 use super::resume::Stuck;
 use super::saga::{SagaDeps, SagaMsg};
@@ -149,13 +150,11 @@ impl Orders {
                 answered: Answered::default(),
             }),
         };
-        if orders.inner.deps.resume_live {
-            let live = orders.inner.deps.store.live_order_ids().await?;
-            if !live.is_empty() {
-                tracing::info!(count = live.len(), "resuming live orders");
-            }
-            orders.resume(live).await;
+        let live = orders.ours(orders.inner.deps.store.live_order_ids().await?);
+        if !live.is_empty() {
+            tracing::info!(count = live.len(), "resuming live orders");
         }
+        orders.resume(live).await;
         let retrier = tokio::spawn(orders.clone().retry_stuck());
         let _ = orders.inner.retrier.set(retrier.abort_handle());
         Ok(orders)
@@ -367,7 +366,7 @@ impl Orders {
         if let Some(publisher) = publisher {
             publisher.publish(&answer);
         }
-        self.saga(id, Some(record)).await?;
+        self.start_saga(id, Some(record)).await?;
         Ok(answer)
     }
 
@@ -455,6 +454,9 @@ impl Orders {
         {
             return Ok(answer);
         }
+        if let Some(homes) = self.elsewhere(existing.id) {
+            return self.replay_elsewhere(homes, existing).await;
+        }
         let saga = self.saga(existing.id, None).await?;
         if let Some(answer) = Placement::of(&existing) {
             return Ok(answer);
@@ -477,6 +479,12 @@ impl Orders {
                 "a {} order cannot be paid",
                 order.status
             )));
+        }
+        if let Some(homes) = self.elsewhere(order_id) {
+            homes
+                .forward(order_id, SagaRequest::Pay { buyer, token })
+                .await?;
+            return self.owned(buyer, order_id).await;
         }
         if let Some(token) = &token {
             // Written first, so a saga restarted mid-payment pays with it too.
@@ -508,6 +516,12 @@ impl Orders {
                 order.status
             )));
         }
+        if let Some(homes) = self.elsewhere(order_id) {
+            homes
+                .forward(order_id, SagaRequest::Cancel { buyer })
+                .await?;
+            return self.owned(buyer, order_id).await;
+        }
         match self.ask(order_id, SagaMsg::Cancel).await {
             // Ended on its own before our request reached it.
             Err(Asked::Finished) => {
@@ -536,6 +550,12 @@ impl Orders {
 
     /// The saga of an order: live state if it runs, stored state if not.
     pub async fn saga_view(&self, order_id: OrderId) -> Result<SagaView, OrderError> {
+        if let Some(homes) = self.elsewhere(order_id) {
+            return match homes.forward(order_id, SagaRequest::View).await? {
+                SagaReply::View(view) => Ok(*view),
+                SagaReply::Done => Err(OrderError::Unavailable),
+            };
+        }
         let live = self.inner.registry.get(&order_id).map(|a| a.clone());
         if let Some(saga) = live
             && let Ok(view) = self.call(&saga, SagaMsg::View).await
@@ -633,6 +653,119 @@ impl Orders {
         self.inner.deps.behind.wait().await;
     }
 
+    /// The cluster's routing when `order`'s saga runs on another node.
+    fn elsewhere(&self, order: OrderId) -> Option<&dyn SagaHomes> {
+        self.inner.deps.homes.as_deref().filter(|h| !h.here(order))
+    }
+
+    /// Of the stored ids `raw`, those whose sagas this process runs (all of
+    /// them outside a cluster; unreadable ones too, so they are listed as
+    /// stuck).
+    pub(super) fn ours(&self, raw: Vec<String>) -> Vec<String> {
+        match &self.inner.deps.homes {
+            None => raw,
+            Some(homes) => raw
+                .into_iter()
+                .filter(|r| OrderId::parse(r).is_ok_and(|id| homes.here(id)))
+                .collect(),
+        }
+    }
+
+    /// Starts `id`'s saga where it runs: here, or on its shard's node.
+    async fn start_saga(&self, id: OrderId, order: Option<OrderRecord>) -> Result<(), OrderError> {
+        match self.elsewhere(id) {
+            Some(homes) => homes.forward(id, SagaRequest::Start).await.map(|_| ()),
+            None => self.saga(id, order).await.map(|_| ()),
+        }
+    }
+
+    /// [`Orders::replay`] for an order whose saga runs on another node:
+    /// started there, its first answer read from the store once it has one.
+    async fn replay_elsewhere(
+        &self,
+        homes: &dyn SagaHomes,
+        existing: OrderRecord,
+    ) -> Result<Placement, OrderError> {
+        if let Some(answer) = Placement::of(&existing) {
+            homes.forward(existing.id, SagaRequest::Start).await?;
+            return Ok(answer);
+        }
+        homes.forward(existing.id, SagaRequest::AwaitPlaced).await?;
+        let order = self.inner.deps.store.order(existing.id).await?;
+        order
+            .as_ref()
+            .and_then(Placement::of)
+            .ok_or(OrderError::Unavailable)
+    }
+
+    /// Answers a request another node handed over for a saga run here.
+    pub async fn answer_forwarded(
+        &self,
+        order: OrderId,
+        request: SagaRequest,
+    ) -> Result<SagaReply, OrderError> {
+        if self.elsewhere(order).is_some() {
+            // Not (or no longer) this node's: the sender's retry finds the owner.
+            return Err(OrderError::Unavailable);
+        }
+        match request {
+            SagaRequest::Start => self.saga(order, None).await.map(|_| SagaReply::Done),
+            SagaRequest::AwaitPlaced => {
+                let saga = self.saga(order, None).await?;
+                self.call(&saga, SagaMsg::AwaitPlaced).await?;
+                Ok(SagaReply::Done)
+            }
+            SagaRequest::Pay { buyer, token } => {
+                self.pay(buyer, order, token).await.map(|_| SagaReply::Done)
+            }
+            SagaRequest::Cancel { buyer } => {
+                self.cancel(buyer, order).await.map(|_| SagaReply::Done)
+            }
+            SagaRequest::View => self
+                .saga_view(order)
+                .await
+                .map(|v| SagaReply::View(Box::new(v))),
+        }
+    }
+
+    /// Stops the sagas of the orders `pick` selects (a cluster shard
+    /// handed over), each after the message it is handling, then waits for
+    /// their steps to commit: the next home resumes each from its recorded
+    /// step.
+    pub async fn retire(&self, pick: impl Fn(OrderId) -> bool) {
+        let timeout = self.inner.deps.settings.reply_timeout();
+        let picked: Vec<(OrderId, ActorRef<SagaMsg>)> = self
+            .inner
+            .registry
+            .iter()
+            .filter(|e| pick(*e.key()))
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
+        self.inner
+            .stuck
+            .forget_where(|raw| OrderId::parse(raw).is_ok_and(&pick));
+        if picked.is_empty() {
+            return;
+        }
+        futures::future::join_all(picked.iter().map(|(order, saga)| async move {
+            if let Err(e) = saga
+                .stop_and_wait(Some("handed over".into()), Some(timeout))
+                .await
+            {
+                tracing::warn!(%order, error = %e, "a saga did not stop in time");
+            }
+        }))
+        .await;
+        if let Err(e) = self.inner.deps.writer.sync(timeout).await {
+            tracing::warn!(error = %e, "a handed-over shard's last saga steps did not commit");
+        }
+    }
+
+    /// True when `order`'s saga is running in this process.
+    pub(super) fn runs(&self, order: OrderId) -> bool {
+        self.inner.registry.contains_key(&order)
+    }
+
     pub(super) fn deps(&self) -> &SagaDeps {
         &self.inner.deps
     }
@@ -687,6 +820,10 @@ impl Orders {
                         .map_err(OrderError::from)?;
                     if order.is_none_or(|o| o.step == Step::Done) {
                         return Err(Asked::Finished);
+                    }
+                    // Handed over meanwhile: a retry reaches its new home.
+                    if self.elsewhere(order_id).is_some() {
+                        return Err(OrderError::Unavailable.into());
                     }
                 }
             }

@@ -16,6 +16,8 @@
 //!   and inspect orders.
 //! - [`answered`]: the first answers of keys placed moments ago, so that a
 //!   burst of retries is answered in memory, not by the order writer.
+//! - [`homes`]: where each saga runs; on a cluster node, requests for
+//!   the sagas of other nodes' order shards are handed to them.
 //! - [`resume`]: restarting the sagas of live orders at start-up, a bounded
 //!   number at a time; an order whose saga cannot start is listed as stuck
 //!   and retried, never fatal.
@@ -37,6 +39,7 @@ pub mod error;
 pub mod failure;
 pub mod gauges;
 pub mod handle;
+pub mod homes;
 pub mod placing;
 pub mod resume;
 pub mod saga;

@@ -8,6 +8,7 @@
 
 use dashmap::DashMap;
 use futures::StreamExt;
+use std::time::Duration;
 
 use super::error::OrderError;
 use super::handle::Orders;
@@ -40,6 +41,11 @@ impl Stuck {
 
     fn resumed(&self, raw: &str) {
         self.0.remove(raw);
+    }
+
+    /// Drops the orders `pick` selects (their shard went to another node).
+    pub(super) fn forget_where(&self, pick: impl Fn(&str) -> bool) {
+        self.0.retain(|raw, _| !pick(raw));
     }
 
     fn ids(&self) -> Vec<String> {
@@ -95,18 +101,58 @@ impl Orders {
     }
 
     /// Tries the stuck orders again every `resume_retry_ms`, for as long as
-    /// the service runs.
+    /// the service runs. A cluster node also looks for live orders of its
+    /// shards with no saga running here, every
+    /// [`sweep_every`](super::homes::SagaHomes::sweep_every):
+    /// the orders of a shard it has just taken over, and orders whose
+    /// placing node could not reach it to start their saga.
     pub(super) async fn retry_stuck(self) {
-        let mut every = tokio::time::interval(self.deps().settings.resume_retry());
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let retry = self.deps().settings.resume_retry();
+        let every = match &self.deps().homes {
+            Some(homes) => homes.sweep_every().min(retry),
+            None => retry,
+        };
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is immediate: start-up has just tried them all.
-        every.tick().await;
+        ticks.tick().await;
+        let mut since_retry = Duration::ZERO;
         loop {
-            every.tick().await;
-            let ids = self.stuck().ids();
-            if !ids.is_empty() {
-                self.resume(ids).await;
+            ticks.tick().await;
+            since_retry += every;
+            if since_retry >= retry {
+                since_retry = Duration::ZERO;
+                let ids = self.stuck().ids();
+                if !ids.is_empty() {
+                    self.resume(ids).await;
+                }
             }
+            if self.deps().homes.is_some() {
+                self.sweep().await;
+            }
+        }
+    }
+
+    /// Starts the sagas of live orders that run here but have none.
+    async fn sweep(&self) {
+        let live = match self.deps().store.live_order_ids().await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not list live orders; swept later");
+                return;
+            }
+        };
+        let orphans: Vec<String> = self
+            .ours(live)
+            .into_iter()
+            .filter(|raw| OrderId::parse(raw).is_ok_and(|id| !self.runs(id)))
+            .collect();
+        if !orphans.is_empty() {
+            tracing::info!(
+                count = orphans.len(),
+                "starting the sagas of this node's shards"
+            );
+            self.resume(orphans).await;
         }
     }
 }

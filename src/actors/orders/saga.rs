@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use super::error::OrderError;
 use super::failure::{self, ProviderCall};
 use super::gauges::{Presence, SagaGauges};
+use super::homes::SagaHomes;
 use super::placing::Placement;
 use super::views::SagaView;
 use super::writer::OrderWriter;
@@ -54,9 +55,16 @@ pub struct SagaDeps {
     pub gauges: Arc<SagaGauges>,
     /// Where saga trouble is reported for the control room.
     pub incidents: Incidents,
-    /// Resume every live order at start. A cluster node does not: the
-    /// other nodes' sagas are live in the store too (see docs/cluster.md).
-    pub resume_live: bool,
+    /// Where each order's saga runs: `None` for a single process (every
+    /// saga here), the cluster's routing on a cluster node.
+    pub homes: Option<Arc<dyn SagaHomes>>,
+}
+
+impl SagaDeps {
+    /// True when `order`'s saga is this process's to run now.
+    pub fn runs_here(&self, order: OrderId) -> bool {
+        self.homes.as_ref().is_none_or(|h| h.here(order))
+    }
 }
 
 pub type OrderReply = RpcReplyPort<Result<OrderRecord, OrderError>>;
@@ -156,6 +164,13 @@ impl Actor for OrderSaga {
         msg: SagaMsg,
         st: &mut State,
     ) -> Result<(), ActorProcessingErr> {
+        // A cluster node that handed the order's shard over (or lost it
+        // while paused) leaves the order to the saga of its new home.
+        if !st.deps.runs_here(st.order.id) {
+            tracing::info!(order = %st.order.id, "the order's shard moved; its saga stops here");
+            myself.stop(Some("handed over".into()));
+            return Ok(());
+        }
         match msg {
             SagaMsg::Advance => {
                 // A step that failed on the store did not change the order

@@ -71,6 +71,10 @@ impl Children for Sagas {
     }
 
     fn restart(&self, order: OrderId, restarts: &mut u32, error: &ActorProcessingErr) -> bool {
+        if !self.deps.runs_here(order) {
+            tracing::warn!(%order, %error, "saga failed after its shard moved; its new home runs it");
+            return false;
+        }
         tracing::error!(%order, %error, "saga failed; restarting it from its recorded step");
         self.deps.gauges.restarted();
         self.deps.incidents.error(

@@ -68,6 +68,12 @@ impl Store {
         crate::persistence::outbox::append(&mut tx, &events).await?;
         // Refused once another process owns the store.
         self.check_owner(&mut tx).await?;
+        // A step is refused once another node's saga drives its order.
+        let stepped = writes.iter().filter_map(|w| match w {
+            OrderWrite::Transition { order_id, .. } => Some(*order_id),
+            OrderWrite::Insert(_) => None,
+        });
+        self.check_saga_writer(&mut tx, stepped).await?;
         tx.commit().await?;
         if !events.is_empty() {
             self.events_appended();

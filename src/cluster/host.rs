@@ -1,23 +1,27 @@
-//! The keeper's host for stock: a shard opened here is served by this
-//! node's SKU actors, loaded from the database on first use (after the
-//! shard's epoch was recorded, so nothing an earlier owner committed is
-//! missed); a shard closed here stops deciding, its actors drain, and what
-//! they decided is committed before the lease goes.
+//! The keeper's host: what a shard is on this node. A shard opened here is
+//! served by this node's SKU actors, loaded from the database on first use
+//! (after the shard's epoch was recorded, so nothing an earlier owner
+//! committed is missed), and its orders' sagas are started by the orders'
+//! sweep. A shard closed here stops deciding, its sagas stop at their
+//! recorded steps, its SKU actors drain, and what both decided is
+//! committed before the lease goes.
 
 use std::sync::Arc;
 
 use super::keeper::ShardHost;
+use super::sagas::OrdersSlot;
 use crate::actors::Inventory;
 use crate::domain::shard::ShardId;
 use crate::persistence::shard_fence::HeldShards;
 
-pub struct StockHost {
+pub struct NodeHost {
     pub inventory: Inventory,
+    pub orders: OrdersSlot,
     pub held: Arc<HeldShards>,
 }
 
-impl StockHost {
-    async fn retire(&self, shard: ShardId) {
+impl NodeHost {
+    async fn retire_stock(&self, shard: ShardId) {
         let count = self.held.count();
         self.inventory
             .retire(|sku| count.of_sku(sku) == shard)
@@ -25,17 +29,22 @@ impl StockHost {
     }
 }
 
-impl ShardHost for StockHost {
+impl ShardHost for NodeHost {
     async fn open(&self, shard: ShardId, epoch: i64) {
         // Actors left from an earlier ownership remember a stale ledger.
-        self.retire(shard).await;
+        self.retire_stock(shard).await;
         self.held.open(shard, epoch);
         tracing::info!(%shard, epoch, "serving a shard");
     }
 
     async fn close(&self, shard: ShardId) {
         self.held.start_closing(shard);
-        self.retire(shard).await;
+        // Sagas first: a step may still commit or release stock.
+        if let Some(orders) = self.orders.get() {
+            let count = self.held.count();
+            orders.retire(|order| count.of_order(order) == shard).await;
+        }
+        self.retire_stock(shard).await;
         if let Err(e) = self.inventory.sync().await {
             // Left uncommitted: never acknowledged as durable, and the
             // next owner's epoch refuses it from now on.
