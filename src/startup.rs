@@ -25,6 +25,7 @@ use crate::http::catalog_cache::CatalogCache;
 use crate::http::live::{self, Live};
 use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
+use crate::http::peers::Peers;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::verification::Verifier;
@@ -94,6 +95,8 @@ pub struct Application {
     passwords: Passwords,
     pruner: tokio::task::JoinHandle<()>,
     table_pruner: tokio::task::JoinHandle<()>,
+    /// Applies the other nodes' notes (cluster mode).
+    notes: Option<tokio::task::JoinHandle<()>>,
     /// The outbox relay and sale clock; stopped after the last drain.
     events: Events,
     /// The mail notifier and sender; stopped after the events.
@@ -338,6 +341,13 @@ impl Application {
         });
         let media = Media::new(&settings.media)?;
         tracing::info!(store = %media.store.describe(), "media store");
+        let peers = cluster.as_ref().map(|node| {
+            Peers::new(
+                node.nats().clone(),
+                &settings.nats.subject_prefix,
+                node.me().as_str(),
+            )
+        });
         let state = web::Data::new(AppState {
             inventory: inventory.clone(),
             stock,
@@ -351,7 +361,8 @@ impl Application {
             limits: RateLimits::new(&settings.rate_limit),
             passwords: passwords.clone(),
             accounts: AccountBudget::new(&settings.rate_limit),
-            catalog: CatalogCache::default(),
+            catalog: CatalogCache::with_peers(peers.clone()),
+            peers: peers.clone(),
             metrics,
             metrics_token,
             events: events.clone(),
@@ -361,6 +372,15 @@ impl Application {
             verifier,
             mail: mail.clone(),
         });
+        let notes = match &peers {
+            Some(peers) => Some(
+                peers
+                    .listen(state.clone())
+                    .await
+                    .map_err(crate::cluster::node::ClusterError::from)?,
+            ),
+            None => None,
+        };
         let pruner = tokio::spawn(prune_rate_limits(state.clone()));
         let table_pruner = tokio::spawn(prune_tables(store.clone(), settings.clone()));
         let lease_keeper = tokio::spawn(keep_lease(store.clone()));
@@ -414,6 +434,7 @@ impl Application {
             passwords,
             pruner,
             table_pruner,
+            notes,
             events,
             mail,
             lease_keeper,
@@ -455,6 +476,9 @@ impl Application {
         self.signals.abort();
         self.pruner.abort();
         self.table_pruner.abort();
+        if let Some(notes) = &self.notes {
+            notes.abort();
+        }
         // Sagas stop between steps; each resumes from its recorded step.
         self.orders.shutdown().await;
         // Every order write handed over so far is committed or answered.

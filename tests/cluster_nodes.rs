@@ -903,3 +903,115 @@ async fn a_dead_nodes_sagas_go_on_at_the_next_owner_of_their_shard() {
     );
     cluster.stop_all().await;
 }
+
+/// Waits up to two seconds for `check` to hold on node `node`.
+async fn within_two_seconds<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} within two seconds");
+}
+
+/// Issue 16's shared state: what one node changes, the others hear of at
+/// once. A product renamed on one node reads renamed on the others (before,
+/// their catalog caches kept the old product until evicted), and a logout
+/// everywhere on one node refuses the account's access tokens on the others
+/// (before, they took them until the tokens expired, 15 minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_other_nodes_hear_of_a_catalog_write_and_a_logout_everywhere() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDb::mysql("cluster_notes").await;
+    let mut cluster = start_cluster(&db, "notes").await;
+    let client = cluster.client.clone();
+    let bases: Vec<String> = cluster.nodes.iter().map(Node::base).collect();
+    let seller = account(&client, &bases[0], "seller@notes.test", "seller").await;
+    let product = post(
+        &client,
+        format!("{}/api/v1/products", bases[0]),
+        Some(&seller),
+        json!({"name": "Before", "category": "drops",
+               "skus": [{"sku_code": "N", "option": "one", "price": 1_000, "stock": 5}]}),
+    )
+    .await;
+    let id = product["id"].as_i64().expect("product id");
+    let name_on = |node: usize| {
+        let (client, url) = (
+            client.clone(),
+            format!("{}/api/v1/products/{id}", bases[node]),
+        );
+        async move {
+            let product: Value = client
+                .get(url)
+                .send()
+                .await
+                .expect("product")
+                .json()
+                .await
+                .expect("json");
+            product["name"].as_str().expect("name").to_string()
+        }
+    };
+    // Read (and so cached) on every node.
+    for node in 0..3 {
+        assert_eq!(name_on(node).await, "Before");
+    }
+    let renamed = client
+        .patch(format!("{}/api/v1/products/{id}", bases[0]))
+        .bearer_auth(&seller)
+        .json(&json!({"name": "After"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(renamed.status(), 200);
+    for node in 1..3 {
+        within_two_seconds(&format!("node {node} reads the new name"), || async {
+            name_on(node).await == "After"
+        })
+        .await;
+    }
+
+    let buyer = account(&client, &bases[0], "buyer@notes.test", "customer").await;
+    let me_on = |node: usize| {
+        let (client, url, token) = (
+            client.clone(),
+            format!("{}/api/v1/users/me", bases[node]),
+            buyer.clone(),
+        );
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("me")
+                .status()
+                .as_u16()
+        }
+    };
+    for node in 0..3 {
+        assert_eq!(me_on(node).await, 200);
+    }
+    let out = client
+        .post(format!("{}/api/v1/auth/logout-all", bases[0]))
+        .bearer_auth(&buyer)
+        .send()
+        .await
+        .expect("logout-all");
+    assert_eq!(out.status(), 204);
+    for node in 1..3 {
+        within_two_seconds(
+            &format!("node {node} refuses the revoked token"),
+            || async { me_on(node).await == 401 },
+        )
+        .await;
+    }
+    cluster.stop_all().await;
+}

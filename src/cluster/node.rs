@@ -212,6 +212,11 @@ impl ClusterNode {
         &self.inner.stats
     }
 
+    /// The connection to NATS, for what else talks to the other nodes.
+    pub fn nats(&self) -> &async_nats::Client {
+        &self.inner.nats
+    }
+
     /// True while the NATS connection is up.
     pub fn reaches_nats(&self) -> bool {
         self.inner.nats.connection_state() == async_nats::connection::State::Connected

@@ -5,10 +5,9 @@
 //! those recent enough to matter (younger than the access token lifetime).
 //! Entries older than that are pruned: every token they refuse has expired.
 //!
-//! With several nodes, each learns of a logout everywhere only from its own
-//! requests or at its next start: the refresh sessions (in the database and
-//! Redis) are revoked everywhere at once, the access tokens on other nodes
-//! live out their lifetime (15 minutes by default).
+//! On a cluster, the node that took the logout tells the others over NATS
+//! (`http::peers`), and a node that was cut off from NATS reloads the
+//! stored ones when it reconnects.
 
 use dashmap::DashMap;
 use std::time::Duration;

@@ -5,10 +5,12 @@
 //! write must not put the old rows back, so each fill carries the generation
 //! it started in and is dropped if a write happened since. Products and
 //! pages are two [`GuardedCache`]s sharing one generation, so any write
-//! drops the fills in flight of both.
+//! drops the fills in flight of both. On a cluster node every invalidation
+//! is also told to the other nodes (`peers`).
 
 use std::sync::Arc;
 
+use super::peers::{Note, Peers};
 use crate::domain::catalog::{Product, ProductFilter};
 use crate::domain::ids::ProductId;
 use crate::domain::page::PageRequest;
@@ -28,17 +30,31 @@ pub type PageKey = (ProductFilter, PageRequest);
 pub struct CatalogCache {
     products: GuardedCache<ProductId, Arc<Product>>,
     pages: GuardedCache<PageKey, Arc<ProductPage>>,
+    /// The other nodes of a cluster, told of every invalidation.
+    peers: Option<Peers>,
 }
 
 impl Default for CatalogCache {
     fn default() -> Self {
         let products = GuardedCache::new(MAX_PRODUCTS);
         let pages = GuardedCache::new(MAX_PAGES).sharing_generation_with(&products);
-        Self { products, pages }
+        Self {
+            products,
+            pages,
+            peers: None,
+        }
     }
 }
 
 impl CatalogCache {
+    /// A cache whose invalidations are told to the other nodes too.
+    pub fn with_peers(peers: Option<Peers>) -> Self {
+        Self {
+            peers,
+            ..Self::default()
+        }
+    }
+
     /// Read before loading from the store; hand it back to `put_*`.
     pub fn generation(&self) -> Generation {
         self.products.generation()
@@ -61,22 +77,45 @@ impl CatalogCache {
     }
 
     /// Call after a write to `id` commits: forgets the product and every
-    /// listing page (any of them may show it, or should now).
+    /// listing page (any of them may show it, or should now), here and on
+    /// the other nodes of a cluster.
     pub fn invalidate(&self, id: ProductId) {
-        self.products.remove(&id);
-        self.pages.invalidate_all();
+        self.forget(id);
+        self.tell(Note::Product(id.get()));
     }
 
     /// Call after a write that may touch any product (a seller's
-    /// withdrawal): forgets every product and every page.
+    /// withdrawal): forgets every product and every page, everywhere.
     pub fn invalidate_all(&self) {
-        self.products.invalidate_all();
-        self.pages.invalidate_all();
+        self.forget_all();
+        self.tell(Note::Everything);
     }
 
     /// Call after a new product commits: only listings can change.
     pub fn invalidate_listings(&self) {
+        self.forget_listings();
+        self.tell(Note::Listings);
+    }
+
+    /// [`CatalogCache::invalidate`] on this node only (another node's note).
+    pub fn forget(&self, id: ProductId) {
+        self.products.remove(&id);
         self.pages.invalidate_all();
+    }
+
+    pub fn forget_all(&self) {
+        self.products.invalidate_all();
+        self.pages.invalidate_all();
+    }
+
+    pub fn forget_listings(&self) {
+        self.pages.invalidate_all();
+    }
+
+    fn tell(&self, note: Note) {
+        if let Some(peers) = &self.peers {
+            peers.tell(note);
+        }
     }
 }
 

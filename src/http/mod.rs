@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod metrics_token;
 pub mod openapi;
 pub mod passwords;
+pub mod peers;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;

@@ -43,6 +43,9 @@ pub struct AppState {
     pub accounts: AccountBudget,
     /// Catalog reads, invalidated by every catalog write.
     pub catalog: CatalogCache,
+    /// The other nodes of a cluster, told what would leave their
+    /// in-process state stale; `None` for a single process.
+    pub peers: Option<crate::http::peers::Peers>,
     /// The process-wide Prometheus recorder, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
     /// When set, `GET /metrics` answers only to this bearer token.

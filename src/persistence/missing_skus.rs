@@ -51,6 +51,11 @@ impl MissingSkus {
     pub fn forget(&self, sku: SkuId) {
         self.ids.remove(&sku);
     }
+
+    /// Call when SKUs may have been created elsewhere (another node).
+    pub fn forget_all(&self) {
+        self.ids.invalidate_all();
+    }
 }
 
 #[cfg(test)]

@@ -288,6 +288,13 @@ impl Store {
         self.missing_skus.contains(sku)
     }
 
+    /// Forgets the offers and missing SKUs remembered: another node wrote
+    /// the catalog.
+    pub fn forget_cached_catalog(&self) {
+        self.offers.invalidate();
+        self.missing_skus.forget_all();
+    }
+
     /// Brings the schema up to date; safe to run on every start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = match self.backend {

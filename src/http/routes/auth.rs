@@ -13,6 +13,7 @@ use crate::domain::role::Role;
 use crate::domain::text;
 use crate::domain::time::Timestamp;
 use crate::http::auth::AuthUser;
+use crate::http::peers::Note;
 use crate::http::problem::Problem;
 use crate::http::{ApiError, AppState};
 use crate::persistence::{RevokeReason, UserRecord};
@@ -235,6 +236,12 @@ pub async fn logout_all(
     // Stored first: a restart reloads it, so the tokens stay refused.
     state.store.revoke_access_tokens(caller.id, now).await?;
     state.tokens.revocations().revoke(caller.id, now);
+    if let Some(peers) = &state.peers {
+        peers.tell(Note::Revoked {
+            user: caller.id.get(),
+            at_ms: now.millis(),
+        });
+    }
     state
         .sessions
         .close_all(caller.id, RevokeReason::LogoutAll)
