@@ -243,6 +243,26 @@ impl Application {
             Backend::Sqlite => store.clone(),
         };
         let inventory = Inventory::start(inventory_store, settings.inventory.clone()).await?;
+        // The counters' batches and loads likewise get connections of their
+        // own on MySQL: a like storm must not starve checkout, nor the
+        // other way round. In a cluster they are fenced like stock.
+        let counters_store = match store.backend() {
+            Backend::MySql => {
+                let own = store
+                    .with_own_pool(&settings.database_url, settings.counters.connections)
+                    .await?;
+                let own = match store.lease() {
+                    Some(lease) => own.with_lease(lease),
+                    None => own,
+                };
+                match &held {
+                    Some(held) => own.with_shards(Arc::clone(held)),
+                    None => own,
+                }
+            }
+            Backend::Sqlite => store.clone(),
+        };
+        let counters = Counters::start(counters_store, settings.counters.clone()).await?;
         let cluster = match node.zip(held) {
             Some((me, held)) => Some(
                 ClusterNode::start(cluster::node::Parts {
@@ -254,27 +274,12 @@ impl Application {
                     store: store.clone(),
                     inventory: inventory.clone(),
                     held,
+                    counters: counters.clone(),
                 })
                 .await?,
             ),
             None => None,
         };
-        // The counters' batches and loads likewise get connections of their
-        // own on MySQL: a like storm must not starve checkout, nor the
-        // other way round.
-        let counters_store = match store.backend() {
-            Backend::MySql => {
-                let own = store
-                    .with_own_pool(&settings.database_url, settings.counters.connections)
-                    .await?;
-                match store.lease() {
-                    Some(lease) => own.with_lease(lease),
-                    None => own,
-                }
-            }
-            Backend::Sqlite => store.clone(),
-        };
-        let counters = Counters::start(counters_store, settings.counters.clone()).await?;
         let comments = CommentWriter::start(store.clone()).await?;
         let tokens = TokenKeys::new(
             &secrets.access,

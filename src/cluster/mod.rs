@@ -7,10 +7,12 @@
 //! and closes the shards' SKU actors and sagas (`host`). A SKU's calls
 //! reach its owner through `forward` and `serve`, in the messages of
 //! `wire`; a buyer's request for a saga reaches its node through `sagas`,
-//! in the messages of `saga_wire`. `node` assembles it all and hands every
-//! shard over at shutdown. Counters are not sharded yet (docs/cluster.md).
+//! in the messages of `saga_wire`; a like or follow reaches the node
+//! deciding its target through `counters`. `node` assembles it all and
+//! hands every shard over at shutdown.
 
 pub mod bucket;
+pub mod counters;
 pub mod directory;
 pub mod error;
 pub mod forward;

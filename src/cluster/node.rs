@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::counters::{self, ClusterCounters};
 use super::directory::ShardDirectory;
 use super::forward::{ClusterStock, ForwardStats};
 use super::host::NodeHost;
@@ -21,6 +22,7 @@ use super::membership::Membership;
 use super::sagas::{self, ClusterSagas, OrdersSlot};
 use super::serve::Server;
 use crate::actors::Inventory;
+use crate::actors::counters::Counters;
 use crate::actors::orders::Orders;
 use crate::config::ClusterSettings;
 use crate::domain::shard::NodeId;
@@ -56,9 +58,11 @@ struct Inner {
     keeper: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     server: JoinHandle<()>,
     saga_server: JoinHandle<()>,
+    counter_server: JoinHandle<()>,
     stock: Arc<ClusterStock>,
     sagas: Arc<ClusterSagas>,
     orders: OrdersSlot,
+    counters: Arc<ClusterCounters>,
 }
 
 /// Everything [`ClusterNode::start`] needs.
@@ -73,6 +77,8 @@ pub struct Parts<'a> {
     /// This node's SKU actors, on a store fenced by `held`.
     pub inventory: Inventory,
     pub held: Arc<HeldShards>,
+    /// This node's counter actors, on a store fenced by `held`.
+    pub counters: Counters,
 }
 
 impl ClusterNode {
@@ -110,6 +116,7 @@ impl ClusterNode {
             NodeHost {
                 inventory: parts.inventory.clone(),
                 orders: Arc::clone(&orders),
+                counters: parts.counters.clone(),
                 held: Arc::clone(&parts.held),
             },
         );
@@ -128,6 +135,13 @@ impl ClusterNode {
             parts.subject_prefix,
             parts.me.as_str(),
             Arc::clone(&orders),
+        )
+        .await?;
+        let counter_server = counters::serve(
+            nats.clone(),
+            parts.subject_prefix,
+            parts.me.as_str(),
+            parts.counters.clone(),
         )
         .await?;
         let (stop, stopped) = watch::channel(false);
@@ -152,6 +166,15 @@ impl ClusterNode {
             timeout: parts.settings.forward_timeout(),
             lease,
         });
+        let counters = Arc::new(ClusterCounters {
+            local: parts.counters,
+            held: Arc::clone(&parts.held),
+            directory: Arc::clone(&directory),
+            me: parts.me.clone(),
+            nats: nats.clone(),
+            prefix: parts.subject_prefix.to_string(),
+            timeout: parts.settings.forward_timeout(),
+        });
         tracing::info!(node = %parts.me, shards = parts.held.count().get(), "joined the cluster");
         let node = Self {
             inner: Arc::new(Inner {
@@ -165,9 +188,11 @@ impl ClusterNode {
                 keeper: tokio::sync::Mutex::new(Some(keeper)),
                 server,
                 saga_server,
+                counter_server,
                 stock,
                 sagas,
                 orders,
+                counters,
             }),
         };
         Ok(node)
@@ -197,6 +222,11 @@ impl ClusterNode {
     /// Where each order's saga runs, for the orders' `SagaDeps`.
     pub fn sagas(&self) -> &Arc<ClusterSagas> {
         &self.inner.sagas
+    }
+
+    /// Likes and follows routed to the node deciding each target.
+    pub fn counters(&self) -> &Arc<ClusterCounters> {
+        &self.inner.counters
     }
 
     /// Gives the node the orders started on it: from now on it answers
@@ -232,6 +262,7 @@ impl ClusterNode {
         }
         self.inner.server.abort();
         self.inner.saga_server.abort();
+        self.inner.counter_server.abort();
         if let Err(e) = self.inner.nats.flush().await {
             tracing::warn!(error = %e, "could not flush the NATS connection");
         }

@@ -13,6 +13,7 @@ use std::num::NonZeroU32;
 use sha2::{Digest, Sha256};
 
 use super::ValidationError;
+use super::counter::Target;
 use super::ids::{OrderId, SkuId};
 
 /// Shards are fixed for the life of a database: a SKU's shard must not
@@ -53,6 +54,20 @@ impl ShardCount {
     /// Order ids are UUIDv5, uniformly spread already.
     pub fn of_order(self, order: OrderId) -> ShardId {
         ShardId((order.as_u128() % u128::from(self.get())) as u32)
+    }
+
+    /// A counter's target: each kind's ids spread over every shard like
+    /// SKU ids, each kind shifted by its own offset so that post 7 and
+    /// account 7 need not share a shard.
+    pub fn of_counter(self, target: Target) -> ShardId {
+        const SHIFT: i128 = 1_000_003;
+        let (id, kind) = match target {
+            Target::Post(id) => (id.get(), 0),
+            Target::Comment(id) => (id.get(), 1),
+            Target::Account(id) => (id.get(), 2),
+        };
+        let spread = (i128::from(id) + kind * SHIFT).rem_euclid(i128::from(self.get()));
+        ShardId(spread as u32)
     }
 
     pub fn all(self) -> impl Iterator<Item = ShardId> {
@@ -168,6 +183,24 @@ mod tests {
             seen.insert(shard);
         }
         assert_eq!(seen.len(), 7, "200 orders reach every one of 7 shards");
+    }
+
+    #[test]
+    fn counters_of_every_kind_reach_every_shard() {
+        use crate::domain::ids::{CommentId, PostId, UserId};
+        for n in [1, 3, 6, 64] {
+            let count = ShardCount::new(n).unwrap();
+            let kinds: [fn(i64) -> Target; 3] = [
+                |i| Target::Post(PostId::new(i)),
+                |i| Target::Comment(CommentId::new(i)),
+                |i| Target::Account(UserId::new(i)),
+            ];
+            for kind in kinds {
+                let seen: std::collections::BTreeSet<_> =
+                    (-5..200).map(|i| count.of_counter(kind(i))).collect();
+                assert_eq!(seen.len() as u32, n, "one kind over {n} shards");
+            }
+        }
     }
 
     #[test]

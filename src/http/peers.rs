@@ -1,7 +1,8 @@
 //! What a cluster node tells the others so that their in-process state does
 //! not go stale (issue 16): a catalog write (their caches of products,
-//! listing pages, offers and missing SKUs) and a logout everywhere (their
-//! access-token revocations). Rate-limit budgets stay per node: see
+//! listing pages, offers and missing SKUs), a logout everywhere (their
+//! access-token revocations), and a post or comment removed (whichever
+//! node decides its likes must forget its counter actor). Rate-limit budgets stay per node: see
 //! docs/cluster.md.
 //!
 //! Notes go over plain NATS publish/subscribe on
@@ -18,7 +19,8 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::state::AppState;
-use crate::domain::ids::{ProductId, UserId};
+use crate::domain::counter::Target;
+use crate::domain::ids::{CommentId, PostId, ProductId, UserId};
 use crate::domain::time::Timestamp;
 
 /// How often the listener looks at its NATS connection.
@@ -33,7 +35,26 @@ pub enum Note {
     /// Anything may have changed (a seller withdrew).
     Everything,
     /// `user`'s access tokens issued up to `at_ms` are refused.
-    Revoked { user: i64, at_ms: i64 },
+    Revoked {
+        user: i64,
+        at_ms: i64,
+    },
+    /// A post was deleted or hidden: its counter and its comments' go.
+    ForgetPost(i64),
+    /// A comment or account went: its counter goes.
+    ForgetComment(i64),
+    ForgetAccount(i64),
+}
+
+impl Note {
+    /// The note that makes the other nodes forget `target`'s counter.
+    pub fn forget(target: Target) -> Self {
+        match target {
+            Target::Post(id) => Note::ForgetPost(id.get()),
+            Target::Comment(id) => Note::ForgetComment(id.get()),
+            Target::Account(id) => Note::ForgetAccount(id.get()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -144,6 +165,9 @@ fn apply(state: &AppState, note: Note) {
             .tokens
             .revocations()
             .revoke(UserId::new(user), Timestamp::from_millis(at_ms)),
+        Note::ForgetPost(id) => state.counters.forget_post(PostId::new(id)),
+        Note::ForgetComment(id) => state.counters.forget(Target::Comment(CommentId::new(id))),
+        Note::ForgetAccount(id) => state.counters.forget(Target::Account(UserId::new(id))),
     }
 }
 

@@ -1,7 +1,9 @@
 //! What every handler can reach: built once in `startup`, shared by workers.
 
+use crate::actors::counters::CounterError;
 use crate::actors::{CommentWriter, Counters, Inventory, InventoryError, Orders, StockPort};
-use crate::domain::ids::SkuId;
+use crate::domain::counter::{Tally, Target, Toggle};
+use crate::domain::ids::{PostId, SkuId};
 use crate::domain::ledger::Levels;
 use crate::domain::quantity::Quantity;
 use crate::domain::rules::SaleRules;
@@ -12,6 +14,7 @@ use crate::http::catalog_cache::CatalogCache;
 use crate::http::live::Live;
 use crate::http::metrics_token::MetricsToken;
 use crate::http::passwords::Passwords;
+use crate::http::peers::Note;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
 use crate::http::verification::Verifier;
@@ -71,6 +74,33 @@ impl AppState {
         match &self.cluster {
             Some(cluster) => cluster.stock().restock(sku, quantity).await,
             None => self.inventory.restock(sku, quantity).await,
+        }
+    }
+
+    /// Likes, unlikes, follows or unfollows on the node deciding `target`:
+    /// this process, or in a cluster the owner of the target's shard.
+    pub async fn toggle(&self, target: Target, toggle: Toggle) -> Result<Tally, CounterError> {
+        match &self.cluster {
+            Some(cluster) => cluster.counters().toggle(target, toggle).await,
+            None => self.counters.toggle(target, toggle).await,
+        }
+    }
+
+    /// The target was deleted or hidden: its counter actor leaves memory,
+    /// here and (in a cluster) on the node deciding it.
+    pub fn forget_counter(&self, target: Target) {
+        self.counters.forget(target);
+        if let Some(peers) = &self.peers {
+            peers.tell(Note::forget(target));
+        }
+    }
+
+    /// The post was deleted or hidden: its actor and its comments' leave
+    /// memory, on every node.
+    pub fn forget_post(&self, post: PostId) {
+        self.counters.forget_post(post);
+        if let Some(peers) = &self.peers {
+            peers.tell(Note::ForgetPost(post.get()));
         }
     }
 

@@ -117,7 +117,9 @@ impl Store {
     /// and one activity per join (the unique key keeps a like, unlike and
     /// like again to one). Each target has one deciding actor, in the one
     /// process that owns the store (the batch is refused once another
-    /// process took it over), so absolute counts are safe.
+    /// process took it over) or, in a cluster, on the node holding the
+    /// target's shard (the batch is refused under a stale epoch), so
+    /// absolute counts are safe.
     pub async fn write_memberships(&self, changes: &[&Membership]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
@@ -201,7 +203,8 @@ impl Store {
             });
             q.build().execute(&mut *tx).await?;
         }
-        self.check_owner(&mut tx).await?;
+        self.check_counter_writer(&mut tx, collapsed.counts.iter().map(|(t, _)| *t))
+            .await?;
         tx.commit().await?;
         for follower in &collapsed.followers {
             self.feed_followees_changed(UserId::new(*follower));

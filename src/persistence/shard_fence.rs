@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use sqlx::Row;
 
 use super::{Backend, Store, StoreError};
+use crate::domain::counter::Target;
 use crate::domain::ids::{OrderId, SkuId};
 use crate::domain::shard::{NodeId, ShardCount, ShardId};
 use crate::domain::time::Timestamp;
@@ -111,6 +112,11 @@ impl HeldShards {
         self.serves_shard(self.count.of_order(order))
     }
 
+    /// True when `target`'s counter is decided on this node now.
+    pub fn serves_counter(&self, target: Target) -> bool {
+        self.serves_shard(self.count.of_counter(target))
+    }
+
     fn serves_shard(&self, shard: ShardId) -> bool {
         self.read().get(&shard).is_some_and(|h| !h.closing)
     }
@@ -182,6 +188,14 @@ impl Store {
         self.shards
             .as_ref()
             .is_none_or(|shards| shards.writes(sku).is_some())
+    }
+
+    /// False for a counter of a shard this node does not serve (any more)
+    /// in cluster mode; always true for a single node.
+    pub fn decides_counter(&self, target: Target) -> bool {
+        self.shards
+            .as_ref()
+            .is_none_or(|shards| shards.serves_counter(target))
     }
 
     /// True unless this is a cluster node that does not hold shard 0: jobs
@@ -304,6 +318,21 @@ impl Store {
         };
         let count = shards.count();
         check_epochs(self, tx, shards, skus.map(|sku| count.of_sku(sku))).await
+    }
+
+    /// The fence of a counters batch, in its transaction: the whole-store
+    /// lease, and in cluster mode each target's shard epoch.
+    pub(crate) async fn check_counter_writer(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        targets: impl Iterator<Item = Target>,
+    ) -> Result<(), StoreError> {
+        self.check_owner(tx).await?;
+        let Some(shards) = &self.shards else {
+            return Ok(());
+        };
+        let count = shards.count();
+        check_epochs(self, tx, shards, targets.map(|t| count.of_counter(t))).await
     }
 
     /// The fence of saga steps, in their batch's transaction: in cluster

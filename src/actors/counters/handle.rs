@@ -84,6 +84,11 @@ impl Counters {
         }
         let settings = &self.inner.settings;
         for _ in 0..DELIVERY_ATTEMPTS {
+            // A cluster node decides only its shards' counters; one being
+            // handed over answers 503, and the retry reaches its next owner.
+            if !self.inner.store.decides_counter(target) {
+                return Err(CounterError::Unavailable);
+            }
             let entry = match self.activate(target).await {
                 Err(CounterError::Retired) => continue,
                 other => other?,
@@ -134,6 +139,31 @@ impl Counters {
         self.forget(Target::Post(post));
         for actor in self.inner.registry.comment_actors() {
             let _ = actor.send_message(CounterMsg::RetireIfOn(post));
+        }
+    }
+
+    /// Stops the actors of the targets `pick` selects (a cluster shard
+    /// handed over, or taken again: a stale actor must not decide from the
+    /// members it remembers), each after the requests already in its
+    /// mailbox, then waits for what they decided to commit.
+    pub async fn retire(&self, pick: impl Fn(Target) -> bool) {
+        let timeout = self.inner.settings.call_timeout();
+        let picked = self.inner.registry.select(pick);
+        if picked.is_empty() {
+            return;
+        }
+        futures::future::join_all(picked.into_iter().map(|(target, entry)| async move {
+            self.inner
+                .registry
+                .remove_if_owner(target, entry.actor.get_id());
+            if let Err(e) = entry.actor.drain_and_wait(Some(timeout)).await {
+                tracing::warn!(%target, error = %e, "a counter actor did not stop in time");
+                entry.actor.stop(Some("retired".into()));
+            }
+        }))
+        .await;
+        if let Err(e) = self.sync().await {
+            tracing::warn!(error = %e, "a handed-over shard's last counter changes did not commit");
         }
     }
 

@@ -61,6 +61,15 @@ impl Registry {
         self.actors.clear();
     }
 
+    /// The live actors of the targets `pick` selects.
+    pub fn select(&self, pick: impl Fn(Target) -> bool) -> Vec<(Target, CounterEntry)> {
+        self.actors
+            .iter()
+            .filter(|e| pick(*e.key()))
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect()
+    }
+
     /// The live actors of comments (a deleted post's comments must go).
     pub fn comment_actors(&self) -> Vec<ActorRef<CounterMsg>> {
         self.actors

@@ -198,7 +198,7 @@ pub async fn remove(
         .await?
     {
         CommentChange::Done(_) => {
-            state.counters.forget(Target::Comment(CommentId::new(id)));
+            state.forget_counter(Target::Comment(CommentId::new(id)));
             Ok(HttpResponse::NoContent().finish())
         }
         CommentChange::NotFound => Err(no_comment(id)),

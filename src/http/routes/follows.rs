@@ -103,7 +103,7 @@ async fn set_follow(
 ) -> Result<HttpResponse, ApiError> {
     let target = Target::Account(UserId::new(followee));
     let toggle = Toggle::parse(target, caller.id, on).map_err(CounterError::from)?;
-    let tally = state.counters.toggle(target, toggle).await?;
+    let tally = state.toggle(target, toggle).await?;
     Ok(HttpResponse::Ok().json(FollowState {
         following: tally.on,
         follower_count: tally.count,

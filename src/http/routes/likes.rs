@@ -28,7 +28,7 @@ async fn set_like(
     on: bool,
 ) -> Result<HttpResponse, ApiError> {
     let toggle = Toggle::parse(target, caller.id, on).map_err(crate::actors::CounterError::from)?;
-    let tally = state.counters.toggle(target, toggle).await?;
+    let tally = state.toggle(target, toggle).await?;
     Ok(HttpResponse::Ok().json(LikeState {
         liked: tally.on,
         like_count: tally.count,

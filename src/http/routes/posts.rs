@@ -188,7 +188,7 @@ pub async fn remove(
             // Its like actors (the post's, its comments') stop now, not
             // when idle: a like after the delete activates afresh, finds
             // no post and is 404.
-            state.counters.forget_post(PostId::new(id));
+            state.forget_post(PostId::new(id));
             Ok(HttpResponse::NoContent().finish())
         }
         PostChange::NotFound => Err(no_post(id)),

@@ -166,7 +166,7 @@ pub async fn resolve(
             if body.action == ReportAction::Hide {
                 // A hidden post takes no more likes, nor do its comments:
                 // their live actors stop, new ones find the post hidden.
-                state.counters.forget_post(PostId::new(post));
+                state.forget_post(PostId::new(post));
             }
             Ok(HttpResponse::Ok().json(Resolved {
                 id,
