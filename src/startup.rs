@@ -28,6 +28,7 @@ use crate::http::passwords::Passwords;
 use crate::http::peers::Peers;
 use crate::http::rate_limit::RateLimits;
 use crate::http::sessions::Sessions;
+use crate::http::shared_budget::SharedBudgets;
 use crate::http::verification::Verifier;
 use crate::http::{self, AppState};
 use crate::mail::Mail;
@@ -346,6 +347,13 @@ impl Application {
         });
         let media = Media::new(&settings.media)?;
         tracing::info!(store = %media.store.describe(), "media store");
+        // A cluster with Redis shares its request budgets (DESIGN).
+        let shared_budgets = match (&cluster, &settings.redis_url) {
+            (Some(_), Some(url)) => {
+                Some(SharedBudgets::connect(url, &settings.cluster.bucket).await?)
+            }
+            _ => None,
+        };
         let peers = cluster.as_ref().map(|node| {
             Peers::new(
                 node.nats().clone(),
@@ -363,9 +371,9 @@ impl Application {
             store: store.clone(),
             tokens,
             sessions,
-            limits: RateLimits::new(&settings.rate_limit),
+            limits: RateLimits::new(&settings.rate_limit, shared_budgets.as_ref()),
             passwords: passwords.clone(),
-            accounts: AccountBudget::new(&settings.rate_limit),
+            accounts: AccountBudget::new(&settings.rate_limit, shared_budgets.as_ref()),
             catalog: CatalogCache::with_peers(peers.clone()),
             peers: peers.clone(),
             metrics,

@@ -1140,3 +1140,53 @@ async fn likes_and_follows_spread_over_three_nodes_count_exactly() {
     );
     cluster.stop_all().await;
 }
+
+/// Issue 16's budgets, with Redis (the DESIGN: "Redis ... when set, shares
+/// rate limits ... across nodes"): one client reading the catalog through
+/// the three nodes in turn gets one budget, not three. With a burst of 6
+/// and a refill of 2 a second, 18 reads at once are answered about 6 times
+/// 200 (a refill or two may land meanwhile), the rest 429. Before, each
+/// node kept its own bucket and all 18 were answered 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_spread_over_the_nodes_spends_one_shared_budget() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let redis = std::env::var("STAMPEDE_TEST_REDIS_URL")
+        .expect("STAMPEDE_TEST_REDIS_URL (scripts/test.sh starts Redis)");
+    let db = TestDb::mysql("cluster_budgets").await;
+    let mut cluster = start_cluster_with(
+        &db,
+        "budgets",
+        &[
+            ("REDIS_URL", &redis),
+            ("STAMPEDE_RATE_LIMIT_PUBLIC_PER_SECOND", "2"),
+            ("STAMPEDE_RATE_LIMIT_PUBLIC_BURST", "6"),
+        ],
+    )
+    .await;
+    // The readiness polls of the start spent from the same budget: wait
+    // until it is full again (6 units at 2 a second).
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let client = cluster.client.clone();
+    let reads = (0..18).map(|i| {
+        let url = format!("{}/api/v1/products", cluster.nodes[i % 3].base());
+        let client = client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .expect("read")
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(reads).await;
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(served + refused, 18, "{statuses:?}");
+    assert!(
+        (6..=8).contains(&served),
+        "one budget of 6 (and a refill or two) for the three nodes: {statuses:?}"
+    );
+    cluster.stop_all().await;
+}

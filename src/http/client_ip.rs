@@ -34,6 +34,12 @@ impl ClientKey {
     }
 }
 
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// How to find the client address of a request.
 #[derive(Debug, Clone)]
 pub struct ClientAddress {

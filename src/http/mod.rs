@@ -5,6 +5,7 @@
 pub mod access_revocations;
 pub mod account_budget;
 pub mod auth;
+pub mod budget;
 pub mod catalog_cache;
 pub mod client_ip;
 pub mod fallback;
@@ -18,6 +19,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod routes;
 pub mod sessions;
+pub mod shared_budget;
 pub mod stamp;
 pub mod state;
 pub mod tokens;

@@ -4,40 +4,61 @@
 //! per signed-in user on purchase endpoints (stops one buyer's script
 //! hogging a drop). Which client an IP budget charges is decided in
 //! [`client_ip`](super::client_ip). Refusals are `429 RATE_LIMITED` with
-//! `Retry-After`. Limiters are in-process; their idle keys are pruned by
-//! `RateLimits::prune`, which startup runs on a timer.
+//! `Retry-After`. Budgets are in-process (idle keys pruned by
+//! `RateLimits::prune`, which startup runs on a timer), or on a cluster
+//! with Redis shared by every node (`shared_budget`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::future::{Ready, ready};
-use std::hash::Hash;
-use std::num::NonZeroU32;
+use futures::future::LocalBoxFuture;
 use std::time::Duration;
 
 use super::auth::{AuthUser, authenticate};
+use super::budget::Budget;
 use super::client_ip::{ClientAddress, ClientKey};
+use super::shared_budget::SharedBudgets;
 use super::{ApiError, AppState};
 use crate::config::RateLimitSettings;
 use crate::domain::ids::UserId;
 
+const SECOND: Duration = Duration::from_secs(1);
+
 pub struct RateLimits {
-    auth: Option<DefaultKeyedRateLimiter<ClientKey>>,
-    public: Option<DefaultKeyedRateLimiter<ClientKey>>,
-    purchase: Option<DefaultKeyedRateLimiter<UserId>>,
+    auth: Option<Budget<ClientKey>>,
+    public: Option<Budget<ClientKey>>,
+    purchase: Option<Budget<UserId>>,
     clients: ClientAddress,
 }
 
 impl RateLimits {
-    pub fn new(settings: &RateLimitSettings) -> Self {
+    /// In-process budgets, or budgets every node of a cluster shares when
+    /// `shared` (Redis).
+    pub fn new(settings: &RateLimitSettings, shared: Option<&SharedBudgets>) -> Self {
         let on = settings.enabled;
         Self {
-            auth: keyed(on, settings.auth_per_second, settings.auth_burst),
-            public: keyed(on, settings.public_per_second, settings.public_burst),
-            purchase: keyed(on, settings.purchase_per_second, settings.purchase_burst),
+            auth: per_second(
+                on,
+                shared,
+                "auth",
+                settings.auth_per_second,
+                settings.auth_burst,
+            ),
+            public: per_second(
+                on,
+                shared,
+                "public",
+                settings.public_per_second,
+                settings.public_burst,
+            ),
+            purchase: per_second(
+                on,
+                shared,
+                "purchase",
+                settings.purchase_per_second,
+                settings.purchase_burst,
+            ),
             clients: ClientAddress::new(
                 settings.trust_forwarded_for,
                 settings.trusted_proxies.clone(),
@@ -48,10 +69,10 @@ impl RateLimits {
     /// Forgets keys whose buckets are full again, so memory stays bounded.
     pub fn prune(&self) {
         for l in [&self.auth, &self.public].into_iter().flatten() {
-            l.retain_recent();
+            l.prune();
         }
         if let Some(l) = &self.purchase {
-            l.retain_recent();
+            l.prune();
         }
     }
 
@@ -63,31 +84,26 @@ impl RateLimits {
     }
 }
 
-/// A keyed limiter refilling `per_second` up to `burst`; none when disabled
-/// (off, or a rate of 0).
-fn keyed<K: Hash + Eq + Clone>(
-    enabled: bool,
-    per_second: u32,
+/// A budget of `rate` a second up to `burst`, shared when `shared`.
+fn per_second<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
+    on: bool,
+    shared: Option<&SharedBudgets>,
+    name: &'static str,
+    rate: u32,
     burst: u32,
-) -> Option<DefaultKeyedRateLimiter<K>> {
-    let rate = NonZeroU32::new(per_second).filter(|_| enabled)?;
-    let burst = NonZeroU32::new(burst).unwrap_or(rate);
-    Some(RateLimiter::keyed(
-        Quota::per_second(rate).allow_burst(burst),
-    ))
+) -> Option<Budget<K>> {
+    Budget::new(name, on, rate, SECOND, burst).map(|b| b.shared_by(shared, rate, SECOND, burst))
 }
 
-fn check<K: Hash + Eq + Clone>(
-    limiter: &Option<DefaultKeyedRateLimiter<K>>,
+/// Spends one unit of `key` from `budget`, if there is one.
+async fn check<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
+    budget: &Option<Budget<K>>,
     key: &K,
 ) -> Result<(), ApiError> {
-    let Some(limiter) = limiter else {
-        return Ok(());
-    };
-    limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError::RateLimited(wait.max(Duration::from_secs(1)))
-    })
+    match budget {
+        Some(budget) => budget.spend(key).await,
+        None => Ok(()),
+    }
 }
 
 fn limits(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -106,10 +122,13 @@ pub async fn per_client_ip(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let spent = limits(&req).and_then(|state| match state.limits.client(req.request()) {
-        Some(client) => check(&state.limits.auth, &client),
-        None => Ok(()),
-    });
+    let spent = match limits(&req) {
+        Ok(state) => match state.limits.client(req.request()) {
+            Some(client) => check(&state.limits.auth, &client).await,
+            None => Ok(()),
+        },
+        Err(e) => Err(e),
+    };
     if let Err(refusal) = spent {
         return Ok(req.error_response(refusal).map_into_right_body());
     }
@@ -125,14 +144,19 @@ pub async fn per_user(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let spent = limits(&req).and_then(|state| match authenticate(req.request()) {
-        Ok(user) => {
-            check(&state.limits.purchase, &user.id)?;
-            req.extensions_mut().insert::<AuthUser>(user);
-            Ok(())
-        }
-        Err(_) => Ok(()),
-    });
+    let spent = match limits(&req) {
+        Ok(state) => match authenticate(req.request()) {
+            Ok(user) => {
+                let spent = check(&state.limits.purchase, &user.id).await;
+                if spent.is_ok() {
+                    req.extensions_mut().insert::<AuthUser>(user);
+                }
+                spent
+            }
+            Err(_) => Ok(()),
+        },
+        Err(e) => Err(e),
+    };
     if let Err(refusal) = spent {
         return Ok(req.error_response(refusal).map_into_right_body());
     }
@@ -148,15 +172,18 @@ pub struct PublicRead;
 
 impl FromRequest for PublicRead {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(state_of(req).and_then(|state| {
-            match state.limits.client(req) {
-                Some(client) => check(&state.limits.public, &client),
+        let state = state_of(req);
+        let client = state.as_ref().ok().and_then(|s| s.limits.client(req));
+        Box::pin(async move {
+            let state = state?;
+            match client {
+                Some(client) => check(&state.limits.public, &client).await,
                 None => Ok(()),
             }
             .map(|()| PublicRead)
-        }))
+        })
     }
 }

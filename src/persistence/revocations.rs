@@ -18,6 +18,13 @@ pub struct RedisUnavailable {
     source: redis::RedisError,
 }
 
+impl RedisUnavailable {
+    /// `url` must be redacted already.
+    pub fn new(url: String, source: redis::RedisError) -> Self {
+        Self { url, source }
+    }
+}
+
 /// A cheap-to-clone handle; `disabled()` when Redis is not configured.
 #[derive(Clone, Default)]
 pub struct RevocationCache {
@@ -33,10 +40,7 @@ impl RevocationCache {
 
     /// Connects to Redis; a configured but unreachable Redis fails start-up.
     pub async fn connect(url: &str) -> Result<Self, RedisUnavailable> {
-        let failed = |source| RedisUnavailable {
-            url: redacted(url),
-            source,
-        };
+        let failed = |source| RedisUnavailable::new(redacted(url), source);
         let client = redis::Client::open(url).map_err(failed)?;
         let mut conn = client.get_connection_manager().await.map_err(failed)?;
         let _: String = redis::cmd("PING")

@@ -143,7 +143,7 @@ pub async fn login(
         ));
     }
     // Before anything is read or hashed: a spent budget costs nothing.
-    state.accounts.spend(email.as_str())?;
+    state.accounts.spend(email.as_str()).await?;
     let user = state
         .store
         .find_user_by_email(&email)

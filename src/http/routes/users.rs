@@ -136,7 +136,7 @@ pub async fn update_me(
             let current = change.current_password.ok_or_else(|| {
                 ApiError::Validation("current_password: required to set a new password".into())
             })?;
-            state.accounts.spend(&user.email)?;
+            state.accounts.spend(&user.email).await?;
             if !state
                 .passwords
                 .verify(current, Some(user.password_hash.clone()))
@@ -209,7 +209,7 @@ pub async fn withdraw(
         ));
     }
     let user = live_account(&state, caller).await?;
-    state.accounts.spend(&user.email)?;
+    state.accounts.spend(&user.email).await?;
     if !state
         .passwords
         .verify(current_password, Some(user.password_hash))
