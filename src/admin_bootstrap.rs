@@ -81,11 +81,29 @@ async fn ensure_admin(
             "STAMPEDE_ADMIN_PASSWORD must be at least 8 characters".into(),
         ));
     }
-    let Some(existing) = store.find_user_by_email(&email).await? else {
-        let hash = passwords.hash(password.to_owned()).await?;
-        let id = store.create_admin(&email, &hash).await?;
-        tracing::info!(%email, "admin account created");
-        return Ok(id);
+    let existing = match store.find_user_by_email(&email).await? {
+        Some(existing) => existing,
+        None => {
+            let hash = passwords.hash(password.to_owned()).await?;
+            match store.create_admin(&email, &hash).await {
+                Ok(id) => {
+                    tracing::info!(%email, "admin account created");
+                    return Ok(id);
+                }
+                // Another node starting beside this one created it first
+                // (a cluster deployed at once): reconcile with theirs.
+                Err(StoreError::Duplicate(_)) => store
+                    .find_user_by_email(&email)
+                    .await?
+                    .ok_or_else(|| {
+                        AdminBootstrapError::Config(format!(
+                            "the admin account {email} was created and removed during start-up; \
+                             start again"
+                        ))
+                    })?,
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     if existing.role != Role::Admin {
         return Err(AdminBootstrapError::Taken {

@@ -1190,3 +1190,55 @@ async fn a_client_spread_over_the_nodes_spends_one_shared_budget() {
     );
     cluster.stop_all().await;
 }
+
+/// Nodes started together on a fresh database (a deploy of the whole
+/// cluster at once) all start: one applies the migrations while the others
+/// wait for it, and those that lose the race to create the configured admin
+/// take the winner's account. Before, all but one failed their start: first
+/// on a migration applied twice (sqlx's lock does not hold through the Any
+/// driver), and once that was fixed, on the admin's duplicate email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_started_together_on_a_fresh_database_all_start() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDb::mysql("cluster_together").await;
+    let channel = Channel::fresh("together");
+    let bucket = format!("{}_shards", channel.prefix);
+    let nats = channel.env(&shared_url());
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let starts = ports.iter().enumerate().map(|(n, port)| {
+        let mut env: Vec<(&str, String)> = nats.clone();
+        env.extend([
+            ("STAMPEDE_NODE_ID", format!("t{n}")),
+            ("STAMPEDE_CLUSTER_SHARDS", SHARDS.to_string()),
+            ("STAMPEDE_CLUSTER_LEASE_MS", LEASE_MS.to_string()),
+            ("STAMPEDE_CLUSTER_BUCKET", bucket.clone()),
+        ]);
+        let url = db.url.clone();
+        let port = *port;
+        async move {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            start_binary(&url, port, &env).await
+        }
+    });
+    let children = futures::future::join_all(starts).await;
+    let mut cluster = Cluster {
+        nodes: children
+            .into_iter()
+            .zip(&ports)
+            .enumerate()
+            .map(|(n, (child, port))| Node {
+                id: format!("t{n}"),
+                port: *port,
+                child: Some(child),
+            })
+            .collect(),
+        client: reqwest::Client::new(),
+        admin: String::new(),
+    };
+    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+        .fetch_one(db.store().await.pool())
+        .await
+        .expect("admins");
+    assert_eq!(admins, 1, "one admin account");
+    cluster.stop_all().await;
+}

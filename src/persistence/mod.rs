@@ -125,6 +125,9 @@ pub enum StoreError {
     Fenced(String),
 }
 
+/// How long a start waits for another process's migrations.
+const MIGRATION_LOCK_WAIT_SECS: i64 = 120;
+
 impl StoreError {
     /// True when the store answered and refused the rows themselves (a
     /// constraint, a trigger, a bad value): writing them again fails again.
@@ -297,11 +300,31 @@ impl Store {
 
     /// Brings the schema up to date; safe to run on every start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::MySql => &MYSQL_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::MySql => {
+                // sqlx's own migration lock does not hold through the Any
+                // driver: nodes of a cluster started together each applied
+                // the first migration, and all but one failed their start.
+                // A named lock of the session running them serialises them.
+                let mut conn = self.pool.acquire().await?;
+                let locked: Option<i64> =
+                    sqlx::query_scalar("SELECT GET_LOCK('stampede_migrations', ?)")
+                        .bind(MIGRATION_LOCK_WAIT_SECS)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                if locked != Some(1) {
+                    return Err(StoreError::Unavailable(format!(
+                        "another process held the migration lock for {MIGRATION_LOCK_WAIT_SECS} s"
+                    )));
+                }
+                let migrated = MYSQL_MIGRATIONS.run(&mut *conn).await;
+                let _ = sqlx::query("SELECT RELEASE_LOCK('stampede_migrations')")
+                    .execute(&mut *conn)
+                    .await;
+                migrated?;
+            }
+        }
         Ok(())
     }
 
