@@ -92,15 +92,14 @@ async fn ensure_admin(
                 }
                 // Another node starting beside this one created it first
                 // (a cluster deployed at once): reconcile with theirs.
-                Err(StoreError::Duplicate(_)) => store
-                    .find_user_by_email(&email)
-                    .await?
-                    .ok_or_else(|| {
+                Err(StoreError::Duplicate(_)) => {
+                    store.find_user_by_email(&email).await?.ok_or_else(|| {
                         AdminBootstrapError::Config(format!(
                             "the admin account {email} was created and removed during start-up; \
                              start again"
                         ))
-                    })?,
+                    })?
+                }
                 Err(e) => return Err(e.into()),
             }
         }

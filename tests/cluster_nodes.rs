@@ -1242,3 +1242,94 @@ async fn nodes_started_together_on_a_fresh_database_all_start() {
     assert_eq!(admins, 1, "one admin account");
     cluster.stop_all().await;
 }
+
+/// A node killed between a purchase's hold and its order's write leaves the
+/// hold without an order. On a cluster the other nodes serve on, so it
+/// cannot be given back at start as a single process does; the leading
+/// node gives back such holds once they are older than any purchase still
+/// under way (`reserve_timeout`). Here the SKU's owner is SIGKILLed and the
+/// orphan written to the database as its last batch would have left it;
+/// the next owner loads it. Before, it held its units until the
+/// reservation TTL (10 minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_without_an_order_is_given_back_on_a_cluster() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDb::mysql("cluster_orphans").await;
+    let mut cluster = start_cluster_with(
+        &db,
+        "orphans",
+        &[
+            ("STAMPEDE_ORDERS_RESUME_RETRY_MS", "300"),
+            ("STAMPEDE_ORDERS_RESERVE_TIMEOUT_MS", "5000"),
+        ],
+    )
+    .await;
+    let client = cluster.client.clone();
+    let bases: Vec<String> = cluster.nodes.iter().map(Node::base).collect();
+    let seller = account(&client, &bases[0], "seller@orphans.test", "seller").await;
+    let product = post(
+        &client,
+        format!("{}/api/v1/products", bases[0]),
+        Some(&seller),
+        json!({"name": "Orphaned", "category": "drops",
+               "skus": [{"sku_code": "O", "option": "one", "price": 1_000, "stock": 10}]}),
+    )
+    .await;
+    let sku = product["skus"][0]["id"].as_i64().expect("sku id");
+    let owner = cluster.owner(&cluster.nodes[0], sku).await;
+    let victim = cluster.index_of(&owner);
+    kill(&mut cluster.nodes[victim]).await;
+    let killed = Instant::now();
+    let store = db.store().await;
+    let orphan = OrderId::derive(stampede::domain::ids::UserId::new(7), "cut-short");
+    let written = chrono::Utc::now().timestamp_millis();
+    sqlx::query(
+        "INSERT INTO reservations \
+         (sku_id, reservation_id, user_id, quantity, status, expires_at, updated_at) \
+         VALUES (?, ?, 7, 2, 'reserved', ?, ?)",
+    )
+    .bind(sku)
+    .bind(orphan.to_string())
+    .bind(written + 600_000)
+    .bind(written)
+    .execute(store.pool())
+    .await
+    .expect("orphan");
+    sqlx::query("UPDATE sku_stock SET reserved = reserved + 2 WHERE sku_id = ?")
+        .bind(sku)
+        .execute(store.pool())
+        .await
+        .expect("reserved");
+    let survivor = (victim + 1) % 3;
+    cluster
+        .until_taken_over(survivor, sku, &owner, killed)
+        .await;
+    let available = || async {
+        let view: Value = client
+            .get(format!(
+                "{}/api/v1/skus/{sku}/availability",
+                bases[survivor]
+            ))
+            .send()
+            .await
+            .expect("availability")
+            .json()
+            .await
+            .expect("json");
+        view["available"].as_i64()
+    };
+    assert_eq!(
+        available().await,
+        Some(8),
+        "the orphan holds 2 until it is older than reserve_timeout"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while available().await != Some(10) {
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned hold was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.stop_all().await;
+}

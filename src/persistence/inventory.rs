@@ -200,15 +200,20 @@ impl Store {
 }
 
 impl Store {
-    /// Reservations still holding units that no order carries: the
-    /// purchase that took them was cut short (a crash) before its order was
-    /// written. Orders' reservations carry the order's id.
-    pub async fn orphaned_reservations(&self) -> Result<Vec<(SkuId, ReservationId)>, StoreError> {
+    /// Reservations still holding units that no order carries, last
+    /// written before `before` (ms): the purchase that took them was cut
+    /// short (a crash) before its order was written. Orders' reservations
+    /// carry the order's id.
+    pub async fn orphaned_reservations(
+        &self,
+        before: i64,
+    ) -> Result<Vec<(SkuId, ReservationId)>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.sku_id, r.reservation_id FROM reservations r \
              LEFT JOIN orders o ON o.id = r.reservation_id \
-             WHERE r.status = 'reserved' AND o.id IS NULL",
+             WHERE r.status = 'reserved' AND o.id IS NULL AND r.updated_at < ?",
         )
+        .bind(before)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

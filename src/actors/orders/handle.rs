@@ -169,10 +169,22 @@ impl Orders {
     /// Only reservations shaped like order ids are the orders' to judge.
     /// Answers how many were given back.
     pub async fn release_orphaned_holds(&self) -> Result<usize, OrderError> {
+        self.release_orphans_older_than(Duration::ZERO).await
+    }
+
+    /// Like [`Orders::release_orphaned_holds`], for holds last written
+    /// more than `age` ago. A cluster's leading node runs it while others
+    /// serve: a purchase still between its hold and its order's write is
+    /// younger than `reserve_timeout`, past which it is given up anyway,
+    /// so only holds older than that are orphans for sure. (One whose order
+    /// is still written after would be cancelled `STOCK_LOST` when paid:
+    /// never shipped unbacked.)
+    pub async fn release_orphans_older_than(&self, age: Duration) -> Result<usize, OrderError> {
         let deps = &self.inner.deps;
+        let before = Timestamp::now().minus(age).millis().saturating_add(1);
         let orphans: Vec<_> = deps
             .store
-            .orphaned_reservations()
+            .orphaned_reservations(before)
             .await?
             .into_iter()
             .filter(|(_, rid)| OrderId::parse(rid.as_str()).is_ok())

@@ -4,7 +4,8 @@
 //! the store briefly gone) must stop neither the service nor the other
 //! orders: it is logged, kept here with the reason, listed in
 //! `GET /admin/sagas`, and tried again every `orders.resume_retry_ms` until
-//! its saga starts.
+//! its saga starts. On a cluster the same timer resumes the sagas of shards
+//! taken over and gives back orphaned holds (see `retry_stuck`).
 
 use dashmap::DashMap;
 use futures::StreamExt;
@@ -126,10 +127,25 @@ impl Orders {
                 if !ids.is_empty() {
                     self.resume(ids).await;
                 }
+                self.release_cluster_orphans().await;
             }
             if self.deps().homes.is_some() {
                 self.sweep().await;
             }
+        }
+    }
+
+    /// On a cluster, the leading node gives back the holds of purchases a
+    /// node was cut short in (killed between hold and order), once they are
+    /// older than any purchase still under way. A single process does it
+    /// once, at start.
+    async fn release_cluster_orphans(&self) {
+        if self.deps().homes.is_none() || !self.deps().store.leads() {
+            return;
+        }
+        let age = self.deps().settings.reserve_timeout();
+        if let Err(e) = self.release_orphans_older_than(age).await {
+            tracing::warn!(error = %e, "could not look for orphaned holds; tried again later");
         }
     }
 
