@@ -229,17 +229,9 @@ impl Application {
         };
         let inventory_store = match store.backend() {
             Backend::MySql => {
-                let own = store
+                store
                     .with_own_pool(&settings.database_url, settings.inventory.connections)
-                    .await?;
-                let own = match store.lease() {
-                    Some(lease) => own.with_lease(lease),
-                    None => own,
-                };
-                match &held {
-                    Some(held) => own.with_shards(Arc::clone(held)),
-                    None => own,
-                }
+                    .await?
             }
             Backend::Sqlite => store.clone(),
         };
@@ -249,17 +241,9 @@ impl Application {
         // other way round. In a cluster they are fenced like stock.
         let counters_store = match store.backend() {
             Backend::MySql => {
-                let own = store
+                store
                     .with_own_pool(&settings.database_url, settings.counters.connections)
-                    .await?;
-                let own = match store.lease() {
-                    Some(lease) => own.with_lease(lease),
-                    None => own,
-                };
-                match &held {
-                    Some(held) => own.with_shards(Arc::clone(held)),
-                    None => own,
-                }
+                    .await?
             }
             Backend::Sqlite => store.clone(),
         };

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::browser::{Chromium, eval, sign_in, wait_for};
 use common::nats::{Channel, PrivateNats, shared_url};
 use common::process::{
     ADMIN_EMAIL, ADMIN_PASSWORD, account, free_port, post, run_to_exit, start_binary,
@@ -1331,5 +1332,53 @@ async fn a_hold_without_an_order_is_given_back_on_a_cluster() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    cluster.stop_all().await;
+}
+
+/// The control room of a cluster node, in a real browser: its Cluster panel
+/// names this node, counts the three nodes and the shards, and lists every
+/// node among the owners, as `/admin/cluster` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_control_room_of_a_node_shows_the_cluster() {
+    common::browser::chromium();
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDb::mysql("cluster_room").await;
+    let mut cluster = start_cluster(&db, "room").await;
+    let chromium = Chromium::launch().await;
+    let page = sign_in(&chromium.browser, &cluster.nodes[1].base()).await;
+    wait_for(
+        &page,
+        &format!(
+            "document.getElementById('cluster-mode').textContent\
+             .startsWith('cluster of 3 · {SHARDS} shards')"
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+    let node = eval(&page, "document.getElementById('cluster-node').textContent").await;
+    assert_eq!(node, "n2");
+    let owners = eval(
+        &page,
+        "document.getElementById('cluster-owners').textContent",
+    )
+    .await;
+    let owners = owners.as_str().expect("owners text");
+    for n in ["n1", "n2", "n3"] {
+        assert!(owners.contains(n), "{n} among the owners: {owners}");
+    }
+    let held = eval(&page, "document.getElementById('cluster-held').textContent").await;
+    let view = cluster.view(&cluster.nodes[1]).await.expect("view");
+    let held_here = view["shards"]
+        .as_array()
+        .expect("shards")
+        .iter()
+        .filter(|s| s["held_here"] == true)
+        .count();
+    assert_eq!(
+        held,
+        held_here.to_string(),
+        "shards held here, as the API says"
+    );
+    chromium.close().await;
     cluster.stop_all().await;
 }

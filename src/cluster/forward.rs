@@ -9,23 +9,19 @@
 //! answered `Unavailable` (503): not known to be decided, and safe to retry
 //! with the same reservation id on any node.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
 use async_trait::async_trait;
 use dashmap::DashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
-use super::directory::ShardDirectory;
+use super::owners::Owners;
 use super::wire::{Answer, Call, Refusal, Reply};
 use crate::actors::stock::{Hold, Inventory, InventoryError, SkuSnapshot, StockPort};
 use crate::domain::ids::{ReservationId, SkuId, UserId};
 use crate::domain::ledger::Levels;
 use crate::domain::quantity::Quantity;
 use crate::domain::rules::SaleRules;
-use crate::domain::shard::NodeId;
-use crate::persistence::shard_fence::HeldShards;
 
 /// Calls sent in one request at most.
 const BATCH_MAX: usize = 512;
@@ -36,10 +32,8 @@ pub const FORWARDED_CALLS: &str = "stampede_cluster_forwarded_calls_total";
 pub const FORWARD_BATCHES: &str = "stampede_cluster_forward_batches_total";
 pub const FORWARD_FAILURES: &str = "stampede_cluster_forward_failures_total";
 
-/// The subject a node serves its shards' stock calls on.
-pub fn subject(prefix: &str, node: &str) -> String {
-    format!("{prefix}_cluster.stock.{node}")
-}
+/// The service stock calls are sent to (see [`Owners::subject`]).
+pub const SERVICE: &str = "stock";
 
 /// Counts shown by the admin view.
 #[derive(Debug, Default)]
@@ -58,12 +52,7 @@ pub(super) struct Pending {
 
 pub struct ClusterStock {
     pub(super) local: Inventory,
-    pub(super) held: Arc<HeldShards>,
-    pub(super) directory: Arc<ShardDirectory>,
-    pub(super) me: NodeId,
-    pub(super) nats: async_nats::Client,
-    pub(super) prefix: String,
-    pub(super) timeout: Duration,
+    pub(super) owners: Arc<Owners>,
     pub(super) links: DashMap<String, mpsc::Sender<Pending>>,
     pub(super) stats: Arc<ForwardStats>,
 }
@@ -76,15 +65,14 @@ enum Route {
 
 impl ClusterStock {
     fn route(&self, sku: SkuId) -> Result<Route, InventoryError> {
-        if self.held.serves(sku) {
+        let held = &self.owners.held;
+        if held.serves(sku) {
             return Ok(Route::Here);
         }
-        match self.directory.owner(self.held.count().of_sku(sku)) {
-            // Free, or ours and being handed over: nobody decides it now.
-            None => Err(InventoryError::Unavailable),
-            Some(node) if node == self.me.as_str() => Err(InventoryError::Unavailable),
-            Some(node) => Ok(Route::To(node)),
-        }
+        self.owners
+            .elsewhere(held.count().of_sku(sku))
+            .map(Route::To)
+            .ok_or(InventoryError::Unavailable)
     }
 
     async fn forward(&self, node: String, call: Call) -> Result<Answer, InventoryError> {
@@ -96,7 +84,7 @@ impl ClusterStock {
                 mpsc::error::TrySendError::Full(_) => InventoryError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => InventoryError::Unavailable,
             })?;
-        match tokio::time::timeout(self.timeout, answered).await {
+        match tokio::time::timeout(self.owners.timeout, answered).await {
             Ok(Ok(reply)) => reply.map_err(|refused| refused.into_error(sku)),
             _ => Err(InventoryError::Unavailable),
         }
@@ -112,9 +100,8 @@ impl ClusterStock {
                 let (tx, rx) = mpsc::channel(LINK_QUEUE);
                 tokio::spawn(run_link(
                     rx,
-                    self.nats.clone(),
-                    subject(&self.prefix, &node),
-                    self.timeout,
+                    Arc::clone(&self.owners),
+                    node.clone(),
                     Arc::clone(&self.stats),
                 ));
                 tx
@@ -127,9 +114,8 @@ impl ClusterStock {
 /// sender is gone.
 async fn run_link(
     mut queue: mpsc::Receiver<Pending>,
-    nats: async_nats::Client,
-    subject: String,
-    timeout: Duration,
+    owners: Arc<Owners>,
+    node: String,
     stats: Arc<ForwardStats>,
 ) {
     while let Some(first) = queue.recv().await {
@@ -142,9 +128,8 @@ async fn run_link(
         }
         tokio::spawn(send_batch(
             batch,
-            nats.clone(),
-            subject.clone(),
-            timeout,
+            Arc::clone(&owners),
+            node.clone(),
             Arc::clone(&stats),
         ));
     }
@@ -152,9 +137,8 @@ async fn run_link(
 
 async fn send_batch(
     batch: Vec<Pending>,
-    nats: async_nats::Client,
-    subject: String,
-    timeout: Duration,
+    owners: Arc<Owners>,
+    node: String,
     stats: Arc<ForwardStats>,
 ) {
     let n = batch.len() as u64;
@@ -164,9 +148,10 @@ async fn send_batch(
     metrics::counter!(FORWARD_BATCHES).increment(1);
     let (calls, answers): (Vec<Call>, Vec<_>) =
         batch.into_iter().map(|p| (p.call, p.answer)).unzip();
-    let replies = match exchange(&nats, subject, &calls, timeout).await {
-        Ok(replies) if replies.len() == answers.len() => replies,
-        Ok(replies) => {
+    let asked: Option<Vec<Reply>> = owners.ask(SERVICE, &node, &calls).await;
+    let replies = match asked {
+        Some(replies) if replies.len() == answers.len() => replies,
+        Some(replies) => {
             tracing::warn!(
                 sent = answers.len(),
                 answered = replies.len(),
@@ -174,30 +159,16 @@ async fn send_batch(
             );
             vec![Err(Refusal::Unavailable); answers.len()]
         }
-        Err(why) => {
+        // Why is logged by `ask`.
+        None => {
             stats.failed_batches.fetch_add(1, Ordering::Relaxed);
             metrics::counter!(FORWARD_FAILURES).increment(1);
-            tracing::debug!(error = %why, "a forwarded batch got no answer");
             vec![Err(Refusal::Unavailable); answers.len()]
         }
     };
     for (answer, reply) in answers.into_iter().zip(replies) {
         let _ = answer.send(reply);
     }
-}
-
-async fn exchange(
-    nats: &async_nats::Client,
-    subject: String,
-    calls: &[Call],
-    timeout: Duration,
-) -> Result<Vec<Reply>, String> {
-    let payload = serde_json::to_vec(calls).map_err(|e| e.to_string())?;
-    let reply = tokio::time::timeout(timeout, nats.request(subject, payload.into()))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
-    serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())
 }
 
 impl ClusterStock {

@@ -4,9 +4,10 @@
 //! leases whose revision is the fencing epoch (`lease`), who is live
 //! (`membership`). The keeper holds this node's share of the shards in line
 //! with the live nodes (`keeper`, writing `directory`), and its host opens
-//! and closes the shards' SKU actors and sagas (`host`). A SKU's calls
-//! reach its owner through `forward` and `serve`, in the messages of
-//! `wire`; a buyer's request for a saga reaches its node through `sagas`,
+//! and closes the shards' SKU actors, counter actors and sagas (`host`).
+//! Other nodes' shards are reached through `owners` (who owns a shard, and
+//! request-reply on a subject per node and service). A SKU's calls reach
+//! its owner through `forward` and `serve`, in the messages of `wire`; a buyer's request for a saga reaches its node through `sagas`,
 //! in the messages of `saga_wire`; a like or follow reaches the node
 //! deciding its target through `counters`. `node` assembles it all and
 //! hands every shard over at shutdown.
@@ -21,6 +22,7 @@ pub mod keeper;
 pub mod lease;
 pub mod membership;
 pub mod node;
+pub mod owners;
 pub mod saga_wire;
 pub mod sagas;
 pub mod serve;

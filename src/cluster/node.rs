@@ -19,6 +19,7 @@ use super::host::NodeHost;
 use super::keeper::Keeper;
 use super::lease::{LeaseError, ShardLeases};
 use super::membership::Membership;
+use super::owners::Owners;
 use super::sagas::{self, ClusterSagas, OrdersSlot};
 use super::serve::Server;
 use crate::actors::Inventory;
@@ -123,57 +124,38 @@ impl ClusterNode {
         keeper.join().await?;
         let directory = keeper.directory();
         let stats = Arc::new(ForwardStats::default());
+        let owners = Arc::new(Owners {
+            held: Arc::clone(&parts.held),
+            directory: Arc::clone(&directory),
+            me: parts.me.clone(),
+            nats: nats.clone(),
+            prefix: parts.subject_prefix.to_string(),
+            timeout: parts.settings.forward_timeout(),
+        });
         let server = Server {
             inventory: parts.inventory.clone(),
             held: Arc::clone(&parts.held),
             stats: Arc::clone(&stats),
         }
-        .run(nats.clone(), parts.subject_prefix, parts.me.as_str())
+        .run(&owners)
         .await?;
-        let saga_server = sagas::serve(
-            nats.clone(),
-            parts.subject_prefix,
-            parts.me.as_str(),
-            Arc::clone(&orders),
-        )
-        .await?;
-        let counter_server = counters::serve(
-            nats.clone(),
-            parts.subject_prefix,
-            parts.me.as_str(),
-            parts.counters.clone(),
-        )
-        .await?;
+        let saga_server = sagas::serve(&owners, Arc::clone(&orders)).await?;
+        let counter_server = counters::serve(&owners, parts.counters.clone()).await?;
         let (stop, stopped) = watch::channel(false);
         let keeper = tokio::spawn(keep(keeper, stopped));
         let stock = Arc::new(ClusterStock {
             local: parts.inventory,
-            held: Arc::clone(&parts.held),
-            directory: Arc::clone(&directory),
-            me: parts.me.clone(),
-            nats: nats.clone(),
-            prefix: parts.subject_prefix.to_string(),
-            timeout: parts.settings.forward_timeout(),
+            owners: Arc::clone(&owners),
             links: Default::default(),
             stats: Arc::clone(&stats),
         });
         let sagas = Arc::new(ClusterSagas {
-            held: Arc::clone(&parts.held),
-            directory: Arc::clone(&directory),
-            me: parts.me.clone(),
-            nats: nats.clone(),
-            prefix: parts.subject_prefix.to_string(),
-            timeout: parts.settings.forward_timeout(),
+            owners: Arc::clone(&owners),
             lease,
         });
         let counters = Arc::new(ClusterCounters {
             local: parts.counters,
-            held: Arc::clone(&parts.held),
-            directory: Arc::clone(&directory),
-            me: parts.me.clone(),
-            nats: nats.clone(),
-            prefix: parts.subject_prefix.to_string(),
-            timeout: parts.settings.forward_timeout(),
+            owners,
         });
         tracing::info!(node = %parts.me, shards = parts.held.count().get(), "joined the cluster");
         let node = Self {

@@ -7,9 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures::StreamExt;
-
-use super::forward::{ForwardStats, subject};
+use super::forward::{ForwardStats, SERVICE};
+use super::owners::{self, Owners};
 use super::wire::{Answer, Call, Refusal, Reply};
 use crate::actors::stock::{Inventory, StockPort};
 use crate::domain::ids::{ReservationId, UserId};
@@ -23,46 +22,26 @@ pub struct Server {
 }
 
 impl Server {
-    /// Subscribes to this node's subject and answers until the
+    /// Answers the stock batches other nodes send this one until the
     /// subscription ends (the client closes).
     pub async fn run(
         self,
-        nats: async_nats::Client,
-        prefix: &str,
-        node: &str,
+        owners: &Owners,
     ) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError> {
-        let mut requests = nats.subscribe(subject(prefix, node)).await?;
         let this = Arc::new(self);
-        Ok(tokio::spawn(async move {
-            while let Some(message) = requests.next().await {
-                let Some(reply_to) = message.reply.clone() else {
-                    continue;
-                };
+        owners::answer(
+            owners.nats.clone(),
+            owners.subject(SERVICE, owners.me.as_str()),
+            Vec::new,
+            move |calls: Vec<Call>| {
                 let this = Arc::clone(&this);
-                let nats = nats.clone();
-                tokio::spawn(async move {
-                    let replies = this.answer_batch(&message.payload).await;
-                    match serde_json::to_vec(&replies) {
-                        Ok(body) => {
-                            if let Err(e) = nats.publish(reply_to, body.into()).await {
-                                tracing::warn!(error = %e, "could not answer a forwarded batch");
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "could not encode answers"),
-                    }
-                });
-            }
-        }))
+                async move { this.answer_batch(calls).await }
+            },
+        )
+        .await
     }
 
-    async fn answer_batch(&self, payload: &[u8]) -> Vec<Reply> {
-        let calls: Vec<Call> = match serde_json::from_slice(payload) {
-            Ok(calls) => calls,
-            Err(e) => {
-                tracing::warn!(error = %e, "a forwarded batch could not be read");
-                return Vec::new();
-            }
-        };
+    async fn answer_batch(&self, calls: Vec<Call>) -> Vec<Reply> {
         self.stats
             .served_calls
             .fetch_add(calls.len() as u64, Ordering::Relaxed);

@@ -272,11 +272,14 @@ impl Store {
     }
 
     /// This store on its own pool of `max_connections` to the same
-    /// database, sharing this one's caches: what one invalidates, the other
-    /// no longer answers.
+    /// database, sharing this one's caches (what one invalidates, the other
+    /// no longer answers) and its fences (the whole-store lease, the shards
+    /// held): its batches are refused when this one's would be.
     pub async fn with_own_pool(&self, url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let own = Self::connect_limited(url, max_connections, self.idle_transactions).await?;
         Ok(Self {
+            lease: self.lease.clone(),
+            shards: self.shards.clone(),
             offers: Arc::clone(&self.offers),
             missing_skus: Arc::clone(&self.missing_skus),
             outbox_signal: Arc::clone(&self.outbox_signal),

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod books;
+pub mod browser;
 pub mod community;
 pub mod nats;
 pub mod private_mariadb;
