@@ -371,8 +371,7 @@ impl Application {
         });
         let notes = match &peers {
             Some(peers) => Some(
-                peers
-                    .listen(state.clone())
+                http::peer_listener::listen(peers.clone(), state.clone())
                     .await
                     .map_err(crate::cluster::node::ClusterError::from)?,
             ),

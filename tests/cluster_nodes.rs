@@ -1345,7 +1345,13 @@ async fn the_control_room_of_a_node_shows_the_cluster() {
     let db = TestDb::mysql("cluster_room").await;
     let mut cluster = start_cluster(&db, "room").await;
     let chromium = Chromium::launch().await;
-    let page = sign_in(&chromium.browser, &cluster.nodes[1].base()).await;
+    let page = sign_in(
+        &chromium.browser,
+        &cluster.nodes[1].base(),
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+    )
+    .await;
     wait_for(
         &page,
         &format!(

@@ -116,7 +116,13 @@ async fn the_page_shows_what_the_api_says_after_a_drop() {
     }
 
     let chromium = Chromium::launch().await;
-    let page = sign_in(&chromium.browser, &app.url("")).await;
+    let page = sign_in(
+        &chromium.browser,
+        &app.url(""),
+        common::ADMIN_EMAIL,
+        common::ADMIN_PASSWORD,
+    )
+    .await;
 
     // 8 buyers twice at once on 12 units: 12 placed, 4 out of stock.
     let (mut placed, mut refused) = burst(&app, &buyers, sku, 0).await;

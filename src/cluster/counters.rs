@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::owners::{self, Owners};
+use super::owners::Owners;
 use crate::actors::counters::{CounterError, Counters};
 use crate::domain::counter::{Refusal as Rule, Tally, Target, Toggle};
 use crate::domain::ids::{CommentId, PostId, UserId};
@@ -133,20 +133,20 @@ pub async fn serve(
     owners: &Owners,
     counters: Counters,
 ) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError> {
-    owners::answer(
-        owners.nats.clone(),
-        owners.subject(SERVICE, owners.me.as_str()),
-        || Err(Refusal::Unavailable),
-        move |call: Call| {
-            let counters = counters.clone();
-            async move {
-                counters
-                    .toggle(call.target(), call.toggle())
-                    .await
-                    .map(|t| (t.on, t.count))
-                    .map_err(|e| Refusal::from(&e))
-            }
-        },
-    )
-    .await
+    owners
+        .serve(
+            SERVICE,
+            || Err(Refusal::Unavailable),
+            move |call: Call| {
+                let counters = counters.clone();
+                async move {
+                    counters
+                        .toggle(call.target(), call.toggle())
+                        .await
+                        .map(|t| (t.on, t.count))
+                        .map_err(|e| Refusal::from(&e))
+                }
+            },
+        )
+        .await
 }

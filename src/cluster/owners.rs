@@ -3,7 +3,8 @@
 //! NATS request-reply to that node on a subject of its own per service
 //! (`<prefix>_cluster.<service>.<node>`). Stock batches its calls per link
 //! on top of this (`forward`); sagas and counters send one request per
-//! call. [`answer`] is the other side: it serves one service's requests.
+//! call. [`Owners::serve`] is the other side: it answers one service's
+//! requests.
 //!
 //! Per-node subjects, not per-shard ones: a paused node keeps its
 //! subscriptions until the server notices it is gone, and must not be the
@@ -80,10 +81,29 @@ impl Owners {
     }
 }
 
-/// Answers the requests sent to `subject` with `handle`, each in a task of
-/// its own, until the subscription ends (the client closes). A request
-/// that cannot be read is answered `unreadable()`.
-pub async fn answer<C, R, F, Fut>(
+impl Owners {
+    /// Answers the requests other nodes send this one's `service` with
+    /// `handle`, each in a task of its own, until the subscription ends
+    /// (the client closes). A request that cannot be read is answered
+    /// `unreadable()`.
+    pub async fn serve<C, R, F, Fut>(
+        &self,
+        service: &str,
+        unreadable: fn() -> R,
+        handle: F,
+    ) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError>
+    where
+        C: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(C) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let subject = self.subject(service, self.me.as_str());
+        answer(self.nats.clone(), subject, unreadable, handle).await
+    }
+}
+
+async fn answer<C, R, F, Fut>(
     nats: async_nats::Client,
     subject: String,
     unreadable: fn() -> R,

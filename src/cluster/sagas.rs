@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::owners::{self, Owners};
+use super::owners::Owners;
 use super::saga_wire::{Answer, Call, Refusal, Reply};
 use crate::actors::orders::homes::{SagaHomes, SagaReply, SagaRequest};
 use crate::actors::orders::{OrderError, Orders};
@@ -61,16 +61,16 @@ pub async fn serve(
     owners: &Owners,
     orders: OrdersSlot,
 ) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError> {
-    owners::answer(
-        owners.nats.clone(),
-        owners.subject(SERVICE, owners.me.as_str()),
-        || Err(Refusal::Unavailable),
-        move |call: Call| {
-            let orders = Arc::clone(&orders);
-            async move { answer(&orders, call).await }
-        },
-    )
-    .await
+    owners
+        .serve(
+            SERVICE,
+            || Err(Refusal::Unavailable),
+            move |call: Call| {
+                let orders = Arc::clone(&orders);
+                async move { answer(&orders, call).await }
+            },
+        )
+        .await
 }
 
 async fn answer(orders: &OrdersSlot, call: Call) -> Reply {

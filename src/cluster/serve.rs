@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::forward::{ForwardStats, SERVICE};
-use super::owners::{self, Owners};
+use super::owners::Owners;
 use super::wire::{Answer, Call, Refusal, Reply};
 use crate::actors::stock::{Inventory, StockPort};
 use crate::domain::ids::{ReservationId, UserId};
@@ -29,16 +29,12 @@ impl Server {
         owners: &Owners,
     ) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError> {
         let this = Arc::new(self);
-        owners::answer(
-            owners.nats.clone(),
-            owners.subject(SERVICE, owners.me.as_str()),
-            Vec::new,
-            move |calls: Vec<Call>| {
+        owners
+            .serve(SERVICE, Vec::new, move |calls: Vec<Call>| {
                 let this = Arc::clone(&this);
                 async move { this.answer_batch(calls).await }
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn answer_batch(&self, calls: Vec<Call>) -> Vec<Reply> {

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod metrics_token;
 pub mod openapi;
 pub mod passwords;
+pub mod peer_listener;
 pub mod peers;
 pub mod problem;
 pub mod rate_limit;

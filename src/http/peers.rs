@@ -6,25 +6,15 @@
 //! docs/cluster.md.
 //!
 //! Notes go over plain NATS publish/subscribe on
-//! `<prefix>_cluster.notes`: at most once, no JetStream. A node that was
-//! cut off from NATS may have missed some, so when its connection comes
-//! back it empties its catalog caches and reloads recent revocations from
-//! the database (where `logout-all` stores them first).
+//! `<prefix>_cluster.notes`: at most once, no JetStream. What a node does
+//! with the others' notes, and after a gap in its connection, is
+//! `peer_listener`'s.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use actix_web::web;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::state::AppState;
 use crate::domain::counter::Target;
-use crate::domain::ids::{CommentId, PostId, ProductId, UserId};
-use crate::domain::time::Timestamp;
-
-/// How often the listener looks at its NATS connection.
-const WATCH_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Note {
@@ -58,9 +48,9 @@ impl Note {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Envelope {
+pub(super) struct Envelope {
     from: String,
-    note: Note,
+    pub(super) note: Note,
 }
 
 /// This node's mouth to the others.
@@ -108,81 +98,19 @@ impl Peers {
         });
     }
 
-    /// Applies the other nodes' notes to `state` until the connection
-    /// closes, and catches up after every reconnect.
-    pub async fn listen(
+    /// Subscribes to the other nodes' notes.
+    pub(super) async fn subscribe(
         &self,
-        state: web::Data<AppState>,
-    ) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError> {
-        let mut notes = self
-            .inner
-            .nats
-            .subscribe(self.inner.subject.clone())
-            .await?;
-        let inner = Arc::clone(&self.inner);
-        Ok(tokio::spawn(async move {
-            let mut watch = tokio::time::interval(WATCH_EVERY);
-            let mut was_connected = true;
-            loop {
-                tokio::select! {
-                    message = notes.next() => {
-                        let Some(message) = message else { break };
-                        match serde_json::from_slice::<Envelope>(&message.payload) {
-                            Ok(e) if e.from == inner.me => {}
-                            Ok(e) => apply(&state, e.note),
-                            Err(e) => tracing::warn!(error = %e, "a note from another node could not be read"),
-                        }
-                    }
-                    _ = watch.tick() => {
-                        let connected = inner.nats.connection_state()
-                            == async_nats::connection::State::Connected;
-                        if connected && !was_connected {
-                            catch_up(&state).await;
-                        }
-                        was_connected = connected;
-                    }
-                }
-            }
-        }))
+    ) -> Result<async_nats::Subscriber, async_nats::SubscribeError> {
+        self.inner.nats.subscribe(self.inner.subject.clone()).await
     }
-}
 
-fn apply(state: &AppState, note: Note) {
-    match note {
-        Note::Product(id) => {
-            state.catalog.forget(ProductId::new(id));
-            state.store.forget_cached_catalog();
-        }
-        Note::Listings => {
-            state.catalog.forget_listings();
-            state.store.forget_cached_catalog();
-        }
-        Note::Everything => {
-            state.catalog.forget_all();
-            state.store.forget_cached_catalog();
-        }
-        Note::Revoked { user, at_ms } => state
-            .tokens
-            .revocations()
-            .revoke(UserId::new(user), Timestamp::from_millis(at_ms)),
-        Note::ForgetPost(id) => state.counters.forget_post(PostId::new(id)),
-        Note::ForgetComment(id) => state.counters.forget(Target::Comment(CommentId::new(id))),
-        Note::ForgetAccount(id) => state.counters.forget(Target::Account(UserId::new(id))),
+    /// True when a note came from this node (it hears its own).
+    pub(super) fn is_mine(&self, envelope: &Envelope) -> bool {
+        envelope.from == self.inner.me
     }
-}
 
-/// After a gap in the connection: what notes may have been missed.
-async fn catch_up(state: &AppState) {
-    tracing::info!("NATS is back: emptying catalog caches and reloading revocations");
-    state.catalog.forget_all();
-    state.store.forget_cached_catalog();
-    let recent = Timestamp::now().minus(state.tokens.ttl());
-    match state.store.access_revocations_since(recent).await {
-        Ok(revoked) => {
-            for (user, at) in revoked {
-                state.tokens.revocations().revoke(user, at);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "could not reload access revocations"),
+    pub(super) fn connected(&self) -> bool {
+        self.inner.nats.connection_state() == async_nats::connection::State::Connected
     }
 }

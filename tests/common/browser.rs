@@ -10,8 +10,6 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{ADMIN_EMAIL, ADMIN_PASSWORD};
-
 pub fn chromium() -> PathBuf {
     let path =
         std::env::var("STAMPEDE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -97,7 +95,7 @@ pub async fn wait_for(page: &Page, expr: &str, within: Duration) {
 }
 
 /// Opens `/admin` and signs in through the form, as a person would.
-pub async fn sign_in(browser: &Browser, base: &str) -> Page {
+pub async fn sign_in(browser: &Browser, base: &str, email: &str, password: &str) -> Page {
     let page = browser
         .new_page(format!("{base}/admin"))
         .await
@@ -114,7 +112,7 @@ pub async fn sign_in(browser: &Browser, base: &str) -> Page {
         .click()
         .await
         .expect("focus email")
-        .type_str(ADMIN_EMAIL)
+        .type_str(email)
         .await
         .expect("type email");
     page.find_element("#password")
@@ -123,7 +121,7 @@ pub async fn sign_in(browser: &Browser, base: &str) -> Page {
         .click()
         .await
         .expect("focus password")
-        .type_str(ADMIN_PASSWORD)
+        .type_str(password)
         .await
         .expect("type password");
     page.find_element("#login-submit")
@@ -132,12 +130,21 @@ pub async fn sign_in(browser: &Browser, base: &str) -> Page {
         .click()
         .await
         .expect("sign in");
-    wait_for(
-        &page,
-        "document.getElementById('status').dataset.state === 'live' && \
-         Number(document.getElementById('room').dataset.seq) > 0",
-        Duration::from_secs(30),
-    )
-    .await;
+    let live = "document.getElementById('status').dataset.state === 'live' && \
+         Number(document.getElementById('room').dataset.seq) > 0";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while eval(&page, live).await.as_bool() != Some(true) {
+        if Instant::now() > deadline {
+            let seen = eval(
+                &page,
+                "JSON.stringify({status: document.getElementById('status').textContent, \
+                 error: document.getElementById('login-error').textContent, \
+                 seq: document.getElementById('room').dataset.seq})",
+            )
+            .await;
+            panic!("the control room never went live: {seen}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     page
 }
