@@ -99,48 +99,36 @@ impl Owners {
         Fut: Future<Output = R> + Send + 'static,
     {
         let subject = self.subject(service, self.me.as_str());
-        answer(self.nats.clone(), subject, unreadable, handle).await
-    }
-}
-
-async fn answer<C, R, F, Fut>(
-    nats: async_nats::Client,
-    subject: String,
-    unreadable: fn() -> R,
-    handle: F,
-) -> Result<tokio::task::JoinHandle<()>, async_nats::SubscribeError>
-where
-    C: DeserializeOwned + Send + 'static,
-    R: Serialize + Send + 'static,
-    F: Fn(C) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = R> + Send + 'static,
-{
-    let mut requests = nats.subscribe(subject.clone()).await?;
-    let handle = Arc::new(handle);
-    Ok(tokio::spawn(async move {
-        while let Some(message) = requests.next().await {
-            let Some(reply_to) = message.reply.clone() else {
-                continue;
-            };
-            let (nats, handle) = (nats.clone(), Arc::clone(&handle));
-            let subject = subject.clone();
-            tokio::spawn(async move {
-                let reply = match serde_json::from_slice::<C>(&message.payload) {
-                    Ok(call) => handle(call).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, %subject, "a request could not be read");
-                        unreadable()
-                    }
+        let nats = self.nats.clone();
+        let mut requests = nats.subscribe(subject.clone()).await?;
+        let handle = Arc::new(handle);
+        Ok(tokio::spawn(async move {
+            while let Some(message) = requests.next().await {
+                let Some(reply_to) = message.reply.clone() else {
+                    continue;
                 };
-                match serde_json::to_vec(&reply) {
-                    Ok(body) => {
-                        if let Err(e) = nats.publish(reply_to, body.into()).await {
-                            tracing::warn!(error = %e, %subject, "could not answer a request");
+                let (nats, handle) = (nats.clone(), Arc::clone(&handle));
+                let subject = subject.clone();
+                tokio::spawn(async move {
+                    let reply = match serde_json::from_slice::<C>(&message.payload) {
+                        Ok(call) => handle(call).await,
+                        Err(e) => {
+                            tracing::warn!(error = %e, %subject, "a request could not be read");
+                            unreadable()
+                        }
+                    };
+                    match serde_json::to_vec(&reply) {
+                        Ok(body) => {
+                            if let Err(e) = nats.publish(reply_to, body.into()).await {
+                                tracing::warn!(error = %e, %subject, "could not answer a request");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, %subject, "could not encode an answer")
                         }
                     }
-                    Err(e) => tracing::error!(error = %e, %subject, "could not encode an answer"),
-                }
-            });
-        }
-    }))
+                });
+            }
+        }))
+    }
 }
