@@ -696,6 +696,10 @@ async fn prune_tables(store: Store, settings: Settings) {
     every.tick().await;
     loop {
         every.tick().await;
+        // On a cluster the leading node prunes for all.
+        if !store.leads() {
+            continue;
+        }
         let now = crate::domain::time::Timestamp::now();
         match store.prune(now.minus(retention.keep())).await {
             Ok(pruned) => tracing::info!(?pruned, "pruned finished rows"),

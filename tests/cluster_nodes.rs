@@ -490,6 +490,16 @@ async fn a_drop_spread_over_three_nodes_sells_exactly_the_stock() {
         .await;
     }
     assert_eq!(again, 0.0, "events published twice");
+    // The sale clock runs on the leading node only, and it did announce
+    // the opening: once.
+    let opened: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE event_type LIKE '%sale_opened' AND subject = ?",
+    )
+    .bind(format!("skus/{}", drop.sku))
+    .fetch_one(store.pool())
+    .await
+    .expect("outbox");
+    assert_eq!(opened, 1, "the opening announced once");
     // The owner stopped cleanly (SIGTERM) hands its shards over on the way
     // out: the next owner takes the SKU at once, not after a lease.
     let stopping = cluster.index_of(&owner);

@@ -2,7 +2,8 @@
 //! writes, it is time passing. Once a period the clock looks for windows
 //! whose edge passed since its last look and appends `sale_opened` /
 //! `sale_closed`. Their ids derive from SKU and instant, so a look that
-//! overlaps an earlier one (a restart looks back [`LOOK_BACK`]) appends
+//! overlaps an earlier one (a restart looks back [`LOOK_BACK`], a node
+//! that comes to lead a cluster looks back to its last look) appends
 //! nothing twice.
 
 use std::time::Duration;
@@ -26,7 +27,14 @@ pub async fn run(store: Store, every: Duration, stop: CancellationToken) {
             _ = tick.tick() => {}
             () = stop.cancelled() => return,
         }
+        // On a cluster one node announces, the one that leads. The others
+        // keep where they last looked: if they come to lead, their first
+        // look covers what passed meanwhile (at most LOOK_BACK of it).
+        if !store.leads() {
+            continue;
+        }
         let now = Timestamp::now();
+        seen_until = seen_until.max(now.minus(LOOK_BACK));
         match announce(&store, seen_until, now).await {
             Ok(()) => seen_until = now,
             // The same window is looked at again next period.

@@ -64,7 +64,12 @@ impl Notifier {
     }
 
     /// One batch; answers whether a full batch was taken (more may wait).
+    /// Nothing on a cluster node that does not lead: the leading node reads
+    /// the same outbox and moves the one cursor.
     async fn pass(&self, gap: &mut Gap) -> Result<bool, StoreError> {
+        if !self.store.leads() {
+            return Ok(false);
+        }
         let cursor = self.store.notification_cursor().await?;
         let rows = self.store.events_after(cursor, BATCH).await?;
         let Some(first) = rows.first() else {

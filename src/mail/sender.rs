@@ -117,6 +117,9 @@ impl Sender {
     }
 
     async fn prune(&self) {
+        if !self.store.leads() {
+            return;
+        }
         let cutoff = Timestamp::now().minus(self.settings.keep());
         match self.store.prune_sent_mail(cutoff).await {
             Ok(n) => tracing::info!(mails = n, "pruned sent mails"),

@@ -94,7 +94,8 @@ impl HeldShards {
     }
 
     /// True when this node serves shard 0, and so runs the jobs one node
-    /// runs for the whole cluster (the outbox relay, the mail sender).
+    /// runs for the whole cluster (the outbox relay, the mail notifier and
+    /// sender, the sale clock, pruning, the orphan sweep).
     pub fn leads(&self) -> bool {
         self.count
             .all()
@@ -199,7 +200,8 @@ impl Store {
     }
 
     /// True unless this is a cluster node that does not hold shard 0: jobs
-    /// that one node runs for all (the outbox relay, the mail sender) run
+    /// that one node runs for all (the outbox relay, the mail jobs, the
+    /// sale clock, pruning) run
     /// where shard 0 is, so that two never publish or send the same rows.
     pub fn leads(&self) -> bool {
         self.shards.as_ref().is_none_or(|shards| shards.leads())
