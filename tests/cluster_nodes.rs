@@ -22,6 +22,9 @@
 //!   another node reaches it, and when that node is SIGKILLed the shard's
 //!   next owner resumes its sagas (paid ones go on, unpaid ones lapse and
 //!   give their units back).
+//! - hand-over: a node with hundreds (CI) or thousands of live SKU actors
+//!   stopped with SIGTERM hands every shard over with its books intact;
+//!   the test reports how long that took.
 //!
 //! CI runs a short form (`STAMPEDE_TEST_CLUSTER_PURCHASES`, default 3,000);
 //! the README reports the long one (10,000).
@@ -1396,5 +1399,226 @@ async fn the_control_room_of_a_node_shows_the_cluster() {
         "shards held here, as the API says"
     );
     chromium.close().await;
+    cluster.stop_all().await;
+}
+
+/// SKUs in the hand-over test (`STAMPEDE_TEST_CLUSTER_HANDOVER_SKUS`).
+fn handover_skus() -> usize {
+    std::env::var("STAMPEDE_TEST_CLUSTER_HANDOVER_SKUS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300)
+}
+
+/// A SKU's `(available, reserved)` as node `base` answers; `None` while
+/// nobody answers for its shard (503).
+async fn levels(client: &reqwest::Client, base: &str, sku: i64) -> Option<(i64, i64)> {
+    let res = client
+        .get(format!("{base}/api/v1/skus/{sku}/availability"))
+        .send()
+        .await
+        .expect("availability");
+    if res.status() == 503 {
+        return None;
+    }
+    assert_eq!(res.status(), 200, "availability of {sku}");
+    let view: Value = res.json().await.expect("json");
+    Some((
+        view["available"].as_i64().expect("available"),
+        view["reserved"].as_i64().expect("reserved"),
+    ))
+}
+
+/// The owner of many live SKU actors, some with decisions still waiting
+/// for their batch, stopped with SIGTERM: it drains them all and hands its
+/// shards over, and every one of its SKUs answers from the survivors with
+/// the books it had. Reports how long the exit and the whole hand-over
+/// took (the README's long form runs it with thousands of SKUs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clean_stop_hands_over_many_live_skus() {
+    const STOCK_EACH: i64 = 5;
+    const BOUGHT: usize = 40;
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = TestDb::mysql("cluster_many_skus").await;
+    // Batches every 300 ms, so the last purchases wait for the flush of
+    // the hand-over; no budgets, as every SKU is read.
+    let mut cluster = start_cluster_with(
+        &db,
+        "many",
+        &[
+            ("STAMPEDE_INVENTORY_FLUSH_INTERVAL_MS", "300"),
+            ("STAMPEDE_RATE_LIMIT_ENABLED", "false"),
+        ],
+    )
+    .await;
+    let client = cluster.client.clone();
+    let bases: Vec<String> = cluster.nodes.iter().map(Node::base).collect();
+    let seller = account(&client, &bases[0], "seller@many.test", "seller").await;
+    let buyer = account(&client, &bases[0], "buyer@many.test", "customer").await;
+    let wanted = handover_skus();
+    let mut skus: Vec<i64> = Vec::with_capacity(wanted);
+    while skus.len() < wanted {
+        let n = (wanted - skus.len()).min(stampede::domain::catalog::SKUS_MAX);
+        let list: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"sku_code": format!("M{i}"), "option": format!("o{i}"),
+                            "price": 1_000, "stock": STOCK_EACH})
+            })
+            .collect();
+        let product = post(
+            &client,
+            format!("{}/api/v1/products", bases[skus.len() % 3]),
+            Some(&seller),
+            json!({"name": format!("Many {}", skus.len()), "category": "drops", "skus": list}),
+        )
+        .await;
+        let ids = product["skus"].as_array().expect("skus").iter();
+        skus.extend(ids.map(|s| s["id"].as_i64().expect("sku id")));
+    }
+    // A read through any node brings every SKU's actor alive on its owner.
+    let first_reads = Instant::now();
+    let read: Vec<Option<(i64, i64)>> = futures::stream::iter(skus.iter().enumerate())
+        .map(|(i, sku)| levels(&client, &bases[i % 3], *sku))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(
+        read.iter().all(|l| *l == Some((STOCK_EACH, 0))),
+        "fresh SKUs"
+    );
+    let first_reads = first_reads.elapsed();
+    // The node leaving: the first; its SKUs are those of the shards it holds.
+    let leaving = 0;
+    let view = cluster
+        .view(&cluster.nodes[leaving])
+        .await
+        .expect("cluster view");
+    let held: Vec<i64> = view["shards"]
+        .as_array()
+        .expect("shards")
+        .iter()
+        .filter(|s| s["owner"].as_str() == Some(cluster.nodes[leaving].id.as_str()))
+        .map(|s| s["shard"].as_i64().expect("shard"))
+        .collect();
+    let theirs: Vec<i64> = skus
+        .iter()
+        .copied()
+        .filter(|sku| held.contains(&(sku % i64::from(SHARDS))))
+        .collect();
+    let actors: Value = client
+        .get(format!("{}/api/v1/admin/actors", bases[leaving]))
+        .bearer_auth(&cluster.admin)
+        .send()
+        .await
+        .expect("actors")
+        .json()
+        .await
+        .expect("json");
+    let live = actors["active_sku_actors"].as_u64().expect("active") as usize;
+    assert!(
+        live >= theirs.len() && !theirs.is_empty(),
+        "{live} live actors on the leaving node, which owns {} SKUs",
+        theirs.len()
+    );
+    // Purchases of its SKUs through the two other nodes, the SIGTERM
+    // right after the last answer: their decisions may wait for a batch.
+    let bought = &theirs[..BOUGHT.min(theirs.len())];
+    let orders: Vec<String> = futures::stream::iter(bought.iter().enumerate())
+        .map(|(i, sku)| {
+            let (client, buyer) = (client.clone(), buyer.clone());
+            let base = bases[1 + i % 2].clone();
+            async move {
+                let res = client
+                    .post(format!("{base}/api/v1/orders"))
+                    .bearer_auth(&buyer)
+                    .header("Idempotency-Key", format!("many-{sku}"))
+                    .json(&json!({"items": [{"sku_id": sku, "quantity": 1}],
+                                  "shipping_address": "Many street"}))
+                    .send()
+                    .await
+                    .expect("purchase");
+                assert_eq!(res.status(), 201, "purchase of {sku}");
+                let body: Value = res.json().await.expect("json");
+                body["order_id"].as_str().expect("order id").to_string()
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    signal(&cluster.nodes[leaving], "-TERM");
+    let asked = Instant::now();
+    let child = cluster.nodes[leaving].child.take().expect("running");
+    let exited = tokio::spawn(async move {
+        let mut child = child;
+        let status = child.wait().await.expect("exit");
+        (status, asked.elapsed())
+    });
+    // Each of its shards is taken by a survivor, which records its epoch
+    // and loads the shard's books.
+    let leaving_id = cluster.nodes[leaving].id.clone();
+    let samples: Vec<i64> = held
+        .iter()
+        .filter_map(|shard| theirs.iter().find(|s| *s % i64::from(SHARDS) == *shard))
+        .copied()
+        .collect();
+    let taken: Vec<Duration> = futures::future::join_all(
+        samples
+            .iter()
+            .enumerate()
+            .map(|(i, sku)| cluster.until_taken_over(1 + i % 2, *sku, &leaving_id, asked)),
+    )
+    .await;
+    let taken = taken.into_iter().max().expect("some shards");
+    let (status, exit_after) = exited.await.expect("join");
+    assert!(status.success(), "the stopped node exited {status}");
+    // Every SKU of the leaving node answers from its new owner, unchanged.
+    let reads = Instant::now();
+    futures::stream::iter(theirs.iter().enumerate())
+        .for_each_concurrent(32, |(i, sku)| {
+            let (client, base) = (client.clone(), bases[1 + i % 2].clone());
+            let expected = if bought.contains(sku) {
+                (STOCK_EACH - 1, 1)
+            } else {
+                (STOCK_EACH, 0)
+            };
+            async move {
+                let now = levels(&client, &base, *sku).await;
+                assert_eq!(
+                    now,
+                    Some(expected),
+                    "the books of SKU {sku} after the hand-over"
+                );
+            }
+        })
+        .await;
+    let read_back = reads.elapsed();
+    let store = db.store().await;
+    eprintln!(
+        "{} SKUs, {} live on the stopping node ({} bought just before): exited {exit_after:?} \
+         after SIGTERM; all its {} shards taken by the survivors within {taken:?}; its SKUs \
+         read back (loaded anew) in {read_back:?}, against {first_reads:?} for the first \
+         reads of all {} SKUs",
+        skus.len(),
+        theirs.len(),
+        bought.len(),
+        held.len(),
+        skus.len()
+    );
+    for sku in bought {
+        let (on_hand, reserved, sold) = db_levels(&store, SkuId::new(*sku)).await;
+        assert_eq!(
+            (on_hand, reserved + sold),
+            (STOCK_EACH, 1),
+            "SKU {sku} in the database"
+        );
+    }
+    for id in &orders {
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE id = ?")
+            .bind(id.clone())
+            .fetch_one(store.pool())
+            .await
+            .expect("order");
+        assert_eq!(found, 1, "acknowledged order {id} is in the database");
+    }
     cluster.stop_all().await;
 }
