@@ -149,6 +149,13 @@ impl Application {
         if node.is_none() {
             check_owner_settings(&settings)?;
         }
+        // Before the database is touched: a process that will not start
+        // must not migrate, nor claim (or take over) the store.
+        let development = settings.development_mode();
+        if development {
+            tracing::warn!("{DEVELOPMENT_MODE_WARNING}");
+        }
+        let secrets = TokenSecrets::from_settings(&settings, development)?;
         // A paused node's open batch must not hold its locks past a lease.
         let idle_limit = node.as_ref().map(|_| settings.cluster.lease());
         let store = Store::connect_limited(
@@ -167,7 +174,7 @@ impl Application {
         store.migrate().await?;
         if node.is_some() {
             // No claim on the whole store: each shard is fenced on its own.
-            return Self::assemble(settings, stock, store, metrics, node).await;
+            return Self::assemble(settings, secrets, stock, store, metrics, node).await;
         }
         // Before anything is written: a second process must not even
         // bootstrap the admin while another one owns the store.
@@ -180,7 +187,7 @@ impl Application {
             })
             .await?;
         let store = store.with_lease(lease);
-        let built = Self::assemble(settings, stock, store.clone(), metrics, None).await;
+        let built = Self::assemble(settings, secrets, stock, store.clone(), metrics, None).await;
         if built.is_err() {
             store.release_lease().await;
         }
@@ -190,16 +197,12 @@ impl Application {
     /// Everything after the claim on the store.
     async fn assemble(
         settings: Settings,
+        secrets: TokenSecrets,
         stock: Option<Arc<dyn StockPort>>,
         store: Store,
         metrics: metrics_exporter_prometheus::PrometheusHandle,
         node: Option<NodeId>,
     ) -> Result<Self, StartupError> {
-        let development = settings.development_mode();
-        if development {
-            tracing::warn!("{DEVELOPMENT_MODE_WARNING}");
-        }
-        let secrets = TokenSecrets::from_settings(&settings, development)?;
         let revocations = match &settings.redis_url {
             Some(url) => RevocationCache::connect(url).await?,
             None => RevocationCache::disabled(),

@@ -9,6 +9,8 @@
 //! - a forced take-over fences the first process: its purchases and saga
 //!   steps answer 503, nothing it answers is a sale, and stock and per-buyer
 //!   limits hold across both processes;
+//! - a process refused for its configuration (a missing secret) touches
+//!   nothing, so even a forced take-over leaves the owner selling;
 //! - after a SIGKILL, a restart on the same machine takes over at once; an
 //!   owner this machine cannot check is taken over once its lease lapses.
 
@@ -283,8 +285,47 @@ async fn a_dead_owner_is_taken_over(db: TestDb) {
     stop(third).await;
 }
 
+/// A process that cannot start (here: its access-token secret is empty)
+/// is refused before it touches the database. Started with
+/// `STAMPEDE_OWNER_TAKEOVER`, it used to take the store over first and
+/// then refuse, leaving the running owner fenced out and nobody selling.
+async fn a_refused_start_leaves_the_owner_selling(db: TestDb) {
+    let port = free_port();
+    let first = start_binary(&db.url, port, ENV).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let shop = open_shop(&base).await;
+    let misconfigured: Vec<(&str, &str)> = ENV
+        .iter()
+        .copied()
+        .chain([
+            ("STAMPEDE_OWNER_TAKEOVER", "true"),
+            ("STAMPEDE_JWT_SECRET", ""),
+        ])
+        .collect();
+    let out = run_to_exit(
+        &db.url,
+        free_port(),
+        &misconfigured,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        !out.status.success(),
+        "the misconfigured process was refused"
+    );
+    let said = said(&out);
+    assert!(
+        said.contains("STAMPEDE_JWT_SECRET"),
+        "names the secret: {said}"
+    );
+    let (status, body) = buy(&shop, &base, 0, "after-a-refused-start").await;
+    assert_eq!(status, 201, "the owner sells on: {body}");
+    stop(first).await;
+}
+
 on_both_stores!(
     a_second_process_is_refused,
     a_take_over_fences_the_first_process,
-    a_dead_owner_is_taken_over
+    a_dead_owner_is_taken_over,
+    a_refused_start_leaves_the_owner_selling
 );
