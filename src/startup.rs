@@ -144,27 +144,17 @@ impl Application {
         stock: Option<Arc<dyn StockPort>>,
     ) -> Result<Self, StartupError> {
         let metrics = crate::prometheus::install()?;
-        check_order_settings(&settings)?;
-        let node = check_cluster_settings(&settings)?;
-        if node.is_none() {
-            check_owner_settings(&settings)?;
-        }
-        // Before the database is touched: a process that will not start
-        // must not migrate, nor claim (or take over) the store.
-        let development = settings.development_mode();
-        if development {
-            tracing::warn!("{DEVELOPMENT_MODE_WARNING}");
-        }
-        let secrets = TokenSecrets::from_settings(&settings, development)?;
+        let checked = check_settings(&settings)?;
+        let clustered = checked.node.is_some();
         // A paused node's open batch must not hold its locks past a lease.
-        let idle_limit = node.as_ref().map(|_| settings.cluster.lease());
+        let idle_limit = clustered.then(|| settings.cluster.lease());
         let store = Store::connect_limited(
             &settings.database_url,
             settings.database_max_connections,
             idle_limit,
         )
         .await?;
-        if node.is_some() && store.backend() != Backend::MySql {
+        if clustered && store.backend() != Backend::MySql {
             return Err(StartupError::Config(
                 "cluster mode (STAMPEDE_NODE_ID) needs a MySQL/MariaDB DATABASE_URL: \
                  the nodes share one database, and SQLite is one process's file"
@@ -172,9 +162,9 @@ impl Application {
             ));
         }
         store.migrate().await?;
-        if node.is_some() {
+        if clustered {
             // No claim on the whole store: each shard is fenced on its own.
-            return Self::assemble(settings, secrets, stock, store, metrics, node).await;
+            return Self::assemble(settings, checked, stock, store, metrics).await;
         }
         // Before anything is written: a second process must not even
         // bootstrap the admin while another one owns the store.
@@ -187,7 +177,7 @@ impl Application {
             })
             .await?;
         let store = store.with_lease(lease);
-        let built = Self::assemble(settings, secrets, stock, store.clone(), metrics, None).await;
+        let built = Self::assemble(settings, checked, stock, store.clone(), metrics).await;
         if built.is_err() {
             store.release_lease().await;
         }
@@ -197,12 +187,16 @@ impl Application {
     /// Everything after the claim on the store.
     async fn assemble(
         settings: Settings,
-        secrets: TokenSecrets,
+        checked: Checked,
         stock: Option<Arc<dyn StockPort>>,
         store: Store,
         metrics: metrics_exporter_prometheus::PrometheusHandle,
-        node: Option<NodeId>,
     ) -> Result<Self, StartupError> {
+        let Checked {
+            node,
+            secrets,
+            metrics_token,
+        } = checked;
         let revocations = match &settings.redis_url {
             Some(url) => RevocationCache::connect(url).await?,
             None => RevocationCache::disabled(),
@@ -279,13 +273,6 @@ impl Application {
             tokens.revocations().revoke(user, at);
         }
         let verifier = Verifier::new(&secrets.access, &settings.verification, &settings.bind);
-        check_rate_limit_settings(&settings)?;
-        let metrics_token = settings
-            .metrics_token
-            .as_deref()
-            .map(MetricsToken::new)
-            .transpose()
-            .map_err(StartupError::Config)?;
         let stock = match (stock, &cluster) {
             (Some(stock), _) => stock,
             (None, Some(node)) => Arc::clone(node.stock()) as Arc<dyn StockPort>,
@@ -611,6 +598,40 @@ fn check_owner_settings(settings: &Settings) -> Result<(), StartupError> {
 }
 
 /// Refuses a forwarded-for set-up that could never name a client.
+/// What start-up takes from the settings alone, checked before anything
+/// is touched: a process that will not start must not migrate, nor claim
+/// (or take over) the store.
+struct Checked {
+    node: Option<NodeId>,
+    secrets: TokenSecrets,
+    metrics_token: Option<MetricsToken>,
+}
+
+fn check_settings(settings: &Settings) -> Result<Checked, StartupError> {
+    check_order_settings(settings)?;
+    let node = check_cluster_settings(settings)?;
+    if node.is_none() {
+        check_owner_settings(settings)?;
+    }
+    check_rate_limit_settings(settings)?;
+    let development = settings.development_mode();
+    if development {
+        tracing::warn!("{DEVELOPMENT_MODE_WARNING}");
+    }
+    let secrets = TokenSecrets::from_settings(settings, development)?;
+    let metrics_token = settings
+        .metrics_token
+        .as_deref()
+        .map(MetricsToken::new)
+        .transpose()
+        .map_err(StartupError::Config)?;
+    Ok(Checked {
+        node,
+        secrets,
+        metrics_token,
+    })
+}
+
 fn check_rate_limit_settings(settings: &Settings) -> Result<(), StartupError> {
     let limits = &settings.rate_limit;
     if limits.trust_forwarded_for && limits.trusted_proxies.is_empty() {
