@@ -597,7 +597,6 @@ fn check_owner_settings(settings: &Settings) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// Refuses a forwarded-for set-up that could never name a client.
 /// What start-up takes from the settings alone, checked before anything
 /// is touched: a process that will not start must not migrate, nor claim
 /// (or take over) the store.
@@ -607,6 +606,7 @@ struct Checked {
     metrics_token: Option<MetricsToken>,
 }
 
+/// Every check that needs nothing but the settings.
 fn check_settings(settings: &Settings) -> Result<Checked, StartupError> {
     check_order_settings(settings)?;
     let node = check_cluster_settings(settings)?;
@@ -632,6 +632,7 @@ fn check_settings(settings: &Settings) -> Result<Checked, StartupError> {
     })
 }
 
+/// Refuses a forwarded-for set-up that could never name a client.
 fn check_rate_limit_settings(settings: &Settings) -> Result<(), StartupError> {
     let limits = &settings.rate_limit;
     if limits.trust_forwarded_for && limits.trusted_proxies.is_empty() {

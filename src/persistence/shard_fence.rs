@@ -201,8 +201,8 @@ impl Store {
 
     /// True unless this is a cluster node that does not hold shard 0: jobs
     /// that one node runs for all (the outbox relay, the mail jobs, the
-    /// sale clock, pruning) run
-    /// where shard 0 is, so that two never publish or send the same rows.
+    /// sale clock, pruning) run where shard 0 is, so that two never
+    /// publish or send the same rows.
     pub fn leads(&self) -> bool {
         self.shards.as_ref().is_none_or(|shards| shards.leads())
     }
