@@ -1319,18 +1319,9 @@ async fn a_hold_without_an_order_is_given_back_on_a_cluster() {
         .until_taken_over(survivor, sku, &owner, killed)
         .await;
     let available = || async {
-        let view: Value = client
-            .get(format!(
-                "{}/api/v1/skus/{sku}/availability",
-                bases[survivor]
-            ))
-            .send()
+        levels(&client, &bases[survivor], sku)
             .await
-            .expect("availability")
-            .json()
-            .await
-            .expect("json");
-        view["available"].as_i64()
+            .map(|(available, _)| available)
     };
     assert_eq!(
         available().await,
