@@ -3,7 +3,8 @@
 //! other; a lower epoch cannot be recorded over a higher one; and while a
 //! stale owner keeps committing from many tasks at once, not one of its
 //! batches that began after the new owner's record lands. A stale owner's
-//! saga step is refused the same way.
+//! saga step is refused the same way, and a stale writer's refused batches
+//! never make the owner's batches on the same SKU fail.
 
 mod common;
 
@@ -11,11 +12,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use common::{TestDb, spawn_app};
-use stampede::domain::ids::OrderId;
+use stampede::domain::ids::{OrderId, ReservationId, SkuId, UserId};
+use stampede::domain::ledger::{Levels, Reservation, ReservationStatus, SkuHeader};
 use stampede::domain::order::{OrderStatus, Step};
+use stampede::domain::rules::SaleRules;
 use stampede::domain::shard::{NodeId, ShardCount};
+use stampede::domain::time::Timestamp;
+use stampede::persistence::owner::{Claimant, Process};
 use stampede::persistence::shard_fence::{HeldShards, ShardEpoch};
-use stampede::persistence::{OrderWrite, Store, StoreError, Transition};
+use stampede::persistence::{OrderWrite, Store, StoreError, Transition, WriteSet};
 
 fn node(name: &str) -> NodeId {
     NodeId::parse(name).unwrap()
@@ -167,10 +172,107 @@ async fn no_stale_batch_begun_after_the_take_over_lands(db: TestDb) {
     );
 }
 
+/// A stock batch of `sku` as its writer `who` would send it in `round`:
+/// the SKU's levels and a few new reservations.
+fn stock_batch(sku: SkuId, who: &str, round: i64) -> WriteSet {
+    let now = Timestamp::now();
+    let reservations = (0..4)
+        .map(|n| {
+            let id = ReservationId::parse(format!("{who}-{round}-{n}")).unwrap();
+            let held = Reservation {
+                id,
+                user: UserId::new(1),
+                quantity: 1,
+                status: ReservationStatus::Reserved,
+                expires_at: now,
+                updated_at: now,
+            };
+            (sku, held)
+        })
+        .collect();
+    WriteSet {
+        headers: vec![SkuHeader {
+            sku,
+            levels: Levels {
+                on_hand: 1_000_000,
+                reserved: 4 * (round + 1),
+                sold: 0,
+            },
+            rules: SaleRules::default(),
+        }],
+        reservations,
+        events: Vec::new(),
+    }
+}
+
+/// The process that lost the store keeps retrying its last batch (its
+/// persister does, with backoff) while the owner writes the same SKU. The
+/// stale batch is refused, and it must cost the owner nothing. Before the
+/// fix the fence came last: each batch first took a shared lock on the
+/// SKU's row (the reservations' foreign key), then the exclusive one of its
+/// header update, MariaDB broke the two batches' deadlock by failing either
+/// one, and when that was the owner's, its buyers got 503 (156 of 300
+/// batches here; the flake of `tests/ownership.rs`).
+async fn a_stale_writer_never_fails_the_owners_batches(db: TestDb) {
+    const ROUNDS: i64 = 300;
+    let store = db.store().await;
+    let sku = store
+        .create_sku(1_000_000, SaleRules::default())
+        .await
+        .unwrap();
+    let claimant = |force| Claimant {
+        process: Process::current(),
+        label: "fence test".into(),
+        lease: std::time::Duration::from_secs(60),
+        force,
+    };
+    let stale_lease = store.claim(&claimant(false)).await.unwrap();
+    let stale = store.clone().with_lease(stale_lease);
+    let owner_lease = store.claim(&claimant(true)).await.unwrap();
+    let owner = store.clone().with_lease(owner_lease);
+
+    let done = Arc::new(AtomicBool::new(false));
+    let retrying = {
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut refused = 0;
+            let mut round = 0;
+            while !done.load(Ordering::SeqCst) {
+                match stale.write_batch(&stock_batch(sku, "stale", round)).await {
+                    Ok(()) => panic!("a stale batch landed"),
+                    Err(StoreError::Fenced(_)) => refused += 1,
+                    // Its own failures are its own (and retried).
+                    Err(_) => {}
+                }
+                round += 1;
+            }
+            refused
+        })
+    };
+    let mut failed = Vec::new();
+    for round in 0..ROUNDS {
+        if let Err(e) = owner.write_batch(&stock_batch(sku, "owner", round)).await {
+            failed.push(e.to_string());
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    let refused = retrying.await.unwrap();
+    assert!(refused > 0, "the stale writer did contend");
+    assert!(
+        failed.is_empty(),
+        "{} of the owner's {ROUNDS} batches failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let (_, reserved, _) = common::db_levels(&owner, sku).await;
+    assert_eq!(reserved, 4 * ROUNDS, "the owner's last batch is the SKU's");
+}
+
 on_both_stores!(
     a_batch_lands_only_under_the_recorded_epoch,
     a_lower_epoch_is_never_recorded_over_a_higher_one,
     no_stale_batch_begun_after_the_take_over_lands,
+    a_stale_writer_never_fails_the_owners_batches,
 );
 
 /// A stale owner paused in the middle of a batch (its transaction open,

@@ -126,6 +126,8 @@ impl Store {
         }
         let collapsed = Collapsed::of(changes);
         let mut tx = self.begin_write().await?;
+        self.check_counter_writer(&mut tx, collapsed.counts.iter().map(|(t, _)| *t))
+            .await?;
         for ((table, target_col, member_col), rows) in &collapsed.joins {
             for chunk in rows.chunks(CHUNK) {
                 let mut q = QueryBuilder::<Any>::new(format!(
@@ -203,8 +205,6 @@ impl Store {
             });
             q.build().execute(&mut *tx).await?;
         }
-        self.check_counter_writer(&mut tx, collapsed.counts.iter().map(|(t, _)| *t))
-            .await?;
         tx.commit().await?;
         for follower in &collapsed.followers {
             self.feed_followees_changed(UserId::new(*follower));

@@ -115,7 +115,17 @@ impl Store {
         if set.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        self.check_writer(&mut tx, set.headers.iter().map(|h| h.sku))
+            .await?;
+        // Headers first: the reservations' foreign key takes a shared lock
+        // on their SKU's row, and a shared lock taken before the exclusive
+        // one of the header update deadlocks with any other batch of the
+        // SKU doing the same.
+        let now = Timestamp::now().millis();
+        for chunk in set.headers.chunks(HEADER_CHUNK) {
+            update_headers(chunk, now).build().execute(&mut *tx).await?;
+        }
         for chunk in set.reservations.chunks(RESERVATION_CHUNK) {
             let mut q = QueryBuilder::<Any>::new(
                 "INSERT INTO reservations \
@@ -148,13 +158,7 @@ impl Store {
             });
             q.build().execute(&mut *tx).await?;
         }
-        let now = Timestamp::now().millis();
-        for chunk in set.headers.chunks(HEADER_CHUNK) {
-            update_headers(chunk, now).build().execute(&mut *tx).await?;
-        }
         super::outbox::append(&mut tx, &set.events).await?;
-        self.check_writer(&mut tx, set.headers.iter().map(|h| h.sku))
-            .await?;
         tx.commit().await?;
         if !set.events.is_empty() {
             self.events_appended();

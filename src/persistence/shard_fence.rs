@@ -252,9 +252,10 @@ impl Store {
         Ok(())
     }
 
-    /// The fence of a batch: run inside its transaction, before its commit.
-    /// Fails (so the batch rolls back) unless every shard of `held` is
-    /// still recorded under the epoch this node holds it by.
+    /// The fence of a batch: run inside its transaction, first (the
+    /// writers do), or at least before its commit. Fails (so the batch
+    /// rolls back) unless every shard of `held` is still recorded under
+    /// the epoch this node holds it by.
     pub async fn check_shards(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,

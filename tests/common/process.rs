@@ -19,11 +19,14 @@ pub fn free_port() -> u16 {
 /// Starts the binary on `port` over `database_url` with `env` on top of a
 /// test configuration, and waits until it is ready.
 pub async fn start_binary(database_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
-    let child = command(database_url, port, env)
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn stampede");
+    let mut cmd = command(database_url, port, env);
+    // `STAMPEDE_TEST_CHILD_LOG=<filter>` shows the processes' logs.
+    if let Ok(filter) = std::env::var("STAMPEDE_TEST_CHILD_LOG") {
+        cmd.env("RUST_LOG", filter);
+    } else {
+        cmd.stdout(Stdio::null());
+    }
+    let child = cmd.kill_on_drop(true).spawn().expect("spawn stampede");
     wait_ready(port).await;
     child
 }

@@ -47,7 +47,15 @@ impl Store {
                 skipped.push(i);
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        // Refused once another process owns the store, and a step once
+        // another node's saga drives its order.
+        self.check_owner(&mut tx).await?;
+        let stepped = writes.iter().filter_map(|w| match w {
+            OrderWrite::Transition { order_id, .. } => Some(*order_id),
+            OrderWrite::Insert(_) => None,
+        });
+        self.check_saga_writer(&mut tx, stepped).await?;
         // A drop inserts thousands of orders a second: a few multi-row
         // statements per batch instead of a round trip per row.
         for chunk in fresh.chunks(INSERT_CHUNK) {
@@ -66,14 +74,6 @@ impl Store {
             }
         }
         crate::persistence::outbox::append(&mut tx, &events).await?;
-        // Refused once another process owns the store.
-        self.check_owner(&mut tx).await?;
-        // A step is refused once another node's saga drives its order.
-        let stepped = writes.iter().filter_map(|w| match w {
-            OrderWrite::Transition { order_id, .. } => Some(*order_id),
-            OrderWrite::Insert(_) => None,
-        });
-        self.check_saga_writer(&mut tx, stepped).await?;
         tx.commit().await?;
         if !events.is_empty() {
             self.events_appended();

@@ -3,9 +3,10 @@
 //! the table `store_owner` names one holder: its epoch, its process and its
 //! lease. A process claims the store at start-up ([`Store::claim`], by the
 //! rule in [`crate::domain::owner`]), renews its lease while it runs and
-//! releases it when it stops. Every write-behind batch (stock and orders)
-//! ends with [`Store::check_owner`] inside its own transaction: after a
-//! take-over the old holder's batches are rolled back and never
+//! releases it when it stops. Every write-behind batch (stock, orders and
+//! counters) begins with [`Store::check_owner`] inside its own transaction:
+//! after a take-over the old holder's batches are rolled back before they
+//! touch a row (so they cannot deadlock the new holder's) and are never
 //! acknowledged, and from then on it answers `503 UNAVAILABLE`.
 //!
 //! Times come from the database's clock, so two machines whose clocks
@@ -258,13 +259,14 @@ impl Store {
         }
     }
 
-    /// The fence: run last inside every write-behind batch's transaction.
-    /// Fails (so the batch rolls back) unless this process still holds the
-    /// store. On MariaDB the shared lock on the owner row makes a take-over
-    /// wait for batches that already passed, and batches that come later
-    /// see the new epoch; on SQLite the batch already holds the write lock,
-    /// so it reads the latest epoch. A store without a lease (tests, tools)
-    /// is not fenced.
+    /// The fence: run first inside every write-behind batch's transaction
+    /// (begun with [`Store::begin_write`]). Fails (so the batch rolls back
+    /// before it wrote anything) unless this process still holds the store.
+    /// On MariaDB the shared lock on the owner row, held to the commit,
+    /// makes a take-over wait for batches that already passed, and batches
+    /// that come later see the new epoch; on SQLite the batch holds the
+    /// write lock from its start, so it reads the latest epoch. A store
+    /// without a lease (tests, tools) is not fenced.
     pub(crate) async fn check_owner(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
