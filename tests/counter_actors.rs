@@ -12,7 +12,11 @@ use stampede::actors::{CounterError, Counters};
 use stampede::config::CounterSettings;
 use stampede::domain::counter::{Target, Toggle};
 use stampede::domain::ids::{PostId, UserId};
-use stampede::persistence::Store;
+use stampede::domain::post::PostBody;
+use stampede::domain::time::Timestamp;
+use stampede::persistence::{Membership, Store};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 async fn engine(db: &TestDb) -> (Store, Counters) {
@@ -229,7 +233,69 @@ async fn a_forgotten_post_is_not_found(db: TestDb) {
     counters.shutdown().await.expect("shutdown");
 }
 
+/// The counters' writer and a plain writer of the same post row (its
+/// author editing it, twice at a time) on one post: neither ever fails.
+/// Before the fix, a like batch inserted its `post_likes` rows first, whose
+/// foreign key takes a shared lock on the post's row, then updated the
+/// post's count, which needs the exclusive lock: with an edit waiting for
+/// that lock in between, MariaDB found a deadlock and failed one of them.
+async fn likes_and_edits_of_one_post_never_deadlock(db: TestDb) {
+    const LIKES: usize = 300;
+    let store = db.store().await;
+    let people = members(&store, LIKES + 1).await;
+    let author = UserId::new(people[0].id);
+    let p = post(&store, author.get()).await;
+    let done = Arc::new(AtomicBool::new(false));
+    let editors: Vec<_> = (0..2)
+        .map(|n| {
+            let (store, done) = (store.clone(), Arc::clone(&done));
+            tokio::spawn(async move {
+                let mut failed = Vec::new();
+                let mut edits = 0;
+                while !done.load(Ordering::SeqCst) {
+                    let body = PostBody::parse(&format!("edit {n}-{edits}")).unwrap();
+                    if let Err(e) = store.edit_post(p, author, &body).await {
+                        failed.push(e.to_string());
+                    }
+                    edits += 1;
+                }
+                (edits, failed)
+            })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for (i, fan) in people[1..].iter().enumerate() {
+        let like = Membership {
+            target: Target::Post(PostId::new(p)),
+            user: UserId::new(fan.id),
+            on: true,
+            count: i as i64 + 1,
+            recipient: author,
+            post: Some(PostId::new(p)),
+            at: Timestamp::now(),
+        };
+        if let Err(e) = store.write_memberships(&[&like]).await {
+            failed.push(e.to_string());
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    for editor in editors {
+        let (edits, edit_failures) = editor.await.unwrap();
+        assert!(edits > 0, "the author did edit meanwhile");
+        failed.extend(edit_failures);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} writes failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let q = "SELECT like_count FROM posts WHERE id = ?";
+    assert_eq!(scalar(&store, q, &[p]).await, LIKES as i64);
+}
+
 on_both_stores!(
+    likes_and_edits_of_one_post_never_deadlock,
     a_panicking_counter_loses_and_doubles_nothing,
     a_panicking_idle_counter_is_restarted_with_its_members,
     a_panicking_writer_loses_nothing_acknowledged,

@@ -128,6 +128,20 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.check_counter_writer(&mut tx, collapsed.counts.iter().map(|(t, _)| *t))
             .await?;
+        // Counters first: a member row's foreign key takes a shared lock on
+        // its target's row, and taking that before the counter update's
+        // exclusive one deadlocks with any writer of the row waiting in
+        // between (the post's author editing it, a comment being counted).
+        for (target, count) in &collapsed.counts {
+            let (table, column) = counter_column(*target);
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET {column} = ? WHERE id = ?"
+            )))
+            .bind(*count)
+            .bind(target_id(*target))
+            .execute(&mut *tx)
+            .await?;
+        }
         for ((table, target_col, member_col), rows) in &collapsed.joins {
             for chunk in rows.chunks(CHUNK) {
                 let mut q = QueryBuilder::<Any>::new(format!(
@@ -158,16 +172,6 @@ impl Store {
                 q.push(")");
                 q.build().execute(&mut *tx).await?;
             }
-        }
-        for (target, count) in &collapsed.counts {
-            let (table, column) = counter_column(*target);
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {table} SET {column} = ? WHERE id = ?"
-            )))
-            .bind(*count)
-            .bind(target_id(*target))
-            .execute(&mut *tx)
-            .await?;
         }
         let followers: Vec<i64> = collapsed.followers.iter().copied().collect();
         for chunk in followers.chunks(CHUNK) {
