@@ -1,12 +1,17 @@
 //! Product reviews over real HTTP on both stores: only after delivery,
 //! once per product per buyer, and the product's rating (average and
 //! count, on its detail and in listings) current after each review even
-//! though catalog reads are cached.
+//! though catalog reads are cached. Hundreds of buyers reviewing one
+//! product at once are all counted.
 
 mod common;
 
+use common::community::{members, scalar};
 use common::{TestApp, TestDb, app_settings, assert_problem, fast_orders, spawn_app_with};
 use serde_json::{Value, json};
+use stampede::domain::ids::{OrderId, ProductId, UserId};
+use stampede::domain::review::NewReview;
+use stampede::persistence::{ReviewAdd, Store};
 use std::time::Duration;
 
 async fn app(db: TestDb) -> TestApp {
@@ -220,4 +225,78 @@ async fn only_delivered_buyers_review_once(db: TestDb) {
     app.stop().await;
 }
 
-on_both_stores!(only_delivered_buyers_review_once);
+/// A delivered order of one unit of `sku` (of `product`, by `seller`) for
+/// `buyer`, written as rows: the drop's buyers without the drop.
+async fn delivered(store: &Store, buyer: i64, product: i64, sku: i64, seller: i64) {
+    let id = OrderId::derive(UserId::new(buyer), "delivered").to_string();
+    sqlx::query(
+        "INSERT INTO orders (id, buyer_id, idempotency_key, request_hash, status, step, \
+         total, currency, shipping_address, pay_on_place, payment_due_at, attempts, \
+         created_at, updated_at) \
+         VALUES (?, ?, 'delivered', 'h', 'DELIVERED', 'done', 1000, 'KRW', 'Seoul', 1, 0, 0, 1, 1)",
+    )
+    .bind(id.clone())
+    .bind(buyer)
+    .execute(store.pool())
+    .await
+    .expect("order");
+    sqlx::query(
+        "INSERT INTO order_items (order_id, sku_id, product_id, seller_id, quantity, unit_price) \
+         VALUES (?, ?, ?, ?, 1, 1000)",
+    )
+    .bind(id)
+    .bind(sku)
+    .bind(product)
+    .bind(seller)
+    .execute(store.pool())
+    .await
+    .expect("order line");
+}
+
+/// The day after a drop, its buyers review the product at once. Before the
+/// fix each review inserted its row first, whose foreign key takes a shared
+/// lock on the product's row, then added its rating to the product's
+/// totals, which needs the exclusive lock: two reviews at once deadlocked
+/// on MariaDB and one of them failed.
+async fn a_crowd_of_buyers_reviews_one_product_at_once(db: TestDb) {
+    const BUYERS: usize = 200;
+    let app = app(db).await;
+    let (seller_id, seller) = app.user("seller").await;
+    let (product, sku) = product_of(&app, &seller, 10).await;
+    let crowd = members(&app.store, BUYERS).await;
+    for buyer in &crowd {
+        delivered(&app.store, buyer.id, product, sku, seller_id).await;
+    }
+    let reviews = crowd.iter().map(|buyer| {
+        let store = app.store.clone();
+        let user = UserId::new(buyer.id);
+        tokio::spawn(async move {
+            let review = NewReview::parse(4, "arrived on time").expect("review");
+            store
+                .add_review(user, ProductId::new(product), &review)
+                .await
+        })
+    });
+    let mut failed = Vec::new();
+    for answer in futures::future::join_all(reviews).await {
+        match answer.expect("task") {
+            Ok(ReviewAdd::Added(_)) => {}
+            other => failed.push(format!("{other:?}")),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {BUYERS} reviews failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let q = "SELECT rating_count FROM products WHERE id = ?";
+    assert_eq!(scalar(&app.store, q, &[product]).await, BUYERS as i64);
+    let q = "SELECT rating_sum FROM products WHERE id = ?";
+    assert_eq!(scalar(&app.store, q, &[product]).await, 4 * BUYERS as i64);
+}
+
+on_both_stores!(
+    only_delivered_buyers_review_once,
+    a_crowd_of_buyers_reviews_one_product_at_once,
+);

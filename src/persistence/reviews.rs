@@ -74,6 +74,18 @@ impl Store {
         }
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
+        // The totals first: the review's foreign key takes a shared lock on
+        // the product's row, and taking that before the update's exclusive
+        // one deadlocks two reviews of the product at once. A refused
+        // insert rolls the update back with the transaction.
+        sqlx::query(
+            "UPDATE products SET rating_sum = rating_sum + ?, rating_count = rating_count + 1 \
+             WHERE id = ?",
+        )
+        .bind(i64::from(review.rating))
+        .bind(product.get())
+        .execute(&mut *tx)
+        .await?;
         let insert = sqlx::query(
             "INSERT INTO reviews (product_id, user_id, rating, body, created_at) \
              VALUES (?, ?, ?, ?, ?)",
@@ -93,14 +105,6 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        sqlx::query(
-            "UPDATE products SET rating_sum = rating_sum + ?, rating_count = rating_count + 1 \
-             WHERE id = ?",
-        )
-        .bind(i64::from(review.rating))
-        .bind(product.get())
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         let author: String = sqlx::query_scalar("SELECT name FROM users WHERE id = ?")
             .bind(user.get())
