@@ -14,7 +14,8 @@ use stampede::domain::counter::{Target, Toggle};
 use stampede::domain::ids::{PostId, UserId};
 use stampede::domain::post::PostBody;
 use stampede::domain::time::Timestamp;
-use stampede::persistence::{Membership, Store};
+use stampede::persistence::{Membership, Store, StoreError};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -233,28 +234,22 @@ async fn a_forgotten_post_is_not_found(db: TestDb) {
     counters.shutdown().await.expect("shutdown");
 }
 
-/// The counters' writer and a plain writer of the same post row (its
-/// author editing it, twice at a time) on one post: neither ever fails.
-/// Before the fix, a like batch inserted its `post_likes` rows first, whose
-/// foreign key takes a shared lock on the post's row, then updated the
-/// post's count, which needs the exclusive lock: with an edit waiting for
-/// that lock in between, MariaDB found a deadlock and failed one of them.
-async fn likes_and_edits_of_one_post_never_deadlock(db: TestDb) {
-    const LIKES: usize = 300;
-    let store = db.store().await;
-    let people = members(&store, LIKES + 1).await;
-    let author = UserId::new(people[0].id);
-    let p = post(&store, author.get()).await;
+/// Writes each membership change in a batch of its own while two editors
+/// write `edit` in a loop beside them; answers every failure of either side.
+async fn beside_two_editors<E, F>(store: &Store, edit: E, changes: Vec<Membership>) -> Vec<String>
+where
+    E: Fn(Store, String) -> F + Clone + Send + 'static,
+    F: Future<Output = Result<(), StoreError>> + Send,
+{
     let done = Arc::new(AtomicBool::new(false));
     let editors: Vec<_> = (0..2)
         .map(|n| {
-            let (store, done) = (store.clone(), Arc::clone(&done));
+            let (store, done, edit) = (store.clone(), Arc::clone(&done), edit.clone());
             tokio::spawn(async move {
                 let mut failed = Vec::new();
                 let mut edits = 0;
                 while !done.load(Ordering::SeqCst) {
-                    let body = PostBody::parse(&format!("edit {n}-{edits}")).unwrap();
-                    if let Err(e) = store.edit_post(p, author, &body).await {
+                    if let Err(e) = edit(store.clone(), format!("edit {n}-{edits}")).await {
                         failed.push(e.to_string());
                     }
                     edits += 1;
@@ -264,8 +259,37 @@ async fn likes_and_edits_of_one_post_never_deadlock(db: TestDb) {
         })
         .collect();
     let mut failed = Vec::new();
-    for (i, fan) in people[1..].iter().enumerate() {
-        let like = Membership {
+    for change in &changes {
+        if let Err(e) = store.write_memberships(&[change]).await {
+            failed.push(e.to_string());
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    for editor in editors {
+        let (edits, edit_failures) = editor.await.unwrap();
+        assert!(edits > 0, "the editors did edit meanwhile");
+        failed.extend(edit_failures);
+    }
+    failed
+}
+
+/// The counters' writer and a plain writer of the same post row (its
+/// author editing it, twice at a time) on one post: neither ever fails.
+/// Before the fix, a like batch inserted its `post_likes` rows first, whose
+/// foreign key takes a shared lock on the post's row, then updated the
+/// post's count, which needs the exclusive lock: with an edit waiting for
+/// that lock in between, MariaDB found a deadlock and failed one of them
+/// (86 writes here).
+async fn likes_and_edits_of_one_post_never_deadlock(db: TestDb) {
+    const LIKES: usize = 300;
+    let store = db.store().await;
+    let people = members(&store, LIKES + 1).await;
+    let author = UserId::new(people[0].id);
+    let p = post(&store, author.get()).await;
+    let likes = people[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, fan)| Membership {
             target: Target::Post(PostId::new(p)),
             user: UserId::new(fan.id),
             on: true,
@@ -273,29 +297,61 @@ async fn likes_and_edits_of_one_post_never_deadlock(db: TestDb) {
             recipient: author,
             post: Some(PostId::new(p)),
             at: Timestamp::now(),
-        };
-        if let Err(e) = store.write_memberships(&[&like]).await {
-            failed.push(e.to_string());
-        }
-    }
-    done.store(true, Ordering::SeqCst);
-    for editor in editors {
-        let (edits, edit_failures) = editor.await.unwrap();
-        assert!(edits > 0, "the author did edit meanwhile");
-        failed.extend(edit_failures);
-    }
+        })
+        .collect();
+    let edit = move |store: Store, text: String| async move {
+        let body = PostBody::parse(&text).expect("body");
+        store.edit_post(p, author, &body).await.map(|_| ())
+    };
+    let failed = beside_two_editors(&store, edit, likes).await;
     assert!(
         failed.is_empty(),
-        "{} writes failed, first: {:?}",
-        failed.len(),
-        failed.first()
+        "{} writes failed: {failed:?}",
+        failed.len()
     );
     let q = "SELECT like_count FROM posts WHERE id = ?";
     assert_eq!(scalar(&store, q, &[p]).await, LIKES as i64);
 }
 
+/// The same for follows: one account follows 300 others, one batch each,
+/// while it edits its own profile twice at a time. Before the fix, each
+/// `follows` row's foreign key took a shared lock on the follower's row
+/// before the batch recounted the follower's `following_count` (the
+/// exclusive lock), and MariaDB failed one side of the deadlock (183
+/// writes here).
+async fn follows_and_edits_of_the_follower_never_deadlock(db: TestDb) {
+    const FOLLOWS: usize = 300;
+    let store = db.store().await;
+    let people = members(&store, FOLLOWS + 1).await;
+    let fan = UserId::new(people[0].id);
+    let follows = people[1..]
+        .iter()
+        .map(|star| Membership {
+            target: Target::Account(UserId::new(star.id)),
+            user: fan,
+            on: true,
+            count: 1,
+            recipient: UserId::new(star.id),
+            post: None,
+            at: Timestamp::now(),
+        })
+        .collect();
+    let edit = move |store: Store, name: String| async move {
+        store.update_user(fan, Some(&name), None).await.map(|_| ())
+    };
+    let failed = beside_two_editors(&store, edit, follows).await;
+    assert!(
+        failed.is_empty(),
+        "{} writes failed: {failed:?}",
+        failed.len()
+    );
+    let q = "SELECT following_count FROM users WHERE id = ?";
+    assert_eq!(scalar(&store, q, &[fan.get()]).await, FOLLOWS as i64);
+}
+
 on_both_stores!(
     likes_and_edits_of_one_post_never_deadlock,
+    follows_and_edits_of_the_follower_never_deadlock,
     a_panicking_counter_loses_and_doubles_nothing,
     a_panicking_idle_counter_is_restarted_with_its_members,
     a_panicking_writer_loses_nothing_acknowledged,

@@ -142,6 +142,20 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // The followers' rows too, for the recount below: on SQLite the
+        // transaction already holds the database's write lock.
+        let followers: Vec<i64> = collapsed.followers.iter().copied().collect();
+        if self.backend == Backend::MySql {
+            for chunk in followers.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Any>::new("SELECT id FROM users WHERE id IN (");
+                let mut ids = q.separated(", ");
+                for user in chunk {
+                    ids.push_bind(*user);
+                }
+                q.push(") FOR UPDATE");
+                q.build().fetch_all(&mut *tx).await?;
+            }
+        }
         for ((table, target_col, member_col), rows) in &collapsed.joins {
             for chunk in rows.chunks(CHUNK) {
                 let mut q = QueryBuilder::<Any>::new(format!(
@@ -173,7 +187,6 @@ impl Store {
                 q.build().execute(&mut *tx).await?;
             }
         }
-        let followers: Vec<i64> = collapsed.followers.iter().copied().collect();
         for chunk in followers.chunks(CHUNK) {
             // A recount, not `+ 1`: different followees' writes of one
             // follower may commit in any order (or apart, when a batch is
