@@ -304,9 +304,10 @@ async fn likes_and_edits_of_one_post_never_deadlock(db: TestDb) {
         store.edit_post(p, author, &body).await.map(|_| ())
     };
     let failed = beside_two_editors(&store, edit, likes).await;
+    let first = failed.first();
     assert!(
         failed.is_empty(),
-        "{} writes failed: {failed:?}",
+        "{} writes failed, first: {first:?}",
         failed.len()
     );
     let q = "SELECT like_count FROM posts WHERE id = ?";
@@ -340,9 +341,10 @@ async fn follows_and_edits_of_the_follower_never_deadlock(db: TestDb) {
         store.update_user(fan, Some(&name), None).await.map(|_| ())
     };
     let failed = beside_two_editors(&store, edit, follows).await;
+    let first = failed.first();
     assert!(
         failed.is_empty(),
-        "{} writes failed: {failed:?}",
+        "{} writes failed, first: {first:?}",
         failed.len()
     );
     let q = "SELECT following_count FROM users WHERE id = ?";
