@@ -125,7 +125,9 @@ pub fn start(
         !drop.products.is_empty() && !drop.skus.is_empty(),
         "nothing to browse"
     );
-    let client = fire::client()?;
+    // Its readers share the pool: a connection some reader opened may
+    // wait seconds for the next read.
+    let client = fire::client_keeping_idle(fire::SHORT_IDLE)?;
     let paths: Arc<Paths> = Arc::new(Paths {
         listing: format!("{base}/api/v1/products?category=drops&page=1&page_size=20"),
         details: drop

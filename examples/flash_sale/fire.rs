@@ -108,10 +108,22 @@ struct Request {
 /// connections are the ones it opened before the opening, never idle ones
 /// of an earlier drop that the server may be closing.
 pub fn client() -> reqwest::Result<reqwest::Client> {
+    client_keeping_idle(Duration::from_secs(90))
+}
+
+/// How long a client whose connections may sit idle between requests
+/// keeps one: actix closes a connection after 5 s idle, and a request sent
+/// on it just as it closes fails ("connection closed before message
+/// completed"), as a listing once did right after a ceiling burst of about
+/// 5 s, and reads beside a 3 s drop on connections opened 2 s before it.
+pub const SHORT_IDLE: Duration = Duration::from_secs(2);
+
+/// The tool's client, dropping connections idle for `idle`.
+pub fn client_keeping_idle(idle: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(120))
-        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_idle_timeout(idle)
         .build()
 }
 

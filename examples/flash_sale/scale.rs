@@ -241,16 +241,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// The client of everything but the bursts and the reads (preparing,
-/// listing, reading the books back). It drops a connection idle for 2 s:
-/// actix closes one after 5 s idle, and a request sent on it just as it
-/// closes fails ("connection closed before message completed"), as a
-/// listing once did right after a ceiling burst of about 5 s.
+/// listing, reading the books back): see [`fire::SHORT_IDLE`].
 fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(120))
-        .pool_idle_timeout(Duration::from_secs(2))
-        .build()
+    fire::client_keeping_idle(fire::SHORT_IDLE)
 }
 
 /// The drops to fire, in order: every `--bursts` size (or `--purchases`),
